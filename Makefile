@@ -1,0 +1,38 @@
+# The course's commands. Each creates .venv on first use (or when pyproject.toml changes), then does its job.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+# Notebooks run on the embedded sample unless told otherwise (make run MNIST_TUTORIAL_SOURCE=auto).
+export MNIST_TUTORIAL_SOURCE ?= sample
+
+.PHONY: run test lab bench lint format clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "Python 3.10+ is needed, found " + sys.version'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+run: $(STAMP)
+	MNIST_TUTORIAL_PROGRESS=text $(BIN)/python tools/run_course.py
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	MNIST_TUTORIAL_OFFLINE=1 MNIST_TUTORIAL_PROGRESS=text $(BIN)/python -m pytest
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_training.py
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf build runs .pytest_cache .ruff_cache

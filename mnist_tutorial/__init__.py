@@ -1,0 +1,46 @@
+"""mnist_tutorial: the code behind the notebooks, one small module per step of the lesson."""
+
+from .checkpoint import load_checkpoint, load_model, save_checkpoint
+from .data import Data, ImageDataset, Split, lesson_transform, load_data, make_loaders
+from .errors import CheckpointError, ConfigError, DataError, TrainingDivergedError, TutorialError
+from .evaluate import confusion_matrix, evaluate, most_confident_mistakes, per_class_accuracy, predict
+from .experiment import evaluate_checkpoint, train_and_save
+from .fast_loader import TensorLoader, normalize
+from .model import NeuralNetwork, count_parameters
+from .sources import resolve_source
+from .train import History, fit, make_optimizer, pick_device, seed_everything, train_one_epoch
+
+__all__ = [
+    "CheckpointError",
+    "ConfigError",
+    "Data",
+    "DataError",
+    "History",
+    "ImageDataset",
+    "NeuralNetwork",
+    "Split",
+    "TensorLoader",
+    "TrainingDivergedError",
+    "TutorialError",
+    "confusion_matrix",
+    "count_parameters",
+    "evaluate",
+    "evaluate_checkpoint",
+    "fit",
+    "lesson_transform",
+    "load_checkpoint",
+    "load_data",
+    "load_model",
+    "make_loaders",
+    "make_optimizer",
+    "most_confident_mistakes",
+    "normalize",
+    "per_class_accuracy",
+    "pick_device",
+    "predict",
+    "resolve_source",
+    "save_checkpoint",
+    "seed_everything",
+    "train_and_save",
+    "train_one_epoch",
+]
