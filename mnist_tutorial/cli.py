@@ -2,12 +2,15 @@
 
 import argparse
 import sys
+from pathlib import Path
 
 from . import defaults
 from .errors import TrainingDivergedError, TutorialError
 from .experiment import evaluate_checkpoint, train_and_save
 from .sources import DATASETS, SOURCES
 from .train import DEVICES
+
+PROG = "mnist-tutorial"
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -29,7 +32,7 @@ def add_data_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(prog="mnist-tutorial", description="Train and evaluate the lesson's MNIST network.")
+    parser = OneLineParser(prog=PROG, description="Train and evaluate the lesson's MNIST network.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
 
     train = commands.add_parser("train", help="train the network and write model.pt, metrics.json and plots")
@@ -58,41 +61,60 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command; bad input prints one line on stderr and returns 2 (a diverged run: 1)."""
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "train":
-            metrics = train_and_save(
-                dataset=args.dataset,
-                data_dir=args.data_dir,
-                source=args.source,
-                num_epochs=args.epochs,
-                batch_size=args.batch_size,
-                lr=args.lr,
-                momentum=args.momentum,
-                seed=args.seed,
-                device=args.device,
-                out=args.out,
-                fast=args.loader == "fast",
-                resume=args.resume,
-                progress=args.progress,
-            )
-            if metrics.get("interrupted"):
-                print(f"Stopped after {metrics['epochs']} epoch(s); continue with --resume {args.out}/model.pt")
-                return 130
-        else:
-            evaluate_checkpoint(
-                checkpoint=args.checkpoint,
-                dataset=args.dataset,
-                data_dir=args.data_dir,
-                source=args.source,
-                device=args.device,
-            )
+        return train(args) if args.command == "train" else evaluate(args)
     except TrainingDivergedError as error:
-        print(f"mnist-tutorial: {error}", file=sys.stderr)
-        return 1
-    except TutorialError as error:
-        print(f"mnist-tutorial: error: {error}", file=sys.stderr)
-        return 2
+        return fail(error, status=1)
+    except (TutorialError, OSError) as error:  # OSError: a disk or permission problem met mid-run
+        return fail(error, status=2)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+
+
+def fail(error: BaseException, *, status: int) -> int:
+    """Print the error as one line on stderr and return `status`."""
+    message = " ".join(str(error).split())
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    return status
+
+
+def train(args: argparse.Namespace) -> int:
+    """`mnist-tutorial train`: the flags map one-to-one onto train_and_save's keyword arguments."""
+    metrics = train_and_save(
+        dataset=args.dataset,
+        data_dir=args.data_dir,
+        source=args.source,
+        num_epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        momentum=args.momentum,
+        seed=args.seed,
+        device=args.device,
+        out=args.out,
+        fast=args.loader == "fast",
+        resume=args.resume,
+        progress=args.progress,
+    )
+    if not metrics.get("interrupted"):
+        return 0
+    checkpoint = Path(args.out) / "model.pt"
+    if metrics["epochs"]:
+        print(f"Stopped: {checkpoint} holds {metrics['epochs']} epoch(s); continue with --resume {checkpoint}")
+    elif args.resume:
+        print(f"Stopped before an epoch ended: continue with --resume {args.resume}")
+    else:
+        print("Stopped before the first epoch ended: nothing was saved")
+    return 130
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    """`mnist-tutorial evaluate`: print the test accuracy of a saved model."""
+    evaluate_checkpoint(
+        checkpoint=args.checkpoint, dataset=args.dataset, data_dir=args.data_dir, source=args.source, device=args.device
+    )
     return 0
 
 

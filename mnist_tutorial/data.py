@@ -2,17 +2,22 @@
 
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
-from torchvision import transforms
 
 from .defaults import BATCH_SIZE, EVAL_BATCH_SIZE, NORMALIZE_MEAN, NORMALIZE_STD, SEED
-from .errors import DataError
+from .errors import ConfigError, DataError
 from .fast_loader import TensorLoader
-from .idx import read_idx
+from .idx import REDOWNLOAD, read_idx
 from .sources import SPLIT_FILES, DataSource, find_file, get_spec, resolve_source
+
+if TYPE_CHECKING:
+    from torchvision import transforms
+
+RESTORE_SAMPLE = "restore the embedded sample with `git checkout data/sample`"
 
 
 @dataclass
@@ -41,16 +46,17 @@ def read_split(source: DataSource, split: str) -> Split:
     paths = [find_file(source.folder, name) for name in SPLIT_FILES[split]]
     if None in paths:
         raise DataError(f"{source.folder} lacks the {split} files {SPLIT_FILES[split]}: check --data-dir")
-    images, labels = (read_idx(path) for path in paths)
+    fix = RESTORE_SAMPLE if source.kind == "sample" else REDOWNLOAD
+    images, labels = (read_idx(path, fix=fix) for path in paths)
     if images.dim() != 3 or tuple(images.shape[1:]) != (28, 28):
-        raise DataError(f"{paths[0]} holds images of shape {tuple(images.shape)}, not (N, 28, 28)")
+        raise DataError(f"{paths[0]} holds images of shape {tuple(images.shape)}, not (N, 28, 28): {fix}")
     if labels.dim() != 1 or len(labels) != len(images):
         raise DataError(
-            f"{paths[1]} holds {labels.numel()} labels for the {len(images)} images in {paths[0]}: "
-            "the pair is mismatched; delete both so they are downloaded again, or use --source sample"
+            f"{paths[1]} holds {labels.numel()} labels but {paths[0]} holds {len(images)} images: "
+            + ("delete both so they are downloaded again, or use --source sample" if fix == REDOWNLOAD else fix)
         )
     if len(labels) and int(labels.max()) > 9:
-        raise DataError(f"{paths[1]} has label {int(labels.max())}, outside 0-9: it is not a label file")
+        raise DataError(f"{paths[1]} holds label {int(labels.max())}, outside 0-9, so it is not a label file: {fix}")
     return Split(images, labels.long())
 
 
@@ -68,15 +74,17 @@ def load_data(
     return data
 
 
-def lesson_transform() -> transforms.Compose:
+def lesson_transform() -> "transforms.Compose":
     """The lesson's preprocessing: bytes 0..255 -> floats 0..1 -> -1..1, per image, shape (1, 28, 28)."""
+    from torchvision import transforms  # here, not at the top: importing torchvision takes seconds
+
     return transforms.Compose([transforms.ToTensor(), transforms.Normalize((NORMALIZE_MEAN,), (NORMALIZE_STD,))])
 
 
 class ImageDataset(Dataset):
     """Images as torchvision's MNIST class serves them: one PIL image through the transform per item."""
 
-    def __init__(self, split: Split, transform: transforms.Compose | None = None) -> None:
+    def __init__(self, split: Split, transform: "transforms.Compose | None" = None) -> None:
         self.split = split
         self.transform = transform or lesson_transform()
 
@@ -102,6 +110,8 @@ def make_loaders(
     Both ways yield (inputs, labels) with inputs of shape (batch, 1, 28, 28), normalised identically.
     `num_workers=0` because worker processes hang in notebooks on macOS and Windows.
     """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ConfigError(f"batch size {batch_size!r} is not a positive whole number: pass 1 or more")
     generator = torch.Generator().manual_seed(seed)
     if fast:
         train_loader = TensorLoader(

@@ -2,7 +2,7 @@
 
 
 class TutorialError(Exception):
-    """Base class: anything the CLI reports as one line and exit status 2."""
+    """Base class: anything the CLI reports as one line on stderr, with exit status 2 (a diverged run: 1)."""
 
 
 class ConfigError(TutorialError, ValueError):
@@ -15,6 +15,10 @@ class DataError(TutorialError, OSError):
 
 class CheckpointError(TutorialError, OSError):
     """A checkpoint that is missing, unreadable, or of another shape."""
+
+
+class OutputError(TutorialError, OSError):
+    """An output file (metrics, figures) that cannot be written."""
 
 
 class TrainingDivergedError(TutorialError, ArithmeticError):

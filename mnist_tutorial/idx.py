@@ -20,43 +20,54 @@ UBYTE = 0x08
 REDOWNLOAD = "delete it so it is downloaded again, or use --source sample"
 
 
-def _read_raw(path: Path) -> bytes:
+def _read_raw(path: Path, fix: str) -> bytes:
     try:
         data = path.read_bytes()
     except IsADirectoryError:
         raise DataError(f"{path} is a folder, not an IDX file: check the path") from None
+    except FileNotFoundError:
+        raise DataError(f"{path} does not exist: check the path") from None
     except OSError as error:
-        raise DataError(f"cannot read {path}: {error.strerror}: check the path and its permissions") from None
+        raise DataError(f"cannot read {path} ({error.strerror}): check the path and its permissions") from None
     if path.suffix != ".gz":
         return data
     try:
         return gzip.decompress(data)
     except (OSError, EOFError, zlib.error):
-        raise DataError(f"{path} is not a valid gzip file (truncated or corrupt): {REDOWNLOAD}") from None
+        raise DataError(f"{path} is not a valid gzip file (truncated or corrupt): {fix}") from None
 
 
-def read_idx(path: str | os.PathLike) -> torch.Tensor:
-    """Decode an IDX file of unsigned bytes into a uint8 tensor with the shape its header gives."""
-    path = Path(path)
-    data = _read_raw(path)
+def _shape(path: Path, data: bytes, fix: str) -> tuple[int, ...]:
+    """The shape in the header, after checking the magic number and that the header is complete."""
+    if not data:
+        raise DataError(f"{path} is empty: {fix}")
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != UBYTE or not 1 <= data[3] <= 4:
-        magic = data[:4].hex() or "empty"
         raise DataError(
-            f"{path} is not an IDX file of unsigned bytes (magic 0x{magic}, expected 0x000008 followed "
-            f"by 01-04): {REDOWNLOAD}"
+            f"{path} is not an IDX file of unsigned bytes (magic number 0x{data[:4].hex()}, expected 0x000008 "
+            f"followed by 01-04): {fix}"
         )
     ndim = data[3]
-    header_size = 4 + 4 * ndim
-    if len(data) < header_size:
-        raise DataError(f"{path} is truncated inside its header: {REDOWNLOAD}")
-    shape = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
+    if len(data) < 4 + 4 * ndim:
+        raise DataError(f"{path} is truncated inside its header: {fix}")
+    return tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+
+
+def read_idx(path: str | os.PathLike, *, fix: str = REDOWNLOAD) -> torch.Tensor:
+    """Decode an IDX file of unsigned bytes into a uint8 tensor with the shape its header gives.
+
+    Raises DataError, whose message names the file and ends with `fix`, for anything else.
+    """
+    path = Path(path)
+    data = _read_raw(path, fix)
+    shape = _shape(path, data, fix)
+    header_size = 4 + 4 * len(shape)
     expected = math.prod(shape)
     actual = len(data) - header_size
     if actual != expected:
         problem = "truncated" if actual < expected else "longer than its header says"
         raise DataError(
             f"{path} is {problem}: its header promises {expected} bytes of data for shape "
-            f"{tuple(shape)}, but it holds {actual}: {REDOWNLOAD}"
+            f"{shape}, but it holds {actual}: {fix}"
         )
     body = np.frombuffer(data, dtype=np.uint8, offset=header_size)
     return torch.from_numpy(body.copy()).view(*shape)

@@ -1,0 +1,361 @@
+"""The `mnist-tutorial` command: its outputs, resuming, and one line with exit status 2 for every bad input."""
+
+import contextlib
+import gzip
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import same_weights
+
+from mnist_tutorial import NeuralNetwork, load_checkpoint, load_model
+from mnist_tutorial.cli import main
+from mnist_tutorial.idx import write_idx
+
+SCRIPT = Path(sys.executable).parent / "mnist-tutorial"
+ACCURACY = re.compile(r"^Test Accuracy: (\d+\.\d\d)%$", re.MULTILINE)
+
+
+@pytest.fixture(scope="module")
+def sample_run(tmp_path_factory):
+    """`mnist-tutorial train --source sample --epochs 1 --out DIR`, run once for the tests that read its outputs."""
+    out = tmp_path_factory.mktemp("sample-run")
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        code = main(["train", "--source", "sample", "--epochs", "1", "--out", str(out), "--no-progress"])
+    return code, stdout.getvalue(), out
+
+
+def test_train_writes_the_four_outputs(sample_run):
+    code, _, out = sample_run
+    assert code == 0
+    assert sorted(os.listdir(out)) == ["loss.png", "metrics.json", "model.pt", "predictions.png"]
+    for png in ("loss.png", "predictions.png"):
+        assert (out / png).read_bytes().startswith(b"\x89PNG")
+
+
+def test_metrics_match_the_printed_accuracy(sample_run):
+    _, stdout, out = sample_run
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert ACCURACY.findall(stdout) == [f"{100 * metrics['test_accuracy']:.2f}"]
+    assert 0 < metrics["test_accuracy"] < 1 and len(metrics["train_loss"]) == metrics["epochs"] == 1
+    assert (metrics["source"], metrics["n_train"], metrics["n_test"]) == ("sample", 8000, 2000)
+    assert metrics["seconds"] > 0
+    assert "8,000 training and 2,000 test images" in stdout
+
+
+def test_evaluate_prints_the_same_accuracy(sample_run, capsys):
+    _, stdout, out = sample_run
+    assert main(["evaluate", "--checkpoint", str(out / "model.pt"), "--source", "sample"]) == 0
+    assert ACCURACY.findall(capsys.readouterr().out) == ACCURACY.findall(stdout)
+
+
+def test_the_console_script_and_its_exit_statuses(sample_run):
+    _, stdout, out = sample_run
+    good = subprocess.run([SCRIPT, "evaluate", "--checkpoint", out / "model.pt", "--source", "sample"],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert good.returncode == 0 and ACCURACY.findall(good.stdout) == ACCURACY.findall(stdout)
+    bad = subprocess.run([SCRIPT, "train", "--epochs", "0"], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2
+    assert bad.stderr == "mnist-tutorial: error: --epochs 0 is not a positive whole number: pass 1 or more\n"
+
+
+def run(args: list[str], capsys) -> tuple[int, str, str]:
+    """main(args) in-process: (exit status, stdout, stderr); argparse's own exits count as statuses too."""
+    try:
+        code = main([str(arg) for arg in args])
+    except SystemExit as exit:
+        code = exit.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def refused(args: list[str], capsys, status: int = 2) -> str:
+    """Run a command that must be refused: one line on stderr, no traceback; returns that line."""
+    code, _, err = run(args, capsys)
+    assert code == status, err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    return err.rstrip("\n")
+
+
+FLAGS = [
+    (["--epochs", "0"], "--epochs 0 is not a positive whole number: pass 1 or more"),
+    (["--epochs", "-3"], "--epochs -3 is not a positive whole number: pass 1 or more"),
+    (["--batch-size", "0"], "--batch-size 0 is not a positive whole number: pass 1 or more"),
+    (["--lr", "0"], "--lr 0 is not a positive number: pass one such as the lesson's 0.001"),
+    (["--lr", "-1"], "--lr -1 is not a positive number: pass one such as the lesson's 0.001"),
+    (["--lr", "nan"], "--lr nan is not a positive number: pass one such as the lesson's 0.001"),
+    (["--lr", "inf"], "--lr inf is not a positive number: pass one such as the lesson's 0.001"),
+    (["--momentum", "1"], "--momentum 1 is outside [0, 1): pass one such as the lesson's 0.9"),
+    (["--momentum", "-0.1"], "--momentum -0.1 is outside [0, 1): pass one such as the lesson's 0.9"),
+    (["--seed", "-1"], "--seed -1 is outside 0 to 4294967295: pass one in that range, such as 0"),
+]
+
+
+@pytest.mark.parametrize(("flags", "message"), FLAGS)
+def test_flags_are_checked_before_any_work(tmp_path, capsys, flags, message):
+    line = refused(["train", "--out", tmp_path / "out", *flags], capsys)
+    assert line == f"mnist-tutorial: error: {message}"
+    assert not (tmp_path / "out").exists()  # refused before anything was created
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_a_device_the_machine_lacks_is_refused_before_any_work(tmp_path, capsys):
+    line = refused(["train", "--device", "cuda", "--out", tmp_path / "out"], capsys)
+    assert line == "mnist-tutorial: error: device 'cuda' is not available on this machine: use --device cpu or auto"
+    assert not (tmp_path / "out").exists()
+
+
+def test_out_that_is_a_file_or_inside_one_or_blocked(tmp_path, capsys):
+    (tmp_path / "file").write_text("x")
+    assert refused(["train", "--out", tmp_path / "file"], capsys) == (
+        f"mnist-tutorial: error: --out {tmp_path}/file is a file, not a folder: choose a folder for the outputs"
+    )
+    assert refused(["train", "--out", tmp_path / "file" / "run"], capsys) == (
+        f"mnist-tutorial: error: cannot write to --out {tmp_path}/file/run (Not a directory): choose a writable folder"
+    )
+    (tmp_path / "run" / "model.pt").mkdir(parents=True)
+    assert refused(["train", "--out", tmp_path / "run"], capsys) == (
+        f"mnist-tutorial: error: --out {tmp_path}/run holds a folder named model.pt: move it away or choose another "
+        "--out"
+    )
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--epochs", "two"], "argument --epochs: invalid int value: 'two'"),
+        (["--lr", "fast"], "argument --lr: invalid float value: 'fast'"),
+        (["--device", "tpu"], "argument --device: invalid choice: 'tpu' (choose from 'auto', 'cpu', 'cuda', 'mps')"),
+        (["--source", "web"], "argument --source: invalid choice: 'web' (choose from 'auto', 'full', 'sample')"),
+    ],
+)
+def test_malformed_flags_are_one_line_too(capsys, flags, message):
+    line = refused(["train", *flags], capsys)
+    assert line == f"mnist-tutorial train: error: {message} (see mnist-tutorial train --help)"
+
+
+def damage(raw: Path, case: str) -> str:
+    """Spoil one file of a tiny dataset; returns the message (after the path) that the CLI must print."""
+    images, labels = raw / "train-images-idx3-ubyte.gz", raw / "train-labels-idx1-ubyte.gz"
+    fix = "delete it so it is downloaded again, or use --source sample"
+    if case == "truncated gzip":
+        images.write_bytes(images.read_bytes()[:-500])
+        return f"{images} is not a valid gzip file (truncated or corrupt): {fix}"
+    if case == "corrupt gzip":
+        data = bytearray(images.read_bytes())
+        data[100:110] = bytes(10)
+        images.write_bytes(bytes(data))
+        return f"{images} is not a valid gzip file (truncated or corrupt): {fix}"
+    if case == "wrong magic":
+        labels.write_bytes(gzip.compress(b"\x00\x00\x0b\x01" + gzip.decompress(labels.read_bytes())[4:]))
+        magic = "0x00000b01, expected 0x000008 followed by 01-04"
+        return f"{labels} is not an IDX file of unsigned bytes (magic number {magic}): {fix}"
+    if case == "an html page":
+        labels.write_bytes(gzip.compress(b"<html>404</html>"))
+        magic = "0x3c68746d, expected 0x000008 followed by 01-04"
+        return f"{labels} is not an IDX file of unsigned bytes (magic number {magic}): {fix}"
+    if case == "truncated body":
+        images.write_bytes(gzip.compress(gzip.decompress(images.read_bytes())[:-784]))
+        promise = "its header promises 250880 bytes of data for shape (320, 28, 28), but it holds 250096"
+        return f"{images} is truncated: {promise}: {fix}"
+    assert case == "count mismatch"
+    write_idx(labels, np.zeros(319, dtype=np.uint8))
+    fix = "delete both so they are downloaded again, or use --source sample"
+    return f"{labels} holds 319 labels but {images} holds 320 images: {fix}"
+
+
+@pytest.mark.parametrize(
+    "case", ["truncated gzip", "corrupt gzip", "wrong magic", "an html page", "truncated body", "count mismatch"]
+)
+def test_bad_data_files(tiny_data_dir, tmp_path, capsys, case):
+    expected = damage(tiny_data_dir / "MNIST" / "raw", case)
+    line = refused(["train", "--data-dir", tiny_data_dir, "--out", tmp_path / "out"], capsys)
+    assert line == f"mnist-tutorial: error: {expected}"
+    assert os.listdir(tmp_path / "out") == []
+
+
+def test_bad_data_dirs_and_missing_data(tmp_path, capsys, no_system_fashion):
+    (tmp_path / "file").write_text("x")
+    out = ["--out", tmp_path / "out"]
+    assert refused(["train", "--data-dir", tmp_path / "file", *out], capsys) == (
+        f"mnist-tutorial: error: data dir {tmp_path}/file is a file, not a folder: pass --data-dir with a folder"
+    )
+    assert refused(["train", "--data-dir", tmp_path / "file" / "data", *out], capsys) == (
+        f"mnist-tutorial: error: data dir {tmp_path}/file/data cannot exist, as {tmp_path}/file is a file: "
+        "check --data-dir"
+    )
+    raw = tmp_path / "empty" / "MNIST" / "raw"
+    assert refused(["train", "--source", "full", "--data-dir", tmp_path / "empty", *out], capsys) == (
+        f"mnist-tutorial: error: full MNIST is not in {raw} and $MNIST_TUTORIAL_OFFLINE is set: copy the four IDX "
+        f"files into {raw}, unset $MNIST_TUTORIAL_OFFLINE to download them, or use --source sample"
+    )
+    raw = tmp_path / "empty" / "FashionMNIST" / "raw"
+    assert refused(["train", "--dataset", "fashion", "--data-dir", tmp_path / "empty", *out], capsys) == (
+        f"mnist-tutorial: error: full Fashion-MNIST is not in {raw} and $MNIST_TUTORIAL_OFFLINE is set: copy the "
+        f"four IDX files into {raw} (on Debian: apt-get install dataset-fashion-mnist)"
+    )
+
+
+@pytest.fixture
+def tiny_run(tiny_data_dir, tmp_path):
+    """Train on the tiny dataset: tiny_run(out, epochs, *more flags) -> exit status."""
+
+    def train(out: Path, epochs: int, *flags: str) -> int:
+        args = ["train", "--source", "full", "--data-dir", tiny_data_dir, "--epochs", epochs, "--out", out]
+        return main([str(arg) for arg in [*args, "--device", "cpu", "--no-progress", *flags]])
+
+    return train
+
+
+def test_resume_ends_with_the_same_weights_as_an_uninterrupted_run(tmp_path, tiny_run):
+    assert tiny_run(tmp_path / "straight", 2) == 0
+    assert tiny_run(tmp_path / "halves", 1) == 0
+    assert tiny_run(tmp_path / "halves", 2, "--resume", tmp_path / "halves" / "model.pt") == 0
+    straight, halves = (load_checkpoint(tmp_path / run / "model.pt") for run in ("straight", "halves"))
+    assert same_weights(load_model(tmp_path / "straight" / "model.pt"), load_model(tmp_path / "halves" / "model.pt"))
+    assert straight["history"]["train_loss"] == halves["history"]["train_loss"] and halves["epoch"] == 2
+    metrics = json.loads((tmp_path / "halves" / "metrics.json").read_text())
+    assert metrics["epochs"] == 2 and metrics["test_accuracy"] == straight["history"]["test_accuracy"][-1]
+
+
+def interrupt_at_step(monkeypatch, step: int) -> None:
+    """Make the optimizer's `step`-th step raise KeyboardInterrupt, as Ctrl-C would."""
+    original, calls = torch.optim.SGD.step, []
+
+    def step_or_interrupt(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == step:
+            raise KeyboardInterrupt
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.SGD, "step", step_or_interrupt)
+
+
+def test_an_interrupt_keeps_the_last_epoch_and_resuming_ends_where_a_straight_run_does(
+    tmp_path, tiny_run, monkeypatch, capsys
+):
+    assert tiny_run(tmp_path / "straight", 3) == 0
+    interrupt_at_step(monkeypatch, 5 + 5 + 2)  # 5 batches per epoch: in the middle of the third epoch
+    assert tiny_run(tmp_path / "run", 3) == 130
+    out = capsys.readouterr().out
+    checkpoint = tmp_path / "run" / "model.pt"
+    assert f"Stopped: {checkpoint} holds 2 epoch(s); continue with --resume {checkpoint}" in out
+    assert sorted(os.listdir(tmp_path / "run")) == ["model.pt"] and load_checkpoint(checkpoint)["epoch"] == 2
+    monkeypatch.undo()
+    assert tiny_run(tmp_path / "run", 3, "--resume", checkpoint) == 0
+    assert same_weights(load_model(checkpoint), load_model(tmp_path / "straight" / "model.pt"))
+
+
+def test_an_interrupt_during_a_save_keeps_the_previous_checkpoint(tmp_path, tiny_run, monkeypatch, capsys):
+    original, saves = torch.save, []
+
+    def save_then_interrupt(state, path):
+        saves.append(path)
+        if len(saves) == 2:
+            path.write_bytes(b"PK\x03\x04 half")
+            raise KeyboardInterrupt
+        original(state, path)
+
+    monkeypatch.setattr(torch, "save", save_then_interrupt)
+    assert tiny_run(tmp_path / "run", 3) == 130
+    assert "holds 1 epoch(s)" in capsys.readouterr().out
+    assert os.listdir(tmp_path / "run") == ["model.pt"] and load_checkpoint(tmp_path / "run" / "model.pt")["epoch"] == 1
+
+
+def test_an_interrupt_before_training_is_one_line(tmp_path, capsys, monkeypatch):
+    def interrupted(**kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("mnist_tutorial.experiment.load_data", interrupted)
+    assert refused(["train", "--out", tmp_path / "out"], capsys, status=130) == "mnist-tutorial: interrupted"
+
+
+def test_non_finite_loss_stops_with_the_learning_rate_and_saves_nothing(tmp_path, tiny_data_dir, capsys):
+    args = ["train", "--source", "full", "--data-dir", tiny_data_dir, "--out", tmp_path / "out", "--lr", "1e6"]
+    line = refused([*args, "--epochs", "3"], capsys, status=1)
+    assert re.fullmatch(
+        r"mnist-tutorial: error: the loss became (nan|inf) by epoch 1, batch \d+, with learning rate 1e\+06: "
+        r"training stopped; try a smaller one, e\.g\. --lr 100000",
+        line,
+    ), line
+    assert os.listdir(tmp_path / "out") == []
+
+
+def test_resume_refusals(tmp_path, tiny_run, capsys):
+    assert tiny_run(tmp_path / "run", 2) == 0
+    checkpoint = tmp_path / "run" / "model.pt"
+    capsys.readouterr()
+    resume = ["train", "--out", tmp_path / "more", "--resume"]
+    assert refused([*resume, checkpoint, "--epochs", "1"], capsys) == (
+        f"mnist-tutorial: error: {checkpoint} has already trained 2 epochs, more than --epochs 1: pass --epochs 2 "
+        "or more"
+    )
+    assert refused([*resume, checkpoint, "--dataset", "fashion"], capsys) == (
+        f"mnist-tutorial: error: {checkpoint} was trained on mnist, not fashion: pass --dataset mnist"
+    )
+    torch.save(NeuralNetwork().state_dict(), tmp_path / "weights.pt")
+    assert refused([*resume, tmp_path / "weights.pt"], capsys) == (
+        f"mnist-tutorial: error: {tmp_path}/weights.pt holds weights only, without the training state needed to "
+        "resume: train without --resume"
+    )
+    assert refused([*resume, tmp_path / "nope.pt"], capsys).startswith(
+        f"mnist-tutorial: error: checkpoint {tmp_path}/nope.pt does not exist"
+    )
+
+
+def test_a_network_with_other_outputs_than_the_dataset_has_classes(tmp_path, capsys):
+    torch.save(NeuralNetwork(num_classes=5).state_dict(), tmp_path / "five.pt")
+    assert refused(["evaluate", "--checkpoint", tmp_path / "five.pt", "--source", "sample"], capsys) == (
+        f"mnist-tutorial: error: {tmp_path}/five.pt holds a network with 5 outputs, but mnist has 10 classes: pass "
+        "a checkpoint trained on it"
+    )
+
+
+@pytest.mark.parametrize("case", ["missing", "folder", "truncated", "garbage", "other shape", "not ours"])
+def test_bad_checkpoints(tmp_path, capsys, case):
+    path = tmp_path / "model.pt"
+    retrain = "delete it and train again with `mnist-tutorial train`"
+    if case == "missing":
+        expected = f"checkpoint {path} does not exist: check the path, or train one with `mnist-tutorial train`"
+    elif case == "folder":
+        path.mkdir()
+        expected = f"checkpoint {path} is a folder, not a file: pass the model.pt that training wrote"
+    elif case in ("truncated", "garbage"):
+        torch.save(NeuralNetwork().state_dict(), path)
+        path.write_bytes(path.read_bytes()[:3000] if case == "truncated" else os.urandom(3000))
+        expected = f"{path} is not a readable checkpoint (truncated, or not a PyTorch file): {retrain}"
+    elif case == "other shape":
+        torch.save({**NeuralNetwork().state_dict(), "fc2.weight": torch.zeros(64, 100)}, path)
+        expected = (
+            f"{path} holds weights of another shape than the lesson's network (size mismatch for fc2.weight: "
+            "copying a param with shape torch.Size([64, 100]) from checkpoint, the shape in current model is "
+            f"torch.Size([64, 128])): {retrain}"
+        )
+    else:
+        torch.save({"weights": [1, 2, 3]}, path)
+        expected = (
+            f"{path} is a PyTorch file but not a mnist-tutorial checkpoint: pass the model.pt that `mnist-tutorial "
+            "train` wrote, or a state_dict saved with torch.save(model.state_dict(), path)"
+        )
+    line = refused(["evaluate", "--checkpoint", path, "--source", "sample"], capsys)
+    assert line == f"mnist-tutorial: error: {expected}"
+
+
+def test_a_full_disk_while_writing_the_outputs(tmp_path, tiny_run, monkeypatch, capsys):
+    def full(path, data):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("mnist_tutorial.experiment.write_bytes_atomic", full)
+    assert tiny_run(tmp_path / "out", 1) == 2
+    assert capsys.readouterr().err == (
+        f"mnist-tutorial: error: cannot write {tmp_path}/out/metrics.json (No space left on device): free some disk "
+        "space or choose another --out\n"
+    )

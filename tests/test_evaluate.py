@@ -1,0 +1,64 @@
+"""Evaluation: loss and accuracy over batches, the confusion matrix, and the most confident mistakes."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from mnist_tutorial import confusion_matrix, evaluate, most_confident_mistakes, per_class_accuracy, predict
+
+# nn.Identity as "the model": its outputs are the inputs, so every expected number can be worked out by hand.
+BATCHES = [
+    (torch.tensor([[2.0, 0.0], [0.0, 3.0]]), torch.tensor([0, 0])),
+    (torch.tensor([[1.0, 1.0]]), torch.tensor([1])),
+]
+
+
+def test_evaluate_averages_loss_and_accuracy_over_every_image_of_every_batch():
+    loss, accuracy = evaluate(nn.Identity(), BATCHES)
+    by_hand = [math.log(1 + math.exp(-2)), math.log(1 + math.exp(3)), math.log(2)]  # -log softmax of the truth
+    assert loss == pytest.approx(sum(by_hand) / 3)
+    assert accuracy == pytest.approx(1 / 3)  # argmax of [1, 1] is 0, so only the first image is right
+
+
+def test_predict_returns_probabilities_and_labels_in_order():
+    probabilities, labels = predict(nn.Identity(), BATCHES)
+    assert labels.tolist() == [0, 0, 1]
+    assert probabilities.shape == (3, 2)
+    assert torch.allclose(probabilities.sum(dim=1), torch.ones(3))
+    assert probabilities[2].tolist() == [0.5, 0.5]
+
+
+def test_confusion_matrix_by_hand():
+    predictions = torch.tensor([0, 1, 1, 2, 2, 2])
+    labels = torch.tensor([0, 1, 2, 2, 2, 0])
+    expected = torch.tensor(
+        [
+            [1, 0, 1],  # true 0: predicted 0 once, 2 once
+            [0, 1, 0],  # true 1: predicted 1
+            [0, 1, 2],  # true 2: predicted 1 once, 2 twice
+        ]
+    )
+    assert torch.equal(confusion_matrix(predictions, labels, num_classes=3), expected)
+
+
+def test_per_class_accuracy_by_hand_and_for_an_absent_class():
+    confusion = torch.tensor([[1, 0, 1, 0], [0, 1, 0, 0], [0, 1, 2, 0], [0, 0, 0, 0]])
+    assert per_class_accuracy(confusion).tolist() == pytest.approx([0.5, 1.0, 2 / 3, 0.0])
+
+
+def test_most_confident_mistakes_come_first_and_right_answers_never_appear():
+    probabilities = torch.tensor(
+        [
+            [0.9, 0.1],  # wrong (label 1), confidence 0.9
+            [0.2, 0.8],  # right
+            [0.6, 0.4],  # wrong (label 1), confidence 0.6
+            [0.05, 0.95],  # wrong (label 0), confidence 0.95
+            [0.7, 0.3],  # right
+        ]
+    )
+    labels = torch.tensor([1, 1, 1, 0, 0])
+    assert most_confident_mistakes(probabilities, labels).tolist() == [3, 0, 2]
+    assert most_confident_mistakes(probabilities, labels, k=2).tolist() == [3, 0]
+    assert most_confident_mistakes(probabilities[[1, 4]], labels[[1, 4]]).tolist() == []

@@ -1,0 +1,123 @@
+"""Training: the loss falls, seeded runs repeat bit for bit, divergence and interrupts end cleanly."""
+
+import pytest
+import torch
+from conftest import digits, same_weights
+from torch import nn
+
+from mnist_tutorial import History, NeuralNetwork, fit, make_optimizer, pick_device, seed_everything, train_one_epoch
+from mnist_tutorial.data import Data, Split
+from mnist_tutorial.errors import ConfigError, TrainingDivergedError
+from mnist_tutorial.fast_loader import TensorLoader, normalize
+from mnist_tutorial.sources import DataSource, get_spec
+
+
+def tiny_data(n_train: int = 256, n_test: int = 64) -> Data:
+    splits = [digits(n_train, seed=0), digits(n_test, seed=1)]
+    train, test = (Split(torch.from_numpy(images), torch.from_numpy(labels).long()) for images, labels in splits)
+    return Data(train, test, DataSource("mnist", "full", None), get_spec("mnist").class_names)
+
+
+def loaders(data: Data, seed: int = 0) -> tuple[TensorLoader, TensorLoader]:
+    generator = torch.Generator().manual_seed(seed)
+    train = TensorLoader(data.train.images, data.train.labels, batch_size=32, shuffle=True, generator=generator)
+    test = TensorLoader(data.test.images, data.test.labels, batch_size=64, shuffle=False)
+    return train, test
+
+
+def test_loss_falls_on_a_fixed_batch():
+    seed_everything(0)
+    images, labels = digits(64, seed=0)
+    inputs, targets = normalize(torch.from_numpy(images)), torch.from_numpy(labels).long()
+    model = NeuralNetwork()
+    loss_fn = nn.CrossEntropyLoss()
+    before = loss_fn(model(inputs), targets).item()
+    mean = train_one_epoch(model, [(inputs, targets)] * 60, make_optimizer(model, lr=0.01), loss_fn, epoch=1)
+    after = loss_fn(model(inputs), targets).item()
+    assert before == pytest.approx(2.30, abs=0.1)  # ln(10): an untrained network guesses evenly
+    assert after < before / 10 and after < mean < before  # 60 steps on one batch: it learns it by heart
+
+
+def run(seed: int, epochs: int = 2, **kwargs) -> tuple[NeuralNetwork, History]:
+    seed_everything(seed)
+    model = NeuralNetwork()
+    train, test = loaders(tiny_data(), seed)
+    return model, fit(model, train, test, num_epochs=epochs, progress=False, **kwargs)
+
+
+def test_seeded_runs_repeat_bit_for_bit():
+    (first, history1), (second, history2) = run(seed=5), run(seed=5)
+    assert same_weights(first, second)
+    assert (history1.train_loss, history1.test_loss) == (history2.train_loss, history2.test_loss)
+    other, _ = run(seed=6)
+    assert not torch.equal(first.fc1.weight, other.fc1.weight)
+
+
+def test_history_records_every_epoch_and_survives_a_round_trip():
+    _, history = run(seed=0)
+    assert history.epochs == 2 and not history.interrupted
+    assert [len(v) for v in history.to_dict().values()] == [2, 2, 2, 2]
+    assert History.from_dict(history.to_dict()).to_dict() == history.to_dict()
+    assert history.train_loss[1] < history.train_loss[0]
+
+
+def test_running_loss_lines_in_the_lessons_format(capsys):
+    run(seed=0, epochs=1, log_every=4)
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[Epoch")]
+    assert [line[: line.index("]") + 1] for line in lines] == ["[Epoch 1, Batch 4]", "[Epoch 1, Batch 8]"]
+    assert all(line.split("Loss: ")[1].replace(".", "").isdigit() for line in lines)
+
+
+def test_auto_device_and_cpu():
+    expected = "cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu"
+    assert pick_device("auto").type == expected
+    assert pick_device("cpu") == torch.device("cpu")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_a_device_the_machine_lacks():
+    with pytest.raises(ConfigError, match="device 'cuda' is not available on this machine: use --device cpu or auto"):
+        pick_device("cuda")
+    with pytest.raises(ConfigError, match="unknown device 'tpu'"):
+        pick_device("tpu")
+
+
+def test_non_finite_loss_stops_training_and_names_the_learning_rate():
+    seed_everything(0)
+    model = NeuralNetwork()
+    train, test = loaders(tiny_data())
+    saved = []
+    with pytest.raises(TrainingDivergedError, match=r"learning rate 1e\+06: training stopped; try a smaller one"):
+        fit(model, train, test, num_epochs=3, optimizer=make_optimizer(model, lr=1e6), callbacks=[saved.append])
+    assert saved == []  # no epoch of NaNs was handed on to be saved
+
+
+def test_interrupt_in_a_callback_returns_the_history_so_far():
+    def stop_after_first(history):
+        if history.epochs == 1:
+            raise KeyboardInterrupt
+
+    _, history = run(seed=0, epochs=3, callbacks=[stop_after_first])
+    assert history.interrupted and history.epochs == 1
+
+
+def test_interrupt_mid_epoch_closes_the_bars_and_keeps_complete_epochs(monkeypatch):
+    from tqdm import tqdm
+
+    seed_everything(0)
+    model = NeuralNetwork()
+    optimizer = make_optimizer(model)
+    train, test = loaders(tiny_data())
+    steps = []
+
+    def step(*args, **kwargs):
+        steps.append(1)
+        if len(steps) == len(train) + 3:  # three batches into the second epoch
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    original = optimizer.step
+    monkeypatch.setattr(optimizer, "step", step)
+    history = fit(model, train, test, num_epochs=3, optimizer=optimizer, progress=True)
+    assert history.interrupted and history.epochs == 1
+    assert len(tqdm._instances) == 0  # every progress bar was closed
