@@ -2,13 +2,13 @@
 
 from .checkpoint import load_checkpoint, load_model, save_checkpoint
 from .data import Data, ImageDataset, Split, lesson_transform, load_data, make_loaders
-from .errors import CheckpointError, ConfigError, DataError, TrainingDivergedError, TutorialError
+from .errors import CheckpointError, ConfigError, DataError, OutputError, TrainingDivergedError, TutorialError
 from .evaluate import confusion_matrix, evaluate, most_confident_mistakes, per_class_accuracy, predict
 from .experiment import evaluate_checkpoint, train_and_save
 from .fast_loader import TensorLoader, normalize
 from .model import NeuralNetwork, count_parameters
 from .sources import resolve_source
-from .train import History, fit, make_optimizer, pick_device, seed_everything, train_one_epoch
+from .train import History, cpu_threads, fit, make_optimizer, pick_device, seed_everything, train_one_epoch
 
 __all__ = [
     "CheckpointError",
@@ -18,12 +18,14 @@ __all__ = [
     "History",
     "ImageDataset",
     "NeuralNetwork",
+    "OutputError",
     "Split",
     "TensorLoader",
     "TrainingDivergedError",
     "TutorialError",
     "confusion_matrix",
     "count_parameters",
+    "cpu_threads",
     "evaluate",
     "evaluate_checkpoint",
     "fit",

@@ -13,6 +13,15 @@ NORMALIZE_MEAN = 0.5
 NORMALIZE_STD = 0.5
 EVAL_BATCH_SIZE = 10_000  # evaluation has no gradients to keep, so one large batch is fastest
 
+# How the training loop runs, not what it computes (measured on 2 shared cores, 60k images, batch 64:
+# see benchmarks/README.md). train.py applies them.
+CPU_THREADS = 1  # CPU threads while training; None leaves PyTorch's default (one per core).
+# At batch 64 every matrix product is tiny (~0.1 ms), and each of the ~7,500 per epoch hands work to the
+# other threads and waits for them. On idle cores two threads save a quarter (0.35 s vs 0.46 s per epoch);
+# while any other program keeps a core busy, every wait lasts a scheduler slice: 4 s to 48 s per epoch.
+# One thread also gives the same numbers whatever the core count: the thread count changes how sums split.
+CHECK_FINITE_EVERY = 10  # batches between checks for a NaN loss: each check makes a GPU wait for its results
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = PROJECT_ROOT / "data"
 BUILD_DIR = PROJECT_ROOT / "build"

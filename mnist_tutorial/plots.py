@@ -47,7 +47,7 @@ def plot_images(
     for index, ax in enumerate(axes.flat):
         ax.axis("off")
         if index < len(images):
-            ax.imshow(images[index].reshape(28, 28).cpu(), cmap="gray_r")
+            ax.imshow(images[index].reshape(28, 28).cpu().numpy(), cmap="gray_r")
             is_wrong = bool(wrong and wrong[index])
             ax.set_title(titles[index], fontsize=9, color="red" if is_wrong else "black")
     return _finish(figure)
@@ -72,7 +72,7 @@ def plot_predictions(
 def plot_confusion(confusion: torch.Tensor, class_names: tuple[str, ...]) -> Figure:
     """The confusion matrix as a heat map with counts written in each cell."""
     figure, ax = plt.subplots(figsize=(6.5, 5.5))
-    ax.imshow(confusion, cmap="Blues")
+    ax.imshow(confusion.cpu().numpy(), cmap="Blues")
     ticks = range(len(class_names))
     ax.set_xticks(ticks, class_names, rotation=45, ha="right")
     ax.set_yticks(ticks, class_names)
@@ -93,8 +93,35 @@ def plot_confusion(confusion: torch.Tensor, class_names: tuple[str, ...]) -> Fig
 def plot_bars(values: list[float], class_names: tuple[str, ...], *, ylabel: str, title: str = "") -> Figure:
     """One bar per class: class counts, per-class accuracy, or predicted probabilities."""
     figure, ax = plt.subplots(figsize=(6, 2.8))
-    ax.bar(range(len(values)), values, color="tab:blue")
+    ax.bar(range(len(values)), [float(v) for v in values], color="tab:blue")
     ax.set_xticks(range(len(class_names)), class_names, rotation=30 if len(class_names[0]) > 2 else 0)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
+    return _finish(figure)
+
+
+def plot_probabilities(
+    image: torch.Tensor,
+    probabilities: torch.Tensor,
+    class_names: tuple[str, ...],
+    *,
+    label: int | None = None,
+    title: str = "",
+) -> Figure:
+    """One image beside its class probabilities: the predicted class in blue, or red if wrong; the true one in green."""
+    figure, (image_ax, bar_ax) = plt.subplots(1, 2, figsize=(7, 2.6), gridspec_kw={"width_ratios": [1, 2.6]})
+    image_ax.imshow(image.reshape(28, 28).cpu().numpy(), cmap="gray_r")
+    image_ax.axis("off")
+    image_ax.set_title(title, fontsize=10)
+    values = probabilities.tolist()
+    predicted = values.index(max(values))
+    colors = ["tab:gray"] * len(values)
+    if label is None or label == predicted:
+        colors[predicted] = "tab:blue"
+    else:
+        colors[predicted], colors[label] = "tab:red", "tab:green"
+    bar_ax.bar(range(len(values)), values, color=colors)
+    bar_ax.set_xticks(range(len(class_names)), class_names, rotation=30 if len(class_names[0]) > 2 else 0)
+    bar_ax.set_ylim(0, 1)
+    bar_ax.set_ylabel("probability")
     return _finish(figure)

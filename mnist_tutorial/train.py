@@ -2,14 +2,15 @@
 
 import random
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from torch import nn
 
-from .defaults import LOG_EVERY, LR, MOMENTUM, NUM_EPOCHS
+from .defaults import CHECK_FINITE_EVERY, CPU_THREADS, LOG_EVERY, LR, MOMENTUM, NUM_EPOCHS
 from .errors import ConfigError, TrainingDivergedError
 from .evaluate import evaluate
 from .progress import Progress
@@ -43,6 +44,23 @@ def pick_device(device: str = "auto") -> torch.device:
 def make_optimizer(model: nn.Module, *, lr: float = LR, momentum: float = MOMENTUM) -> torch.optim.SGD:
     """The lesson's optimizer: SGD with momentum."""
     return torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
+
+
+@contextmanager
+def cpu_threads(threads: int | None, device: str | torch.device = "cpu") -> Iterator[None]:
+    """Run the block with `threads` CPU threads when training on the CPU, then restore the setting.
+
+    None, or a device other than the CPU, leaves PyTorch's setting alone. See defaults.CPU_THREADS for why.
+    """
+    if threads is None or torch.device(device).type != "cpu":
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 @dataclass
@@ -85,8 +103,8 @@ def train_one_epoch(
 ) -> float:
     """One pass over the training data; prints the running loss every `log_every` batches.
 
-    Returns the epoch's mean loss. Losses are summed on the device and read only when printed,
-    so the loop never waits for the device between steps.
+    Returns the epoch's mean loss. Losses are summed on the device and read only every few batches
+    (to print them, or to stop once they are NaN), so the loop rarely waits for the device.
     """
     model.train()
     running_loss = torch.zeros((), device=device)
@@ -101,9 +119,10 @@ def train_one_epoch(
         optimizer.step()
 
         running_loss += loss.detach()
+        if batch_index % CHECK_FINITE_EVERY == 0:
+            check_finite(running_loss, optimizer, epoch=epoch, batch=batch_index)
         if batch_index % log_every == 0:
             epoch_loss += running_loss
-            check_finite(running_loss, optimizer, epoch=epoch, batch=batch_index)
             print(f"[Epoch {epoch}, Batch {batch_index}] Loss: {running_loss.item() / log_every:.3f}")
             running_loss.zero_()
     epoch_loss += running_loss
@@ -133,17 +152,19 @@ def fit(
     history: History | None = None,
     progress: bool | None = None,
     callbacks: Sequence[Callable[[History], None]] = (),
+    threads: int | None = CPU_THREADS,
 ) -> History:
     """Train until `num_epochs` epochs are done, testing after each; returns the history.
 
     Continues from `history` (and `optimizer`'s state) when given. Interrupting (Ctrl-C, or the
     notebook's stop button) ends training cleanly and returns the epochs completed so far.
+    On the CPU it trains with `threads` threads (None: PyTorch's default), see defaults.CPU_THREADS.
     """
     model.to(device)
     optimizer = optimizer or make_optimizer(model)
     loss_fn = nn.CrossEntropyLoss()
     history = history or History()
-    with Progress(enabled=progress, num_epochs=num_epochs, start=history.epochs) as bars:
+    with Progress(enabled=progress, num_epochs=num_epochs, start=history.epochs) as bars, cpu_threads(threads, device):
         try:
             for epoch in range(history.epochs + 1, num_epochs + 1):
                 start = time.perf_counter()

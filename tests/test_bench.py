@@ -1,0 +1,94 @@
+"""The benchmark runs end to end on tiny settings and reports every figure it promises (never a timing)."""
+
+import importlib.util
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mnist_tutorial.idx import write_idx
+
+BENCH = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_training.py"
+FIGURES = {
+    "loader",
+    "threads",
+    "setup_s",
+    "epoch_s",
+    "s_per_epoch",
+    "images_per_s",
+    "train_loss",
+    "test_loss",
+    "test_accuracy",
+    "eval_s",
+    "eval_images",
+    "peak_rss_mb",
+    "peak_gpu_mb",
+}
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_training", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_training"] = module  # dataclasses look their module up while the class is made
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_json(bench, capsys: pytest.CaptureFixture, *argv: str) -> dict:
+    assert bench.main([*argv, "--json", "--device", "cpu"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_json_has_every_figure_for_every_pipeline(bench, capsys: pytest.CaptureFixture) -> None:
+    report = run_json(bench, capsys, "--synthetic", "--train-size", "200", "--test-size", "50", "--epochs", "2")
+    assert report["n_train"] == 200 and report["n_test"] == 50 and report["epochs"] == 2
+    assert report["source"] == "synthetic" and report["device"] == "cpu"
+    assert list(report["pipelines"]) == ["lesson", "lesson-tuned", "fast"]
+    for name, figures in report["pipelines"].items():
+        assert set(figures) == FIGURES, name
+        assert len(figures["epoch_s"]) == 2 and all(s > 0 for s in figures["epoch_s"])
+        assert figures["s_per_epoch"] > 0
+        assert math.isclose(figures["images_per_s"], 200 / figures["s_per_epoch"])
+        assert 0 <= figures["test_accuracy"] <= 1 and math.isfinite(figures["test_loss"])
+        assert figures["eval_s"] > 0 and figures["eval_images"] == 50
+        assert figures["peak_rss_mb"] > 10 and figures["peak_gpu_mb"] is None
+    lesson, tuned, fast = report["pipelines"].values()
+    assert lesson["loader"] == tuned["loader"] == "DataLoader" and fast["loader"] == "TensorLoader"
+    assert tuned["threads"] == fast["threads"] == 1
+    assert report["speedup"] > 0 and report["speedup_same_settings"] > 0
+    # The fast path computes what the lesson's DataLoader computes under the same settings.
+    assert report["same_weights"] is True
+    assert report["accuracy_gap_points_same_settings"] == 0
+    assert tuned["train_loss"] == fast["train_loss"]
+
+
+def test_reads_full_size_files_from_the_data_dir(bench, capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for prefix, count in (("train", 130), ("t10k", 40)):
+        write_idx(raw / f"{prefix}-images-idx3-ubyte.gz", rng.integers(0, 256, (count, 28, 28), dtype=np.uint8))
+        write_idx(raw / f"{prefix}-labels-idx1-ubyte.gz", rng.integers(0, 10, count, dtype=np.uint8))
+    report = run_json(bench, capsys, "--data-dir", str(tmp_path), "--pipelines", "fast", "--epochs", "1")
+    assert report["dataset"] == "mnist" and report["source"] == "full"
+    assert report["n_train"] == 130 and report["n_test"] == 40
+    assert list(report["pipelines"]) == ["fast"] and "speedup" not in report
+
+
+def test_table_names_each_pipeline(bench, capsys: pytest.CaptureFixture) -> None:
+    argv = ["--synthetic", "--train-size", "100", "--test-size", "30", "--epochs", "1", "--device", "cpu"]
+    assert bench.main([*argv, "--pipelines", "lesson-tuned,fast"]) == 0
+    table = capsys.readouterr().out
+    for word in ("s/epoch", "images/s", "speed-up", "test acc", "peak RSS", "lesson-tuned", "fast", "same weights"):
+        assert word in table
+
+
+def test_bad_arguments_exit_with_status_2(bench, capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main(["--pipelines", "nope"])
+    assert exit_info.value.code == 2
+    assert "--pipelines" in capsys.readouterr().err
