@@ -1,0 +1,493 @@
+"""The notebooks in a real browser: JupyterLab on 127.0.0.1, driven in headless Chromium by Playwright.
+
+For each notebook: open it, check its saved outputs display, Run All, wait for the kernel, then check that
+nothing failed, that every widget rendered (progress bars, the explorer, the playground, the drawing pad),
+and that the interactive ones answer: "next mistake" moves the explorer, a stroke on the canvas gets a
+prediction, the playground refuses a bad value, trains with a good one and stops on Stop; and that the
+kernel's interrupt button stops a training cell cleanly, bars closed. A full-page screenshot of each
+notebook lands in build/screenshots/.
+
+The notebooks run from copies, so their committed outputs are never touched. The copies sit in build/ (a
+sibling of notebooks/) so that relative paths and 00's "this project's package" check resolve as they do
+from notebooks/. Chromium: Debian's /usr/bin/chromium (apt-get install chromium), or
+$MNIST_TUTORIAL_CHROMIUM. Deselect with `pytest -m "not browser"`.
+"""
+
+import contextlib
+import ctypes
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import nbformat
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+BUILD = ROOT / "build"
+SCREENSHOTS = BUILD / "screenshots"
+CHROMIUM = Path(os.environ.get("MNIST_TUTORIAL_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--no-sandbox",  # CI runs as root, where Chromium's sandbox cannot start
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+LAB_START_S = 90  # JupyterLab answering /api/status
+OPEN_S = 60  # a notebook page loaded and its kernel idle
+RUN_S = 420  # Run All, per notebook (03 trains 10 epochs; a loaded 2-core machine is slow)
+WIDGET_S = 30  # a widget answering a click or a stroke
+TRAINED = re.compile(r"Epoch \d+/\d+: train loss")  # the line progress.Progress prints after each epoch
+ERROR_TEXTS = ("Error displaying widget", "Model not found", "model not found")
+
+# JupyterLab settings for a quiet, deterministic page: no news or update checks (the network is closed),
+# no autosave, and every cell kept in the DOM (not windowed) so that all outputs can be inspected.
+LAB_SETTINGS = {
+    "@jupyterlab/apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
+    "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
+    "@jupyterlab/docmanager-extension/plugin": {"autosave": False},
+}
+
+
+# ------------------------------------------------------------------------------------------- JupyterLab
+
+
+class Lab:
+    """A running JupyterLab server: its URL, token and the folder it serves."""
+
+    def __init__(self, url: str, token: str, root: Path) -> None:
+        self.url, self.token, self.root = url, token, root
+
+    def api(self, path: str, method: str = "GET") -> object:
+        request = urllib.request.Request(
+            f"{self.url}{path}", method=method, headers={"Authorization": f"token {self.token}"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            body = response.read()
+        return json.loads(body) if body else None
+
+    def shut_down_kernels(self) -> None:
+        for session in self.api("/api/sessions"):
+            self.api(f"/api/sessions/{session['id']}", method="DELETE")
+        for kernel in self.api("/api/kernels"):
+            self.api(f"/api/kernels/{kernel['id']}", method="DELETE")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def lab_environment(home: Path) -> dict[str, str]:
+    """The learner's environment, minus MNIST_TUTORIAL_PROGRESS (bars must be widgets), offline, on the sample."""
+    env = {key: value for key, value in os.environ.items() if key != "MNIST_TUTORIAL_PROGRESS"}
+    env.update(
+        MNIST_TUTORIAL_OFFLINE="1",
+        MNIST_TUTORIAL_SOURCE="sample",
+        JUPYTER_CONFIG_DIR=str(home / "config"),
+        JUPYTER_RUNTIME_DIR=str(home / "runtime"),
+        JUPYTERLAB_SETTINGS_DIR=str(home / "settings"),
+        JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"),
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    )
+    for plugin, values in LAB_SETTINGS.items():
+        path = home / "settings" / f"{plugin}.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values))
+    return env
+
+
+def processes_mentioning(text: str) -> list[int]:
+    """Ids of the processes whose command line contains `text` (our kernels: their connection file path)."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if text.encode() in (proc / "cmdline").read_bytes():
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return [pid for pid in found if pid != os.getpid()]
+
+
+def stop_with_parent() -> None:
+    """In the server's process, before it starts (Linux): get SIGTERM when pytest dies, however it dies,
+    so that no JupyterLab (and, through its shutdown, no kernel) is ever left behind."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def interrupt_on_sigterm(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")  # pytest then runs the fixtures' teardown
+
+
+def stop(server: subprocess.Popen, runtime_dir: Path) -> None:
+    """Stop the server (it shuts its kernels down), then kill any kernel of ours still there."""
+    if server.poll() is None:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(timeout=10)
+    for pid in processes_mentioning(str(runtime_dir)):  # kernels start in sessions of their own
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    home = tmp_path_factory.mktemp("jupyter-home")
+    BUILD.mkdir(exist_ok=True)
+    copies = [BUILD / path.name for path in NOTEBOOKS]
+    for path, copy in zip(NOTEBOOKS, copies, strict=True):
+        shutil.copyfile(path, copy)
+    port, token = free_port(), secrets.token_hex(16)
+    log_path = home / "jupyterlab.log"
+    command = [
+        str(Path(sys.executable).parent / "jupyter"),
+        "lab",
+        "--no-browser",
+        "--allow-root",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={BUILD}",
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        "--LabApp.extension_manager=readonly",
+        "--LabApp.expose_app_in_browser=True",  # window.jupyterapp: read cell models, kernel status
+    ]
+    with open(log_path, "wb") as log:
+        server = subprocess.Popen(
+            command,
+            cwd=BUILD,
+            env=lab_environment(home),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=stop_with_parent,
+        )
+    previous_sigterm = signal.signal(signal.SIGTERM, interrupt_on_sigterm)  # a CI timeout: tear down first
+    lab = Lab(f"http://127.0.0.1:{port}", token, BUILD)
+    try:
+        wait_until_up(lab, server, log_path)
+        yield lab
+    finally:
+        signal.signal(signal.SIGTERM, previous_sigterm)
+        stop(server, home / "runtime")
+        for copy in copies:
+            copy.unlink(missing_ok=True)
+            shutil.rmtree(BUILD / ".ipynb_checkpoints", ignore_errors=True)
+
+
+def wait_until_up(lab: Lab, server: subprocess.Popen, log_path: Path) -> None:
+    deadline = time.monotonic() + LAB_START_S
+    while server.poll() is None and time.monotonic() < deadline:
+        try:
+            lab.api("/api/status")
+            return
+        except OSError:  # URLError, refused, reset: not up yet
+            time.sleep(0.5)
+    if server.poll() is not None:
+        pytest.fail(f"JupyterLab exited with status {server.returncode} at start; its log ends:\n{tail(log_path)}")
+    pytest.fail(f"JupyterLab did not answer within {LAB_START_S} s; its log ends:\n{tail(log_path)}")
+
+
+def tail(path: Path, lines: int = 30) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+# ---------------------------------------------------------------------------------------------- Chromium
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not CHROMIUM.is_file():
+        pytest.fail(
+            f"Chromium is not at {CHROMIUM}: install it (Debian/Ubuntu: apt-get install chromium), point "
+            'MNIST_TUTORIAL_CHROMIUM at it, or leave these tests out with -m "not browser"'
+        )
+    from playwright.sync_api import Error, sync_playwright
+
+    playwright = sync_playwright().start()
+    try:
+        try:
+            browser = playwright.chromium.launch(
+                executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS, timeout=30_000
+            )
+        except Error as error:
+            pytest.fail(f"Chromium ({CHROMIUM}) did not start: {str(error).strip().splitlines()[0]}")
+        yield browser
+        browser.close()
+    finally:
+        playwright.stop()
+
+
+# ------------------------------------------------------------------------------------------ in the page
+
+KERNEL_IDLE = """() => {
+    const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+    const kernel = panel && panel.sessionContext && panel.sessionContext.session
+        && panel.sessionContext.session.kernel;
+    return !!kernel && kernel.status === 'idle' && panel.content.widgets.length > 0;
+}"""
+
+# Where the run stands: code cells still without an execution count, error outputs, the kernel's status.
+RUN_STATE = """() => {
+    const panel = window.jupyterapp.shell.currentWidget;
+    const cells = panel.content.model.cells;
+    const state = {pending: 0, errors: [], kernel: panel.sessionContext.session.kernel.status};
+    for (let i = 0; i < cells.length; i++) {
+        const cell = cells.get(i);
+        if (cell.type !== 'code') continue;
+        if (!cell.executionCount) state.pending++;
+        for (let j = 0; j < cell.outputs.length; j++) {
+            const output = cell.outputs.get(j).toJSON();
+            if (output.output_type === 'error') {
+                state.errors.push(`cell ${i}: ${output.ename}: ${output.evalue}`);
+            }
+        }
+    }
+    return state;
+}"""
+
+NOTEBOOK_SCROLLER = ".jp-NotebookPanel .jp-WindowedPanel-outer"
+NOTEBOOK_CELLS = ".jp-NotebookPanel .jp-WindowedPanel-viewport"
+
+
+def open_notebook(page, lab: Lab, name: str) -> None:
+    page.goto(f"{lab.url}/lab/tree/{name}?token={lab.token}&reset", timeout=OPEN_S * 1000)
+    page.wait_for_function(KERNEL_IDLE, timeout=OPEN_S * 1000, polling=250)
+    dialog = page.locator(".jp-Dialog")
+    if dialog.count():
+        pytest.fail(f"{name}: a dialog opened with the notebook: {dialog.first.inner_text()[:300]}")
+
+
+def run_all(page, name: str) -> None:
+    """Run > Run All Cells, then wait until every code cell ran and the kernel is idle; fail fast on errors."""
+    page.locator(".lm-MenuBar-item", has_text=re.compile(r"^Run$")).click()
+    page.locator(".lm-Menu-item[data-command='runmenu:run-all']").click()
+    deadline = time.monotonic() + RUN_S
+    while True:
+        state = page.evaluate(RUN_STATE)
+        if state["errors"]:
+            pytest.fail(f"{name} raised an error in JupyterLab:\n" + "\n".join(state["errors"]))
+        if state["kernel"] in ("dead", "unknown"):
+            pytest.fail(f"{name}: the kernel died (status {state['kernel']})")
+        if state["pending"] == 0 and state["kernel"] == "idle":
+            return
+        if time.monotonic() > deadline:
+            pytest.fail(f"{name}: {state['pending']} cell(s) still not run after {RUN_S} s")
+        time.sleep(0.5)
+
+
+def notebook_text(page) -> str:
+    return page.locator(".jp-NotebookPanel .jp-Notebook").inner_text()
+
+
+def check_no_widget_errors(page, name: str, when: str) -> None:
+    text = notebook_text(page)
+    for error in ERROR_TEXTS:
+        assert error not in text, f"{name} {when}: {error!r} is shown:\n{excerpt(text, error)}"
+
+
+def excerpt(text: str, needle: str, width: int = 300) -> str:
+    at = text.find(needle)
+    return text[max(0, at - width) : at + width]
+
+
+def screenshot(page, name: str) -> Path:
+    """The whole notebook in one picture: hide the side bar, grow the window to the notebook's height."""
+    page.evaluate("() => window.jupyterapp.shell.collapseLeft()")
+    cells_height = page.evaluate(f"() => document.querySelector('{NOTEBOOK_CELLS}').getBoundingClientRect().height")
+    page.set_viewport_size({"width": 1280, "height": min(max(900, int(cells_height) + 200), 16_000)})
+    page.evaluate(f"() => {{ document.querySelector('{NOTEBOOK_SCROLLER}').scrollTop = 0; }}")
+    page.wait_for_timeout(500)  # let the layout settle at the new size
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{Path(name).stem}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+# ------------------------------------------------------------------------------------- widget checks
+
+
+def check_progress_bars(page, name: str) -> None:
+    bars = page.locator(".jp-OutputArea-output .widget-hprogress")
+    assert bars.count() > 0, f"{name} trains, but no progress bar widget was rendered"
+    assert bars.first.is_visible(), f"{name}: the progress bar is not visible"
+
+
+def check_explorer(page, name: str) -> None:
+    explorer = page.locator(".mnist-explorer").first
+    explorer.wait_for(state="visible", timeout=WIDGET_S * 1000)
+    label = explorer.locator(".mnist-explorer-label")
+    before = label.inner_text()
+    assert "predicted" in before, f"{name}: the explorer shows {before!r}"
+    explorer.locator(".mnist-next-mistake").click()
+    page.wait_for_function(
+        "([el, before]) => el.innerText !== before",
+        arg=[label.element_handle(), before],
+        timeout=WIDGET_S * 1000,
+    )
+    after = label.inner_text()
+    assert "predicted" in after and after != before, f"{name}: 'next mistake' left the label at {after!r}"
+    picture = explorer.locator("img").first
+    assert picture.evaluate("img => img.naturalWidth") > 100, f"{name}: the explorer shows no image and bar chart"
+
+
+def check_drawing_pad(page, name: str) -> None:
+    pad = page.locator(".mnist-draw").first
+    pad.wait_for(state="visible", timeout=WIDGET_S * 1000)
+    canvas = pad.locator("canvas").first
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    assert box and box["width"] > 100, f"{name}: the drawing canvas is not rendered ({box})"
+    prediction = pad.locator(".mnist-draw-prediction")
+    assert "predicted" not in prediction.inner_text()
+    for attempt in ("then Clear", "and keep it for the screenshot"):
+        draw_a_one(page, box)
+        try:
+            prediction.locator("text=predicted").wait_for(timeout=WIDGET_S * 1000)
+        except Exception:
+            pytest.fail(f"{name}: no prediction after a stroke on the canvas: {prediction.inner_text()!r}")
+        if attempt == "then Clear":
+            pad.locator(".mnist-draw-clear").click()
+            prediction.locator("text=Draw a digit").wait_for(timeout=WIDGET_S * 1000)
+
+
+def draw_a_one(page, box: dict) -> None:
+    """One stroke down the middle of the canvas, with the mouse button held."""
+    x = box["x"] + box["width"] / 2
+    page.mouse.move(x + 10, box["y"] + box["height"] * 0.15)
+    page.mouse.down()
+    page.mouse.move(x, box["y"] + box["height"] * 0.85, steps=12)
+    page.mouse.up()
+
+
+def check_playground(page, name: str) -> None:
+    form = page.locator(".mnist-playground").first
+    form.wait_for(state="visible", timeout=WIDGET_S * 1000)
+    status = form.locator(".mnist-playground-status")
+    fields = form.locator("input")
+    learning_rate, epochs = fields.nth(0), fields.nth(2)
+    learning_rate.fill("-1")
+    learning_rate.press("Enter")  # FloatText sends its value on Enter or when it loses focus
+    form.locator(".mnist-train").click()
+    status.locator("text=Refused").wait_for(timeout=WIDGET_S * 1000)
+    assert "learning rate" in status.inner_text(), status.inner_text()
+    learning_rate.fill("0.01")
+    learning_rate.press("Enter")
+    epochs.fill("1")
+    epochs.press("Enter")
+    form.locator(".mnist-train").click()
+    try:
+        status.locator("text=Test accuracy").wait_for(timeout=RUN_S * 1000)
+    except Exception:
+        pytest.fail(f"{name}: the playground did not report a test accuracy: {status.inner_text()!r}")
+    assert form.locator(".widget-hprogress").count() > 0, f"{name}: the playground showed no progress bar"
+    assert form.locator("img").count() > 0, f"{name}: the playground showed no loss plot"
+
+    # A long run, ended with Stop once an epoch is done: training ends cleanly, keeps what it learned,
+    # and its bars stay on the page, closed, in red where they stopped.
+    epochs.fill("500")
+    epochs.press("Enter")
+    form.locator(".mnist-train").click()
+    form.locator("text=Epoch 1/500").wait_for(timeout=RUN_S * 1000)
+    form.locator(".mnist-stop").click()
+    try:
+        status.locator("text=stopped early").wait_for(timeout=WIDGET_S * 1000)
+    except Exception:
+        pytest.fail(f"{name}: Stop did not end training cleanly: {status.inner_text()!r}")
+    assert form.locator(".progress-bar-danger").count() >= 1, f"{name}: no stopped (red) progress bar"
+
+
+INTERRUPTIBLE = re.compile(r"\bfit\(model, train_loader, test_loader\b")  # a training cell to run again, longer
+
+
+def check_interrupting_training(page, name: str) -> None:
+    """Append a cell that trains for a long time, run it, press Kernel > Interrupt Kernel: fit() must stop
+    cleanly (no traceback, the "Interrupted" line) and leave its bars closed, in red."""
+    page.evaluate(
+        """() => {
+        const app = window.jupyterapp;
+        const panel = app.shell.currentWidget;
+        panel.content.activeCellIndex = panel.content.widgets.length - 1;
+        return app.commands.execute('notebook:insert-cell-below').then(() => {
+            panel.content.activeCell.model.sharedModel.setSource(
+                'history = fit(model, train_loader, test_loader, num_epochs=10_000)');
+            app.commands.execute('notebook:run-cell');  // not awaited: it settles when the cell ends
+        });
+    }"""
+    )
+    cell = page.locator(".jp-Notebook .jp-CodeCell").last
+    cell.locator("text=Epoch 1/10000").wait_for(timeout=RUN_S * 1000)
+    page.locator(".lm-MenuBar-item", has_text=re.compile(r"^Kernel$")).click()
+    page.locator(".lm-Menu-item[data-command='kernelmenu:interrupt']").click()
+    try:
+        cell.locator("text=Interrupted: keeping the model").wait_for(timeout=WIDGET_S * 1000)
+    except Exception:
+        pytest.fail(f"{name}: interrupting the kernel did not stop fit() cleanly")
+    page.wait_for_function(KERNEL_IDLE, timeout=WIDGET_S * 1000, polling=250)
+    state = page.evaluate(RUN_STATE)
+    assert not state["errors"], f"{name}: interrupting raised {state['errors']}"
+    assert cell.locator(".progress-bar-danger").count() >= 1, f"{name}: the interrupted bars are not closed in red"
+
+
+# ------------------------------------------------------------------------------------------------ tests
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
+def test_notebook_in_jupyterlab(browser, lab: Lab, notebook: Path) -> None:
+    source = "\n".join(cell.source for cell in nbformat.read(notebook, as_version=4).cells if cell.cell_type == "code")
+    browser_context = browser.new_context(viewport={"width": 1280, "height": 900})
+    browser_context.set_default_timeout(WIDGET_S * 1000)
+    page = browser_context.new_page()
+    page_errors: list[str] = []
+    page.on("pageerror", lambda error: page_errors.append(str(error)))
+    try:
+        open_notebook(page, lab, notebook.name)
+        check_no_widget_errors(page, notebook.name, "as saved")
+        run_all(page, notebook.name)
+        check_no_widget_errors(page, notebook.name, "after Run All")
+        if TRAINED.search(notebook_text(page)):  # fit() ran: its bars must be there
+            check_progress_bars(page, notebook.name)
+        if "prediction_explorer(" in source:
+            check_explorer(page, notebook.name)
+        if "draw_digit(" in source:
+            check_drawing_pad(page, notebook.name)
+        if "playground(" in source:
+            check_playground(page, notebook.name)
+        if INTERRUPTIBLE.search(source):
+            check_interrupting_training(page, notebook.name)
+        page.wait_for_function(KERNEL_IDLE, timeout=RUN_S * 1000, polling=250)  # callbacks done
+        check_no_widget_errors(page, notebook.name, "after using its widgets")
+        assert not page_errors, f"{notebook.name}: JavaScript errors in the page: {page_errors}"
+    finally:
+        try:
+            screenshot(page, notebook.name)
+        except Exception as error:  # never hide the test's own failure behind a failed screenshot
+            print(f"no screenshot of {notebook.name}: {error}")
+        try:
+            browser_context.close()
+            lab.shut_down_kernels()  # one kernel at a time: the next notebook gets the CPU
+        except Exception as error:
+            print(f"cleaning up after {notebook.name}: {error}")
