@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 # (make run SOURCE=auto to use full MNIST); make lab lets the package choose (auto).
 SOURCE ?= sample
 
-.PHONY: run test lab bench lint format clean
+.PHONY: run test lab bench format clean chromium
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "Python 3.10+ is needed, found " + sys.version'
@@ -20,10 +20,17 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	MNIST_TUTORIAL_SOURCE=$(SOURCE) MNIST_TUTORIAL_PROGRESS=text $(BIN)/python tools/run_course.py
 
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	MNIST_TUTORIAL_OFFLINE=1 MNIST_TUTORIAL_SOURCE=sample MNIST_TUTORIAL_PROGRESS=text $(BIN)/python -m pytest
+
+# The browser tests drive Debian's Chromium (never Playwright's own download): install it where it is missing.
+chromium:
+	@if [ ! -x /usr/bin/chromium ] && [ -z "$$MNIST_TUTORIAL_CHROMIUM" ]; then \
+		sudo=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+		$$sudo apt-get update -q && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q --no-install-recommends chromium; \
+	fi
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
