@@ -1,0 +1,131 @@
+"""The prediction explorer: step through test images with the model's verdict on each."""
+
+from collections.abc import Sequence
+from typing import Any
+
+import ipywidgets as widgets
+import torch
+
+from .common import ShownAsText, blank_verdict_png, caption, class_names_or_numbers, verdict_png
+
+
+class PredictionExplorer(ShownAsText, widgets.VBox):
+    """Step through test images with the model's verdict on each; see `prediction_explorer`."""
+
+    SUMMARY = "Prediction explorer"
+
+    def __init__(
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        probabilities: torch.Tensor,
+        class_names: Sequence[str] | None = None,
+    ) -> None:
+        self.images = torch.as_tensor(images)
+        self.labels = torch.as_tensor(labels).long().flatten()
+        self.probabilities = torch.as_tensor(probabilities).float()
+        if not (len(self.images) == len(self.labels) == len(self.probabilities)) or len(self.labels) == 0:
+            raise ValueError(
+                f"need as many images, labels and probability rows, at least one: got {len(self.images)}, "
+                f"{len(self.labels)} and {len(self.probabilities)}"
+            )
+        self.class_names = class_names_or_numbers(class_names, self.probabilities.shape[1])
+        self.confidence, self.predictions = self.probabilities.max(dim=1)
+        self.shown = torch.arange(len(self.labels))  # indices of the images the filter lets through
+        super().__init__(self._make_views())
+        self.add_class("mnist-explorer")
+        self.render()
+
+    def _make_views(self) -> list[widgets.Widget]:
+        self.filter = widgets.Dropdown(
+            options=[("all classes", -1)] + [(f"true class {name}", i) for i, name in enumerate(self.class_names)],
+            value=-1,
+            description="show",
+        )
+        self.slider = widgets.IntSlider(value=0, min=0, max=len(self.labels) - 1, description="image")
+        self.next_button = widgets.Button(description="next mistake", icon="forward", tooltip="next wrong prediction")
+        self.next_button.add_class("mnist-next-mistake")
+        self.caption = widgets.HTML()
+        self.caption.add_class("mnist-explorer-label")  # the browser test reads the label here
+        self.note = widgets.HTML()
+        self.picture = widgets.Image(format="png", layout={"align_self": "flex-start"})  # at its own size
+
+        self.filter.observe(self._on_filter, names="value")
+        self.slider.observe(self._on_slider, names="value")
+        self.next_button.on_click(self.show_next_mistake)
+        return [widgets.HBox([self.filter, self.slider, self.next_button]), self.caption, self.picture, self.note]
+
+    @property
+    def index(self) -> int | None:
+        """The dataset index of the image on show (None when the filter lets nothing through)."""
+        return int(self.shown[self.slider.value]) if len(self.shown) else None
+
+    def wrong_among_shown(self) -> torch.Tensor:
+        """For each image the filter lets through: is its prediction wrong?"""
+        return self.predictions[self.shown] != self.labels[self.shown]
+
+    def render(self) -> None:
+        """Show the selected image. Everything is computed first, so the views change together."""
+        index = self.index
+        if index is None:
+            caption_html, note = "<i>no images of this class</i>", ""
+            picture = blank_verdict_png(self.class_names)
+        else:
+            label, predicted = int(self.labels[index]), int(self.predictions[index])
+            caption_html = caption(
+                self.class_names[label],
+                self.class_names[predicted],
+                float(self.confidence[index]),
+                prefix=f"test image #{index}: ",
+            )
+            picture = verdict_png(
+                self.images[index], self.probabilities[index], self.class_names, label=label, title=f"#{index}"
+            )
+            mistakes = int(self.wrong_among_shown().sum())
+            note = (
+                f"image {self.slider.value + 1} of {len(self.shown)} shown; "
+                f"{mistakes} of them ({mistakes / len(self.shown):.1%}) predicted wrongly"
+            )
+        self.picture.value, self.note.value, self.caption.value = picture, note, caption_html
+
+    def show_next_mistake(self, _button: Any = None) -> int | None:
+        """Move to the next wrongly predicted image of the selection (wrapping round); its dataset index."""
+        wrong = self.wrong_among_shown().nonzero().flatten().tolist()
+        if not wrong:
+            self.note.value = "no mistakes among these images"
+            return None
+        position = next((p for p in wrong if p > self.slider.value), wrong[0])
+        if position == self.slider.value:
+            self.render()  # the only mistake is already on show: the slider will not move, so redraw here
+        self.slider.value = position
+        return self.index
+
+    def _on_filter(self, change: dict) -> None:
+        chosen = change["new"]
+        self.shown = torch.arange(len(self.labels)) if chosen == -1 else (self.labels == chosen).nonzero().flatten()
+        self.slider.unobserve(self._on_slider, names="value")  # one render once the slider is set, not two
+        try:
+            self.slider.value = 0
+            self.slider.max = max(len(self.shown) - 1, 0)
+            self.slider.disabled = len(self.shown) == 0
+        finally:
+            self.slider.observe(self._on_slider, names="value")
+        self.render()
+
+    def _on_slider(self, _change: dict) -> None:
+        self.render()
+
+
+def prediction_explorer(
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    probabilities: torch.Tensor,
+    class_names: Sequence[str] | None = None,
+) -> PredictionExplorer:
+    """A widget to browse predictions: slider, "next mistake" button, filter by true class.
+
+    images: (N, 28, 28) uint8 or (N, 1, 28, 28) normalised; labels: (N,) true classes; probabilities:
+    (N, classes), e.g. from `evaluate.predict`. Shows the image, "true: 7 · predicted: 7 (98.1%)" and
+    the probabilities as a bar chart.
+    """
+    return PredictionExplorer(images, labels, probabilities, class_names)

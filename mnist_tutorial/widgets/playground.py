@@ -1,0 +1,232 @@
+"""The playground: a form that trains the lesson's network with other settings and reports the accuracy."""
+
+import html
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import ipywidgets as widgets
+
+from .. import defaults
+from ..data import Data, load_data, make_loaders
+from ..errors import ConfigError, TrainingDivergedError
+from ..experiment import check_training_args
+from ..model import NeuralNetwork
+from ..plots import plot_loss
+from ..progress import LivePlot, figure_png
+from ..train import History, fit, make_optimizer, seed_everything
+from .common import ShownAsText
+from .training_thread import StoppableBatches, interruptible, lines_to
+
+# The shared check speaks in command-line flags; the form names its own fields.
+FIELD_NAMES = {"--epochs": "epochs", "--lr": "learning rate", "--momentum": "momentum"}
+MAX_HIDDEN = 4096
+
+
+def check_hidden_sizes(hidden1: int, hidden2: int) -> None:
+    for name, size, lesson in (
+        ("hidden layer 1", hidden1, defaults.HIDDEN_SIZES[0]),
+        ("hidden layer 2", hidden2, defaults.HIDDEN_SIZES[1]),
+    ):
+        if not 1 <= size <= MAX_HIDDEN:
+            raise ConfigError(
+                f"{name} size {size} is outside 1 to {MAX_HIDDEN}: pass one such as the lesson's {lesson}"
+            )
+
+
+def in_form_words(message: str) -> str:
+    for flag, field in FIELD_NAMES.items():
+        message = message.replace(flag, field)
+    return message
+
+
+def counting_epochs(bar: Any) -> Callable[[History], None]:
+    """A fit() callback that moves the epoch bar on and shows the epoch's loss beside it."""
+
+    def epoch_done(history: History) -> None:
+        bar.update(1)
+        bar.set_postfix(loss=f"{history.train_loss[-1]:.3f}")
+
+    return epoch_done
+
+
+class Playground(ShownAsText, widgets.VBox):
+    """A form that trains the lesson's network with other settings; see `playground`.
+
+    The Train button trains in a thread of its own, so the page stays responsive and Stop can end the run
+    (in JupyterLab 4.6 widget callbacks run in a kernel subshell, where the interrupt button cannot reach).
+    """
+
+    SUMMARY = "Training playground"
+    SHOWN_LINES = 12
+
+    def __init__(self, data: Data, *, device: str = "auto", seed: int = defaults.SEED) -> None:
+        self.data = data
+        self.device = device
+        self.seed = seed
+        self.model: NeuralNetwork | None = None
+        self.history: History | None = None
+        self.thread: threading.Thread | None = None
+        self.lines: list[str] = []  # what the last run printed
+        self.stop_requested = threading.Event()
+        fields = self._make_fields()
+        super().__init__([widgets.HBox([fields, self._make_plot()]), *self._make_outputs()])
+        self.add_class("mnist-playground")
+
+    def _make_fields(self) -> widgets.VBox:
+        style = {"description_width": "110px"}
+        self.lr = widgets.FloatText(value=defaults.LR, description="learning rate", step=0.001, style=style)
+        self.momentum = widgets.FloatText(value=defaults.MOMENTUM, description="momentum", step=0.1, style=style)
+        self.epochs = widgets.IntText(value=defaults.NUM_EPOCHS, description="epochs", style=style)
+        self.hidden1 = widgets.IntText(value=defaults.HIDDEN_SIZES[0], description="hidden layer 1", style=style)
+        self.hidden2 = widgets.IntText(value=defaults.HIDDEN_SIZES[1], description="hidden layer 2", style=style)
+        self.train_button = widgets.Button(description="Train", button_style="primary", icon="play")
+        self.train_button.add_class("mnist-train")
+        self.stop_button = widgets.Button(
+            description="Stop", icon="stop", disabled=True, tooltip="stop after this batch"
+        )
+        self.stop_button.add_class("mnist-stop")
+        self.train_button.on_click(lambda _button: self.train(wait=False))
+        self.stop_button.on_click(self.stop)
+        buttons = widgets.HBox([self.train_button, self.stop_button])
+        return widgets.VBox([self.lr, self.momentum, self.epochs, self.hidden1, self.hidden2, buttons])
+
+    def _make_plot(self) -> widgets.Image:
+        self.plot = widgets.Image(format="png", value=figure_png(plot_loss(History())))  # empty until trained
+        return self.plot
+
+    def _make_outputs(self) -> list[widgets.Widget]:
+        self.status = widgets.HTML(
+            f"Set the values, then press Train: {len(self.data.train):,} training and "
+            f"{len(self.data.test):,} test images."
+        )
+        self.status.add_class("mnist-playground-status")
+        self.bars = widgets.VBox()  # an epoch bar and a batch bar while training
+        self.printed = widgets.HTML()  # the last lines fit() printed
+        return [self.status, self.bars, self.printed]
+
+    def settings(self) -> dict[str, Any]:
+        """The form's values, checked: raises ConfigError naming the first bad one."""
+        values = {
+            "lr": float(self.lr.value),
+            "momentum": float(self.momentum.value),
+            "num_epochs": int(self.epochs.value),
+            "hidden1": int(self.hidden1.value),
+            "hidden2": int(self.hidden2.value),
+        }
+        device = check_training_args(
+            num_epochs=values["num_epochs"],
+            batch_size=defaults.BATCH_SIZE,
+            lr=values["lr"],
+            momentum=values["momentum"],
+            device=self.device,
+            out=tempfile.gettempdir(),  # the form saves nothing; the check only needs a writable folder
+        )
+        check_hidden_sizes(values["hidden1"], values["hidden2"])
+        return {**values, "device": device}
+
+    def train(self, *, wait: bool = True) -> History | None:
+        """Train a fresh network with the form's settings; the result is in .model and .history.
+
+        wait=True (a call from code) trains here and returns the history; wait=False (the button) trains
+        in a new thread, .thread, and returns None at once. Refused settings return None either way.
+        """
+        if self.thread is not None and self.thread.is_alive():
+            return None
+        try:
+            settings = self.settings()
+        except ConfigError as error:
+            self._say(f"Refused: {in_form_words(str(error))}", error=True)
+            return None
+        self.stop_requested.clear()
+        self.train_button.disabled, self.stop_button.disabled = True, False
+        self._say("Training …")
+        if wait:
+            return self._run(settings)
+        self.thread = threading.Thread(target=self._run, args=(settings,), name="mnist-playground", daemon=True)
+        self.thread.start()
+        return None
+
+    def stop(self, _button: Any = None) -> None:
+        """Ask the run to end after the current batch (what the Stop button does)."""
+        self.stop_requested.set()
+        self.stop_button.disabled = True
+        self._say("Stopping after this batch …")
+
+    def _run(self, settings: dict[str, Any]) -> History | None:
+        started = time.perf_counter()
+        self.lines = []
+        self.printed.value = ""
+        epoch_bar, batch_bar = self._new_bars(settings["num_epochs"])
+        try:
+            with lines_to(self._print), interruptible():
+                history = self._fit(settings, batch_bar, callbacks=[LivePlot(self.plot), counting_epochs(epoch_bar)])
+        except TrainingDivergedError as error:
+            self._say(f"Training diverged: {in_form_words(str(error))}", error=True)
+            return None
+        except Exception as error:  # in a thread nobody would see it: say it in the form
+            self._say(f"Training failed: {type(error).__name__}: {html.escape(str(error))}", error=True)
+            raise
+        finally:
+            batch_bar.close()  # short of its total (stopped, failed): stays, in red
+            epoch_bar.close()
+            self.train_button.disabled, self.stop_button.disabled = False, True
+        self._report(history, seconds=time.perf_counter() - started)
+        return history
+
+    def _new_bars(self, num_epochs: int) -> tuple[Any, Any]:
+        """An epoch bar and a batch bar, shown in the form (not in whichever cell output is current)."""
+        from tqdm.notebook import tqdm
+
+        epoch_bar = tqdm(total=num_epochs, desc="epochs", unit="epoch", display=False)
+        batch_bar = tqdm(total=1, desc="epoch 1", unit="batch", display=False)
+        self.bars.children = (epoch_bar.container, batch_bar.container)
+        return epoch_bar, batch_bar
+
+    def _fit(self, settings: dict[str, Any], batch_bar: Any, callbacks: list) -> History:
+        seed_everything(self.seed)
+        device = settings["device"]
+        model = NeuralNetwork(hidden1=settings["hidden1"], hidden2=settings["hidden2"]).to(device)
+        train_loader, test_loader = make_loaders(self.data, device=device, seed=self.seed)
+        self.model, self.history = model, History()
+        return fit(
+            model,
+            StoppableBatches(train_loader, self.stop_requested, batch_bar),
+            test_loader,
+            num_epochs=settings["num_epochs"],
+            optimizer=make_optimizer(model, lr=settings["lr"], momentum=settings["momentum"]),
+            device=device,
+            history=self.history,
+            progress=False,  # the form has its own bars
+            callbacks=callbacks,
+        )
+
+    def _report(self, history: History, *, seconds: float) -> None:
+        if history.epochs == 0:
+            self._say("Stopped before the first epoch ended: nothing learned yet.", error=True)
+            return
+        stopped = " (stopped early)" if history.interrupted else ""
+        self._say(
+            f"Test accuracy: <b>{100 * history.test_accuracy[-1]:.2f}%</b> after {history.epochs} "
+            f"epoch(s){stopped}, {seconds:.1f} s. The model is in <code>.model</code>."
+        )
+
+    def _print(self, line: str) -> None:
+        self.lines.append(line)
+        shown = "\n".join(self.lines[-self.SHOWN_LINES :])
+        self.printed.value = f'<pre style="margin:0; font-size:12px">{html.escape(shown)}</pre>'
+
+    def _say(self, message: str, *, error: bool = False) -> None:
+        self.status.value = f'<span style="color:#c00">{message}</span>' if error else message
+
+
+def playground(data: Data | None = None, *, device: str = "auto") -> Playground:
+    """A form (learning rate, momentum, epochs, hidden sizes) with Train and Stop buttons.
+
+    Trains a fresh network on `data` (default: the embedded sample, so a run takes seconds) with progress
+    bars and a live loss plot, then reports the test accuracy. Values out of range are refused with a
+    message. `form.train()` does the same from code and returns the history.
+    """
+    return Playground(data if data is not None else load_data(source="sample"), device=device)

@@ -1,0 +1,90 @@
+"""The playground's helpers for a training run that may be in a thread of its own.
+
+They route what fit() prints into the form, and let the kernel's interrupt button or the form's Stop
+button end the run cleanly (fit() takes KeyboardInterrupt as "stop here, keep the finished epochs").
+"""
+
+import contextlib
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+
+@contextlib.contextmanager
+def interruptible() -> Iterator[None]:
+    """Let the kernel's interrupt button (■) raise KeyboardInterrupt here, which fit() catches.
+
+    ipykernel ignores SIGINT outside the handling of a message, and only the main thread can receive it;
+    in any other thread this does nothing (the playground's Stop button covers that case).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+class LinesOfThread:
+    """A stand-in for sys.stdout: text printed by one thread goes, line by line, to `sink`; other threads
+    print as before. It routes fit()'s lines into the form whichever thread trains."""
+
+    def __init__(self, original: Any, thread: threading.Thread, sink: Callable[[str], None]) -> None:
+        self.original, self.thread, self.sink = original, thread, sink
+        self.partial = ""  # the start of a line not yet ended
+
+    def write(self, text: str) -> int:
+        if threading.current_thread() is not self.thread:
+            return self.original.write(text)
+        *lines, self.partial = (self.partial + text).split("\n")
+        for line in lines:
+            self.sink(line)
+        return len(text)
+
+    def flush(self) -> None:
+        if threading.current_thread() is not self.thread:
+            self.original.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.original, name)
+
+
+@contextlib.contextmanager
+def lines_to(sink: Callable[[str], None]) -> Iterator[None]:
+    """Send what the current thread prints to `sink(line)` until the block ends."""
+    original = sys.stdout
+    routed = LinesOfThread(original, threading.current_thread(), sink)
+    sys.stdout = routed
+    try:
+        yield
+    finally:
+        if routed.partial:
+            sink(routed.partial)
+        if sys.stdout is routed:  # leave it alone if someone replaced it in the meantime
+            sys.stdout = original
+
+
+class StoppableBatches:
+    """The training batches, counted on a progress bar; once `stop` is set, the next batch raises
+    KeyboardInterrupt, which fit() takes as the interrupt button: it ends cleanly, keeping finished epochs."""
+
+    def __init__(self, loader: Any, stop: threading.Event, bar: Any) -> None:
+        self.loader, self.stop, self.bar = loader, stop, bar
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __iter__(self) -> Iterator:
+        self.epoch += 1
+        self.bar.reset(total=len(self.loader))
+        self.bar.set_description(f"epoch {self.epoch}")
+        for batch in self.loader:
+            if self.stop.is_set():
+                raise KeyboardInterrupt
+            yield batch
+            self.bar.update(1)
