@@ -57,7 +57,9 @@ PIPELINES = {
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--epochs", type=int, default=2, help="epochs per pipeline (default: 2)")
+    parser.add_argument(
+        "--epochs", type=int, default=defaults.NUM_EPOCHS, help="epochs per pipeline (default: the lesson's 10)"
+    )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: auto)")
     parser.add_argument(
         "--threads",
