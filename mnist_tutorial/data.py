@@ -133,5 +133,7 @@ def make_loaders(
         generator=generator,
         num_workers=num_workers,
     )
-    test_loader = DataLoader(ImageDataset(data.test), batch_size=1000, shuffle=False, num_workers=num_workers)
+    test_loader = DataLoader(
+        ImageDataset(data.test), batch_size=EVAL_BATCH_SIZE, shuffle=False, num_workers=num_workers
+    )
     return train_loader, test_loader
