@@ -91,6 +91,8 @@ def _load_weights_only(path: Path) -> Any:
             f"{path} holds Python objects besides weights, which are not loaded for safety (weights_only=True): "
             "save model.state_dict() rather than the model, or train again with `mnist-tutorial train`"
         ) from None
+    except PermissionError:
+        raise CheckpointError(f"cannot read checkpoint {path} (permission denied): fix its permissions") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, IndexError, KeyError, TypeError):
         raise CheckpointError(f"{path} {UNREADABLE}: {RETRAIN}") from None
 

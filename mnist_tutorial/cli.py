@@ -28,7 +28,12 @@ def add_data_flags(parser: argparse.ArgumentParser) -> None:
         default=None,
         help=f"auto: full data if present, else download, else the sample (default: ${defaults.SOURCE_ENV} or auto)",
     )
-    parser.add_argument("--device", choices=DEVICES, default="auto", help="auto: cuda, then mps, then cpu")
+    parser.add_argument(
+        "--device",
+        choices=DEVICES,
+        default=None,
+        help=f"auto: cuda, then mps, then cpu (default: ${defaults.DEVICE_ENV} or auto)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -50,6 +50,8 @@ def read_split(source: DataSource, split: str) -> Split:
     images, labels = (read_idx(path, fix=fix) for path in paths)
     if images.dim() != 3 or tuple(images.shape[1:]) != (28, 28):
         raise DataError(f"{paths[0]} holds images of shape {tuple(images.shape)}, not (N, 28, 28): {fix}")
+    if len(images) == 0:
+        raise DataError(f"{paths[0]} holds no images: {fix}")
     if labels.dim() != 1 or len(labels) != len(images):
         raise DataError(
             f"{paths[1]} holds {labels.numel()} labels but {paths[0]} holds {len(images)} images: "

@@ -26,8 +26,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = PROJECT_ROOT / "data"
 BUILD_DIR = PROJECT_ROOT / "build"
 
-# Environment variables, read in exactly one place each (data.sources and train.progress).
+# Environment variables, read in exactly one place each (sources.py, train.py and progress.py).
 OFFLINE_ENV = "MNIST_TUTORIAL_OFFLINE"  # "1": never touch the network
 SOURCE_ENV = "MNIST_TUTORIAL_SOURCE"  # auto | full | sample
 PROGRESS_ENV = "MNIST_TUTORIAL_PROGRESS"  # auto | bar | text | none
+DEVICE_ENV = "MNIST_TUTORIAL_DEVICE"  # auto | cpu | cuda | mps: `make test` pins cpu, as the committed outputs were
 DOWNLOAD_TIMEOUT_S = 10.0

@@ -31,7 +31,7 @@ def check_training_args(
     batch_size: int,
     lr: float,
     momentum: float,
-    device: str,
+    device: str | None,
     out: str | os.PathLike,
     seed: int = defaults.SEED,
 ) -> torch.device:
@@ -108,7 +108,7 @@ def train_and_save(
     lr: float = defaults.LR,
     momentum: float = defaults.MOMENTUM,
     seed: int = defaults.SEED,
-    device: str = "auto",
+    device: str | None = None,
     out: str | os.PathLike = "runs/latest",
     fast: bool = True,
     resume: str | os.PathLike | None = None,
@@ -139,6 +139,8 @@ def train_and_save(
     history = restore(resume, resumed, optimizer, train_loader) if resumed else History()
     saver = CheckpointSaver(out / "model.pt", model=model, dataset=dataset, optimizer=optimizer, loader=train_loader)
     epochs_before = history.epochs
+    for name in OUTPUTS[1:]:  # an earlier run's metrics and plots would describe another model.pt
+        (out / name).unlink(missing_ok=True)
     started = time.perf_counter()
     history = fit(
         model,
@@ -263,7 +265,7 @@ def evaluate_checkpoint(
     dataset: str | None = None,
     data_dir: str | os.PathLike | None = None,
     source: str | None = None,
-    device: str = "auto",
+    device: str | None = None,
 ) -> float:
     """Test accuracy (a fraction) of a saved model on the test split of the data it was trained on."""
     torch_device = pick_device(device)

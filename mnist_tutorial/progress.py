@@ -99,7 +99,12 @@ class Progress:
         if self.epoch_bar is not None:
             self.epoch_bar.update(1)
             self.epoch_bar.set_postfix(loss=f"{history.train_loss[-1]:.3f}")
-            self.tqdm.write(line)  # in a terminal: printed above the bars instead of through them
+        self.write(line)
+
+    def write(self, line: str) -> None:
+        """Print a line of the run's log: above the bars when they are on, rather than through them."""
+        if self.epoch_bar is not None:
+            self.tqdm.write(line)
         elif not self.quiet:
             print(line)
 

@@ -150,9 +150,10 @@ def resolve_source(
 ) -> DataSource:
     """Decide which data to use, downloading full data if allowed and needed."""
     spec = get_spec(dataset)
+    origin = "" if source else f" (from ${SOURCE_ENV})"
     source = source or os.environ.get(SOURCE_ENV) or "auto"
     if source not in SOURCES:
-        raise ConfigError(f"unknown data source {source!r}: choose one of {', '.join(SOURCES)}")
+        raise ConfigError(f"unknown data source {source!r}{origin}: choose one of {', '.join(SOURCES)}")
     data_dir = Path(data_dir) if data_dir is not None else DATA_DIR
     check_data_dir(data_dir)
     if source == "sample":

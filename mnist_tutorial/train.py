@@ -1,5 +1,6 @@
 """The training loop: seeding, device choice, one epoch of the lesson's step, and `fit` around it."""
 
+import os
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -10,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .defaults import CHECK_FINITE_EVERY, CPU_THREADS, LOG_EVERY, LR, MOMENTUM, NUM_EPOCHS
+from .defaults import CHECK_FINITE_EVERY, CPU_THREADS, DEVICE_ENV, LOG_EVERY, LR, MOMENTUM, NUM_EPOCHS
 from .errors import ConfigError, TrainingDivergedError
 from .evaluate import evaluate
 from .progress import Progress
@@ -25,8 +26,12 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def pick_device(device: str = "auto") -> torch.device:
-    """ "auto" picks cuda, then mps, then cpu; a named device must exist on this machine."""
+def pick_device(device: str | None = None) -> torch.device:
+    """The device to compute on: `device`, else $MNIST_TUTORIAL_DEVICE, else "auto".
+
+    "auto" picks cuda, then mps, then cpu; a named device must exist on this machine.
+    """
+    device = device or os.environ.get(DEVICE_ENV) or "auto"
     available = {
         "cuda": torch.cuda.is_available(),
         "mps": torch.backends.mps.is_available(),
@@ -110,6 +115,7 @@ def train_one_epoch(
     running_loss = torch.zeros((), device=device)
     epoch_loss = torch.zeros((), device=device)
     batches = progress.batches(train_loader, epoch) if progress else train_loader
+    log = progress.write if progress else print  # with progress bars, lines go above them
     for batch_index, (inputs, labels) in enumerate(batches, start=1):
         inputs, labels = inputs.to(device), labels.to(device)
         optimizer.zero_grad()
@@ -123,7 +129,7 @@ def train_one_epoch(
             check_finite(running_loss, optimizer, epoch=epoch, batch=batch_index)
         if batch_index % log_every == 0:
             epoch_loss += running_loss
-            print(f"[Epoch {epoch}, Batch {batch_index}] Loss: {running_loss.item() / log_every:.3f}")
+            log(f"[Epoch {epoch}, Batch {batch_index}] Loss: {running_loss.item() / log_every:.3f}")
             running_loss.zero_()
     epoch_loss += running_loss
     check_finite(epoch_loss, optimizer, epoch=epoch, batch=batch_index)

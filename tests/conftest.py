@@ -4,7 +4,6 @@ import dataclasses
 import functools
 import hashlib
 import http.server
-import os
 import socket
 import threading
 from collections.abc import Iterator
@@ -14,14 +13,9 @@ import numpy as np
 import pytest
 import torch
 
-from mnist_tutorial.defaults import OFFLINE_ENV, PROGRESS_ENV, SOURCE_ENV
+from mnist_tutorial.defaults import OFFLINE_ENV, SOURCE_ENV
 from mnist_tutorial.idx import write_idx
 from mnist_tutorial.sources import DATASETS
-
-# A bare `pytest` runs as `make test` does: nbval's kernels inherit these, so training cells print plain lines
-# (as the committed outputs do) and nothing reaches for the network.
-os.environ.setdefault(PROGRESS_ENV, "text")
-os.environ.setdefault(OFFLINE_ENV, "1")
 
 FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),

@@ -166,6 +166,10 @@ def damage(raw: Path, case: str) -> str:
         images.write_bytes(gzip.compress(gzip.decompress(images.read_bytes())[:-784]))
         promise = "its header promises 250880 bytes of data for shape (320, 28, 28), but it holds 250096"
         return f"{images} is truncated: {promise}: {fix}"
+    if case == "no images":
+        write_idx(images, np.zeros((0, 28, 28), dtype=np.uint8))
+        write_idx(labels, np.zeros(0, dtype=np.uint8))
+        return f"{images} holds no images: {fix}"
     assert case == "count mismatch"
     write_idx(labels, np.zeros(319, dtype=np.uint8))
     fix = "delete both so they are downloaded again, or use --source sample"
@@ -173,7 +177,8 @@ def damage(raw: Path, case: str) -> str:
 
 
 @pytest.mark.parametrize(
-    "case", ["truncated gzip", "corrupt gzip", "wrong magic", "an html page", "truncated body", "count mismatch"]
+    "case",
+    ["truncated gzip", "corrupt gzip", "wrong magic", "an html page", "truncated body", "no images", "count mismatch"],
 )
 def test_bad_data_files(tiny_data_dir, tmp_path, capsys, case):
     expected = damage(tiny_data_dir / "MNIST" / "raw", case)
@@ -359,3 +364,17 @@ def test_a_full_disk_while_writing_the_outputs(tmp_path, tiny_run, monkeypatch, 
         f"mnist-tutorial: error: cannot write {tmp_path}/out/metrics.json (No space left on device): free some disk "
         "space or choose another --out\n"
     )
+
+
+def test_a_new_run_removes_an_earlier_runs_metrics_and_plots(tmp_path, tiny_data_dir, capsys, monkeypatch):
+    """If the new run stops early, no metrics.json from another model may sit beside its model.pt."""
+    out = tmp_path / "out"
+    assert main(["train", "--data-dir", str(tiny_data_dir), "--epochs", "1", "--out", str(out)]) == 0
+    assert (out / "metrics.json").exists() and (out / "loss.png").exists()
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("mnist_tutorial.train.train_one_epoch", interrupt)
+    assert main(["train", "--data-dir", str(tiny_data_dir), "--epochs", "1", "--out", str(out)]) == 130
+    assert sorted(os.listdir(out)) == ["model.pt"]

@@ -33,5 +33,6 @@ def test_sizes_rebuild_an_identically_shaped_network():
     model = NeuralNetwork(hidden1=32, hidden2=16, num_classes=7)
     assert model.sizes == {"hidden1": 32, "hidden2": 16, "num_classes": 7}
     rebuilt = NeuralNetwork(**model.sizes)
-    assert rebuilt.load_state_dict(model.state_dict())  # strict: raises on any shape difference
+    result = rebuilt.load_state_dict(model.state_dict())  # strict: raises on any shape difference
+    assert not result.missing_keys and not result.unexpected_keys
     assert count_parameters(rebuilt) == 784 * 32 + 32 + 32 * 16 + 16 + 16 * 7 + 7

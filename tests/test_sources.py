@@ -54,7 +54,7 @@ def test_unknown_source_from_argument_or_environment(monkeypatch, source):
     with pytest.raises(ConfigError, match=f"unknown data source '{source}': choose one of auto, full, sample"):
         resolve_source(source=source)
     monkeypatch.setenv(SOURCE_ENV, source)
-    with pytest.raises(ConfigError, match="unknown data source"):
+    with pytest.raises(ConfigError, match=rf"unknown data source '{source}' \(from \${SOURCE_ENV}\)"):
         resolve_source()
 
 

@@ -7,6 +7,7 @@ from torch import nn
 
 from mnist_tutorial import History, NeuralNetwork, fit, make_optimizer, pick_device, seed_everything, train_one_epoch
 from mnist_tutorial.data import Data, Split
+from mnist_tutorial.defaults import DEVICE_ENV
 from mnist_tutorial.errors import ConfigError, TrainingDivergedError
 from mnist_tutorial.fast_loader import TensorLoader, normalize
 from mnist_tutorial.sources import DataSource, get_spec
@@ -68,14 +69,21 @@ def test_running_loss_lines_in_the_lessons_format(capsys):
     assert all(line.split("Loss: ")[1].replace(".", "").isdigit() for line in lines)
 
 
-def test_auto_device_and_cpu():
-    expected = "cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu"
-    assert pick_device("auto").type == expected
+@pytest.mark.parametrize(
+    ("cuda", "mps", "expected"), [(True, True, "cuda"), (False, True, "mps"), (False, False, "cpu")]
+)
+def test_auto_prefers_cuda_then_mps_then_cpu(monkeypatch, cuda, mps, expected):
+    monkeypatch.delenv(DEVICE_ENV, raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
+    assert pick_device("auto").type == pick_device().type == expected
     assert pick_device("cpu") == torch.device("cpu")
+    monkeypatch.setenv(DEVICE_ENV, "cpu")  # the environment pins the default, not an explicit choice
+    assert pick_device().type == "cpu" and pick_device("auto").type == expected
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
-def test_a_device_the_machine_lacks():
+def test_a_device_the_machine_lacks(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(ConfigError, match="device 'cuda' is not available on this machine: use --device cpu or auto"):
         pick_device("cuda")
     with pytest.raises(ConfigError, match="unknown device 'tpu'"):

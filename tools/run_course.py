@@ -11,7 +11,7 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError
+from nbclient.exceptions import CellControlSignal, CellExecutionError, DeadKernelError
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -31,7 +31,7 @@ def main() -> int:
         started = time.perf_counter()
         try:
             NotebookClient(notebook, timeout=600, resources=resources, extra_arguments=QUIET_KERNEL).execute()
-        except CellExecutionError as error:
+        except (CellExecutionError, CellControlSignal, DeadKernelError) as error:  # a failing cell, a timeout
             nbformat.write(notebook, OUT / path.name)
             print(f"{path.name} failed:\n{error}", file=sys.stderr)
             return 1

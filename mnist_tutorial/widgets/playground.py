@@ -62,7 +62,7 @@ class Playground(ShownAsText, widgets.VBox):
     SUMMARY = "Training playground"
     SHOWN_LINES = 12
 
-    def __init__(self, data: Data, *, device: str = "auto", seed: int = defaults.SEED) -> None:
+    def __init__(self, data: Data, *, device: str | None = None, seed: int = defaults.SEED) -> None:
         self.data = data
         self.device = device
         self.seed = seed
@@ -222,7 +222,7 @@ class Playground(ShownAsText, widgets.VBox):
         self.status.value = f'<span style="color:#c00">{message}</span>' if error else message
 
 
-def playground(data: Data | None = None, *, device: str = "auto") -> Playground:
+def playground(data: Data | None = None, *, device: str | None = None) -> Playground:
     """A form (learning rate, momentum, epochs, hidden sizes) with Train and Stop buttons.
 
     Trains a fresh network on `data` (default: the embedded sample, so a run takes seconds) with progress
