@@ -1,7 +1,7 @@
 """mnist_tutorial: the code behind the notebooks, one small module per step of the lesson."""
 
 from .checkpoint import load_checkpoint, load_model, save_checkpoint
-from .data import Data, ImageDataset, Split, lesson_transform, load_data, make_loaders
+from .data import Data, ImageDataset, Split, lesson_transform, load_data, make_loaders, make_test_loader
 from .errors import CheckpointError, ConfigError, DataError, OutputError, TrainingDivergedError, TutorialError
 from .evaluate import confusion_matrix, evaluate, most_confident_mistakes, per_class_accuracy, predict
 from .experiment import evaluate_checkpoint, train_and_save
@@ -35,6 +35,7 @@ __all__ = [
     "load_model",
     "make_loaders",
     "make_optimizer",
+    "make_test_loader",
     "most_confident_mistakes",
     "normalize",
     "per_class_accuracy",

@@ -124,18 +124,22 @@ def make_loaders(
             generator=generator,
             device=device,
         )
-        test_loader = TensorLoader(
-            data.test.images, data.test.labels, batch_size=EVAL_BATCH_SIZE, shuffle=False, device=device
+    else:
+        train_loader = DataLoader(
+            ImageDataset(data.train),
+            batch_size=batch_size,
+            shuffle=True,
+            generator=generator,
+            num_workers=num_workers,
         )
-        return train_loader, test_loader
-    train_loader = DataLoader(
-        ImageDataset(data.train),
-        batch_size=batch_size,
-        shuffle=True,
-        generator=generator,
-        num_workers=num_workers,
-    )
-    test_loader = DataLoader(
-        ImageDataset(data.test), batch_size=EVAL_BATCH_SIZE, shuffle=False, num_workers=num_workers
-    )
-    return train_loader, test_loader
+    return train_loader, make_test_loader(data, fast=fast, device=device, num_workers=num_workers)
+
+
+def make_test_loader(
+    data: Data, *, fast: bool = True, device: str | torch.device = "cpu", num_workers: int = 0
+) -> DataLoader | TensorLoader:
+    """The test images in order, in one large batch (evaluation keeps no gradients)."""
+    if fast:
+        images, labels = data.test.images, data.test.labels
+        return TensorLoader(images, labels, batch_size=EVAL_BATCH_SIZE, shuffle=False, device=device)
+    return DataLoader(ImageDataset(data.test), batch_size=EVAL_BATCH_SIZE, shuffle=False, num_workers=num_workers)

@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 
 from . import defaults
 from .checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
-from .data import Data, load_data, make_loaders
+from .data import Data, load_data, make_loaders, make_test_loader
 from .errors import CheckpointError, ConfigError, OutputError
 from .evaluate import evaluate, predict
 from .files import atomic_path, write_bytes_atomic
@@ -278,7 +278,7 @@ def evaluate_checkpoint(
     model = model_from_checkpoint(checkpoint, state).to(torch_device)
     check_classes(checkpoint, model, dataset)
     data = load_data(dataset=dataset, source=source, data_dir=data_dir)
-    _, test_loader = make_loaders(data, device=torch_device)
+    test_loader = make_test_loader(data, device=torch_device)
     _, accuracy = evaluate(model, test_loader, device=torch_device)
     print(f"Test Accuracy: {100 * accuracy:.2f}%")
     return accuracy

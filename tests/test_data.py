@@ -8,7 +8,7 @@ import torch
 from conftest import write_dataset
 from torchvision import datasets
 
-from mnist_tutorial import load_data, make_loaders, normalize
+from mnist_tutorial import load_data, make_loaders, make_test_loader, normalize
 from mnist_tutorial.data import ImageDataset, lesson_transform, read_split
 from mnist_tutorial.defaults import DATA_DIR
 from mnist_tutorial.errors import ConfigError, DataError
@@ -130,3 +130,12 @@ def test_a_damaged_sample_says_to_restore_it_not_to_download_it(tmp_path):
     (copy / "t10k-labels-idx1-ubyte").write_bytes(b"\0\0\x08\x01\0\0")
     with pytest.raises(DataError, match=r"truncated inside its header: restore the embedded sample with `git checkout"):
         read_split(DataSource("mnist", "sample", copy), "test")
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_the_test_loader_alone_is_the_one_make_loaders_builds(sample, fast):
+    _, test_loader = make_loaders(sample, fast=fast)
+    inputs, labels = next(iter(test_loader))
+    alone_inputs, alone_labels = next(iter(make_test_loader(sample, fast=fast)))
+    assert len(labels) == len(sample.test)  # the whole test set in one batch
+    assert torch.equal(inputs, alone_inputs) and torch.equal(labels, alone_labels)
