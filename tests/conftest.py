@@ -2,25 +2,17 @@
 
 import dataclasses
 import functools
-import hashlib
 import http.server
 import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
-import torch
+from helpers import write_dataset
 
 from mnist_tutorial.defaults import OFFLINE_ENV, SOURCE_ENV
-from mnist_tutorial.idx import write_idx
 from mnist_tutorial.sources import DATASETS
-
-FILES = {
-    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
-}
 
 
 @pytest.fixture(autouse=True)
@@ -34,27 +26,6 @@ def offline(monkeypatch: pytest.MonkeyPatch) -> None:
 def no_system_fashion(monkeypatch: pytest.MonkeyPatch) -> None:
     """Hide a system-wide Fashion-MNIST (Debian's dataset-fashion-mnist) that this machine may have."""
     monkeypatch.setitem(DATASETS, "fashion", dataclasses.replace(DATASETS["fashion"], system_dirs=()))
-
-
-def digits(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """`count` learnable 28x28 images: a bright bar whose row gives the label, over random noise."""
-    rng = np.random.default_rng(seed)
-    labels = (np.arange(count) % 10).astype(np.uint8)
-    images = rng.integers(0, 60, size=(count, 28, 28), dtype=np.uint8)
-    for image, label in zip(images, labels, strict=True):
-        image[4 + 2 * label : 6 + 2 * label, 4:24] = 255
-    return images, labels
-
-
-def write_dataset(raw_dir: Path, *, n_train: int = 320, n_test: int = 80, gz: bool = True) -> Path:
-    """Write the four IDX files of a tiny dataset into `raw_dir`; returns it."""
-    raw_dir.mkdir(parents=True, exist_ok=True)
-    suffix = ".gz" if gz else ""
-    for (split, (images_name, labels_name)), count in zip(FILES.items(), (n_train, n_test), strict=True):
-        images, labels = digits(count, seed=0 if split == "train" else 1)
-        write_idx(raw_dir / f"{images_name}{suffix}", images)
-        write_idx(raw_dir / f"{labels_name}{suffix}", labels)
-    return raw_dir
 
 
 @pytest.fixture
@@ -102,13 +73,3 @@ def closed_port_url() -> str:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     return f"http://127.0.0.1:{port}/"
-
-
-def md5(path: Path) -> str:
-    return hashlib.md5(path.read_bytes()).hexdigest()
-
-
-def same_weights(first: torch.nn.Module, second: torch.nn.Module) -> bool:
-    """True when both models hold bitwise-equal tensors under the same names."""
-    a, b = first.state_dict(), second.state_dict()
-    return a.keys() == b.keys() and all(torch.equal(a[name].cpu(), b[name].cpu()) for name in a)

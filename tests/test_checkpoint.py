@@ -9,7 +9,7 @@ import time
 
 import pytest
 import torch
-from conftest import same_weights
+from helpers import same_weights
 
 from mnist_tutorial import NeuralNetwork, load_checkpoint, load_model, make_optimizer, save_checkpoint
 from mnist_tutorial.defaults import PROJECT_ROOT

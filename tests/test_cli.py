@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import same_weights
+from helpers import same_weights
 
 from mnist_tutorial import NeuralNetwork, load_checkpoint, load_model
 from mnist_tutorial.cli import main

@@ -5,7 +5,7 @@ import shutil
 import numpy as np
 import pytest
 import torch
-from conftest import write_dataset
+from helpers import write_dataset
 from torchvision import datasets
 
 from mnist_tutorial import load_data, make_loaders, make_test_loader, normalize

@@ -3,7 +3,7 @@
 import time
 
 import pytest
-from conftest import md5, write_dataset
+from helpers import md5, write_dataset
 from torchvision import datasets
 
 from mnist_tutorial import load_data, resolve_source

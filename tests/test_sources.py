@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import write_dataset
+from helpers import write_dataset
 
 from mnist_tutorial import resolve_source
 from mnist_tutorial.defaults import PROJECT_ROOT, SOURCE_ENV

@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from conftest import digits, same_weights
+from helpers import digits, same_weights
 from torch import nn
 
 from mnist_tutorial import History, NeuralNetwork, fit, make_optimizer, pick_device, seed_everything, train_one_epoch
