@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from mnist_tutorial.data import Data, Split
 from mnist_tutorial.idx import write_idx
-from mnist_tutorial.sources import SPLIT_FILES
+from mnist_tutorial.sources import SPLIT_FILES, DataSource, get_spec
 
 
 def digits(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -22,6 +23,13 @@ def digits(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     for image, label in zip(images, labels, strict=True):
         image[4 + 2 * label : 6 + 2 * label, 4:24] = 255
     return images, labels
+
+
+def tiny_data(n_train: int = 256, n_test: int = 64) -> Data:
+    """A tiny in-memory dataset of `digits`, as load_data would return it."""
+    splits = [digits(n_train, seed=0), digits(n_test, seed=1)]
+    train, test = (Split(torch.from_numpy(images), torch.from_numpy(labels).long()) for images, labels in splits)
+    return Data(train, test, DataSource("mnist", "full", Path("made-up")), get_spec("mnist").class_names)
 
 
 def write_dataset(raw_dir: Path, *, n_train: int = 320, n_test: int = 80, gz: bool = True) -> Path:

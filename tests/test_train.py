@@ -2,21 +2,14 @@
 
 import pytest
 import torch
-from helpers import digits, same_weights
+from helpers import digits, same_weights, tiny_data
 from torch import nn
 
 from mnist_tutorial import History, NeuralNetwork, fit, make_optimizer, pick_device, seed_everything, train_one_epoch
-from mnist_tutorial.data import Data, Split
+from mnist_tutorial.data import Data
 from mnist_tutorial.defaults import DEVICE_ENV
 from mnist_tutorial.errors import ConfigError, TrainingDivergedError
 from mnist_tutorial.fast_loader import TensorLoader, normalize
-from mnist_tutorial.sources import DataSource, get_spec
-
-
-def tiny_data(n_train: int = 256, n_test: int = 64) -> Data:
-    splits = [digits(n_train, seed=0), digits(n_test, seed=1)]
-    train, test = (Split(torch.from_numpy(images), torch.from_numpy(labels).long()) for images, labels in splits)
-    return Data(train, test, DataSource("mnist", "full", None), get_spec("mnist").class_names)
 
 
 def loaders(data: Data, seed: int = 0) -> tuple[TensorLoader, TensorLoader]:

@@ -2,33 +2,16 @@
 
 import contextlib
 import io
-from pathlib import Path
 
 import pytest
 import torch
+from helpers import tiny_data
 from torch import nn
 
 from mnist_tutorial import defaults
-from mnist_tutorial.data import Data, Split, make_loaders
+from mnist_tutorial.data import Data, make_loaders
 from mnist_tutorial.model import NeuralNetwork
-from mnist_tutorial.sources import DataSource, get_spec
 from mnist_tutorial.train import cpu_threads, fit, make_optimizer, seed_everything, train_one_epoch
-
-
-def tiny_data(n_train: int = 300, n_test: int = 100) -> Data:
-    """Learnable made-up images: a bright bar whose row is the label, over noise."""
-    generator = torch.Generator().manual_seed(0)
-
-    def split(n: int) -> Split:
-        labels = torch.arange(n) % 10
-        images = torch.randint(0, 60, (n, 28, 28), dtype=torch.uint8, generator=generator)
-        for image, label in zip(images, labels, strict=True):
-            image[4 + 2 * label : 6 + 2 * label, 4:24] = 255
-        return Split(images, labels)
-
-    return Data(
-        split(n_train), split(n_test), DataSource("mnist", "sample", Path("made-up")), get_spec("mnist").class_names
-    )
 
 
 def quietly(function, *args, **kwargs):
