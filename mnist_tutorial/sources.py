@@ -5,18 +5,13 @@ Order of precedence for the choice: the explicit `source` argument, then $MNIST_
 $MNIST_TUTORIAL_OFFLINE=1 forbids any network access; tests and CI set it.
 """
 
-import contextlib
-import hashlib
-import http.client
 import os
-import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from .defaults import DATA_DIR, DOWNLOAD_TIMEOUT_S, OFFLINE_ENV, SOURCE_ENV
+from .defaults import DATA_DIR, DOWNLOAD_TIMEOUT_S, OFFLINE_ENV, SAMPLE_ROOT, SOURCE_ENV
+from .download import download_files, network_allowed
 from .errors import ConfigError, DataError
-from .files import atomic_path
 
 SOURCES = ("auto", "full", "sample")
 SPLIT_FILES = {
@@ -65,7 +60,9 @@ DATASETS = {
         (Path("/usr/share/datasets/fashion-mnist"),),  # Debian: apt-get install dataset-fashion-mnist
     ),
 }
-SAMPLE_DIR = DATA_DIR / "sample" / "MNIST" / "raw"
+SAMPLE_DIR = SAMPLE_ROOT / "MNIST" / "raw"
+# The most images a split of MNIST or Fashion-MNIST holds: reading refuses files that claim more.
+MAX_IMAGES = {"train": 60_000, "test": 10_000}
 
 
 @dataclass(frozen=True)
@@ -77,24 +74,24 @@ class DataSource:
     folder: Path
 
     @property
+    def root(self) -> Path:
+        """The folder to pass as torchvision's `root=`: it holds <folder>/raw/ (for system-wide copies, the folder)."""
+        return self.folder.parent.parent if self.folder.name == "raw" else self.folder
+
+    @property
     def description(self) -> str:
         """Which data this is and where it lies, for the line every run prints."""
         title = DATASETS[self.dataset].title
         if self.kind == "sample":
-            return f"the embedded sample of real {title} digits ({self.folder})"
-        return f"full {title} ({self.folder})"
+            return f"the embedded sample of real {title} digits"
+        return f"full {title} ({shown(self.folder)})"
 
 
 def get_spec(dataset: str) -> DatasetSpec:
     """The spec of `dataset` ("mnist" or "fashion"), or a ConfigError naming the choices."""
     if dataset not in DATASETS:
-        raise ConfigError(f"unknown dataset {dataset!r}: choose one of {', '.join(DATASETS)}")
+        raise ConfigError(f"unknown `dataset={dataset!r}`: choose one of {', '.join(DATASETS)}")
     return DATASETS[dataset]
-
-
-def network_allowed() -> bool:
-    """False when $MNIST_TUTORIAL_OFFLINE is set to anything but empty or 0."""
-    return os.environ.get(OFFLINE_ENV, "") in ("", "0")
 
 
 def find_file(folder: Path, name: str) -> Path | None:
@@ -111,7 +108,7 @@ def has_all_files(folder: Path) -> bool:
         return all(find_file(folder, name) for pair in SPLIT_FILES.values() for name in pair)
     except PermissionError:
         raise DataError(
-            f"cannot read {folder} (permission denied): fix its permissions or pass another --data-dir"
+            f"cannot read {folder} (permission denied): fix its permissions or pass another `data_dir`"
         ) from None
 
 
@@ -127,16 +124,16 @@ def check_data_dir(data_dir: Path) -> None:
     """Refuse a data dir that is a file, lies inside a file, or cannot be read, before looking in it."""
     try:
         if data_dir.exists() and not data_dir.is_dir():
-            raise DataError(f"data dir {data_dir} is a file, not a folder: pass --data-dir with a folder")
+            raise DataError(f"`data_dir={data_dir}` is a file, not a folder: pass a folder as `data_dir`")
         blocker = next((parent for parent in data_dir.parents if parent.is_file()), None)
         if blocker is not None:
-            raise DataError(f"data dir {data_dir} cannot exist, as {blocker} is a file: check --data-dir")
+            raise DataError(f"`data_dir={data_dir}` cannot exist, as {blocker} is a file: check `data_dir`")
         readable = not data_dir.is_dir() or os.access(data_dir, os.R_OK | os.X_OK)
     except PermissionError:
         readable = False
     if not readable:
         raise DataError(
-            f"cannot read data dir {data_dir} (permission denied): fix its permissions or pass another --data-dir"
+            f"cannot read `data_dir={data_dir}` (permission denied): fix its permissions or pass another `data_dir`"
         )
 
 
@@ -153,7 +150,7 @@ def resolve_source(
     origin = "" if source else f" (from ${SOURCE_ENV})"
     source = source or os.environ.get(SOURCE_ENV) or "auto"
     if source not in SOURCES:
-        raise ConfigError(f"unknown data source {source!r}{origin}: choose one of {', '.join(SOURCES)}")
+        raise ConfigError(f"unknown `source={source!r}`{origin}: choose one of {', '.join(SOURCES)}")
     data_dir = Path(data_dir) if data_dir is not None else DATA_DIR
     check_data_dir(data_dir)
     if source == "sample":
@@ -181,7 +178,10 @@ def resolve_source(
 def missing_data_fix(spec: DatasetSpec, raw_dir: Path) -> str:
     """What to do when full data is absent and cannot be downloaded."""
     if spec.name == "mnist":
-        return f"copy the four IDX files into {raw_dir}, unset ${OFFLINE_ENV} to download them, or use --source sample"
+        return (
+            f"copy the four IDX files into {raw_dir}, unset ${OFFLINE_ENV} to download them, "
+            'or use `source="sample"`'
+        )
     return f"copy the four IDX files into {raw_dir} (on Debian: apt-get install dataset-fashion-mnist)"
 
 
@@ -189,68 +189,20 @@ def sample_source(dataset: str) -> DataSource:
     """The embedded sample (MNIST only), after checking that it is all there."""
     if dataset != "mnist":
         raise ConfigError(
-            f"there is no embedded sample of {get_spec(dataset).title}: use --source full "
+            f"there is no embedded sample of {get_spec(dataset).title}: use `source=\"full\"` "
             "(on Debian: apt-get install dataset-fashion-mnist)"
         )
     if not has_all_files(SAMPLE_DIR):
-        raise DataError(f"the embedded sample is missing from {SAMPLE_DIR}: restore it with `git checkout data/sample`")
+        raise DataError(
+            f"the embedded sample is missing from {SAMPLE_DIR}: reinstall the course with pip, or in a "
+            "checkout restore it with `git checkout mnist_tutorial/sample`"
+        )
     return DataSource(dataset, "sample", SAMPLE_DIR)
 
 
-def download_files(spec: DatasetSpec, raw_dir: Path, *, timeout: float = DOWNLOAD_TIMEOUT_S) -> None:
-    """Fetch the four .gz files from torchvision's mirrors, keeping each only once its md5 matches.
-
-    Folders this creates are removed again if the download fails, so a failure leaves nothing behind.
-    """
-    if not network_allowed():
-        raise DataError(f"${OFFLINE_ENV} is set, so {spec.title} will not be downloaded: unset it to download")
-    created = [folder for folder in (raw_dir, *raw_dir.parents) if not folder.exists()]
+def shown(path: Path) -> str:
+    """`path` as a run prints it: relative to the data folder's parent where it lies there, so outputs stay portable."""
     try:
-        raw_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise DataError(f"cannot create {raw_dir} ({error.strerror}): pass a writable --data-dir") from None
-    print(f"Downloading {spec.title} into {raw_dir} ...")
-    try:
-        for filename, md5 in spec.torchvision_class.resources:
-            target = raw_dir / filename
-            if not target.is_file():
-                download_one(spec, filename, md5, target, timeout=timeout)
-    except BaseException:
-        for folder in created:
-            with contextlib.suppress(OSError):
-                folder.rmdir()  # only if still empty
-        raise
-
-
-def download_one(spec: DatasetSpec, filename: str, md5: str, target: Path, *, timeout: float) -> None:
-    """Try each mirror in turn; keep the first copy whose md5 matches."""
-    errors = []
-    for mirror in spec.torchvision_class.mirrors:
-        url = f"{mirror}{filename}"
-        try:
-            with atomic_path(target) as tmp:
-                digest = fetch(url, tmp, timeout=timeout)
-                if digest != md5:
-                    raise DataError(f"md5 {digest}, expected {md5}")
-            return
-        except (OSError, ValueError, http.client.HTTPException) as error:  # URLError, timeouts, DataError
-            errors.append(f"{url}: {getattr(error, 'reason', None) or error}")
-    fix = "check your connection" + (", or use --source sample" if spec.name == "mnist" else "")
-    raise DataError(f"could not download {filename} ({'; '.join(errors)}): {fix}")
-
-
-def fetch(url: str, path: Path, *, timeout: float) -> str:
-    """Stream `url` into `path`; return the md5 of what was written.
-
-    `timeout` bounds connecting and every wait for data (a stalled server); a download that trickles
-    on for more than 60 times as long in all is abandoned too.
-    """
-    deadline = time.monotonic() + 60 * timeout
-    digest = hashlib.md5()
-    with urllib.request.urlopen(url, timeout=timeout) as response, open(path, "wb") as out:
-        while chunk := response.read(1 << 16):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"took longer than {60 * timeout:g} s")
-            digest.update(chunk)
-            out.write(chunk)
-    return digest.hexdigest()
+        return str(path.resolve().relative_to(DATA_DIR.resolve().parent))
+    except ValueError:
+        return str(path)

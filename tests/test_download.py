@@ -9,8 +9,9 @@ from torchvision import datasets
 from mnist_tutorial import load_data, resolve_source
 from mnist_tutorial.cli import main
 from mnist_tutorial.defaults import OFFLINE_ENV
+from mnist_tutorial.download import download_files
 from mnist_tutorial.errors import DataError
-from mnist_tutorial.sources import DATASETS, SPLIT_FILES, download_files
+from mnist_tutorial.sources import DATASETS, SPLIT_FILES
 
 NAMES = [f"{name}.gz" for pair in SPLIT_FILES.values() for name in pair]
 
