@@ -4,11 +4,12 @@ from .checkpoint import load_checkpoint, load_model, save_checkpoint
 from .data import Data, ImageDataset, Split, lesson_transform, load_data, make_loaders, make_test_loader
 from .errors import CheckpointError, ConfigError, DataError, OutputError, TrainingDivergedError, TutorialError
 from .evaluate import confusion_matrix, evaluate, most_confident_mistakes, per_class_accuracy, predict
-from .experiment import evaluate_checkpoint, train_and_save
 from .fast_loader import TensorLoader, normalize
+from .history import History
 from .model import NeuralNetwork, count_parameters
+from .run import evaluate_checkpoint, train_and_save
 from .sources import resolve_source
-from .train import History, cpu_threads, fit, make_optimizer, pick_device, seed_everything, train_one_epoch
+from .train import cpu_threads, fit, make_optimizer, pick_device, seed_everything, train_one_epoch
 
 __all__ = [
     "CheckpointError",

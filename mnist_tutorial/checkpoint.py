@@ -1,5 +1,6 @@
 """Saving and loading trained models: atomic writes, safe loads, and checks with clear messages."""
 
+import io
 import os
 import pickle
 import warnings
@@ -9,13 +10,14 @@ from typing import Any
 
 import torch
 
-from .defaults import NORMALIZE_MEAN, NORMALIZE_STD
+from .defaults import MAX_HIDDEN, NORMALIZE_MEAN, NORMALIZE_STD
 from .errors import CheckpointError
-from .files import atomic_path
+from .files import remove_stale_temporaries, write_bytes_atomic, write_failure
 from .model import NeuralNetwork
 
 FORMAT = "mnist-tutorial/1"
-RETRAIN = "delete it and train again with `mnist-tutorial train`"
+RETRAIN = "delete it and train again"
+WRAPPER_PREFIXES = ("module.", "_orig_mod.")
 UNREADABLE = "is not a readable checkpoint (truncated, or not a PyTorch file)"
 
 
@@ -27,10 +29,13 @@ def save_checkpoint(
     history: dict[str, list[float]],
     optimizer: torch.optim.Optimizer | None = None,
     shuffle_state: torch.Tensor | None = None,
+    settings: dict[str, Any] | None = None,
 ) -> None:
     """Write everything needed to rebuild, check and resume the run, atomically (fsync, then rename).
 
-    Until the rename, any earlier checkpoint at `path` stays whole, whatever happens to this process.
+    `settings` records how the run was made (source, batch_size, loader, lr, momentum), so that resuming can
+    refuse different ones. Until the rename, any earlier checkpoint at `path` stays whole, whatever happens to
+    this process; temporary files an interrupted save left behind are removed first.
     """
     state = {
         "format": FORMAT,
@@ -38,19 +43,19 @@ def save_checkpoint(
         "model_state": {name: t.detach().cpu() for name, t in model.state_dict().items()},
         "dataset": dataset,
         "normalization": {"mean": NORMALIZE_MEAN, "std": NORMALIZE_STD},
+        "settings": dict(settings or {}),
         "epoch": len(history["train_loss"]),
         "history": history,
         "optimizer_state": optimizer.state_dict() if optimizer else None,
         "shuffle_state": shuffle_state,
     }
+    buffer = io.BytesIO()
+    torch.save(state, buffer)  # in memory first: a failed write then reports the OS's reason, not torch's
+    remove_stale_temporaries(path)
     try:
-        with atomic_path(path) as tmp:
-            torch.save(state, tmp)
-    except (OSError, RuntimeError) as error:  # torch.save reports a full disk as a RuntimeError
-        detail = getattr(error, "strerror", None) or str(error).strip().splitlines()[-1]
-        raise CheckpointError(
-            f"cannot write checkpoint {path} ({detail}): free some disk space or choose another --out"
-        ) from None
+        write_bytes_atomic(path, buffer.getvalue())
+    except OSError as error:
+        raise CheckpointError(f"cannot write checkpoint {path}: {write_failure(error)}") from None
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
@@ -60,14 +65,65 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     """
     path = Path(path)
     state = _load_weights_only(path)
-    if isinstance(state, dict) and "fc1.weight" in state:
-        state = {"format": FORMAT, "sizes": sizes_from_state(path, state), "model_state": state}
+    if isinstance(state, dict) and any(name.endswith("fc1.weight") for name in state if isinstance(name, str)):
+        weights = without_wrappers(state)
+        state = {"format": FORMAT, "sizes": sizes_from_state(path, weights), "model_state": weights}
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(
-            f"{path} is a PyTorch file but not a mnist-tutorial checkpoint: pass the model.pt that "
-            "`mnist-tutorial train` wrote, or a state_dict saved with torch.save(model.state_dict(), path)"
+            f"{path} is a PyTorch file but not a mnist-tutorial checkpoint: pass a model.pt that the course "
+            "wrote, or a state_dict saved with torch.save(model.state_dict(), path)"
         )
+    state["model_state"] = without_wrappers(state.get("model_state") or {})
+    check_normalization(path, state)
+    check_sizes(path, state)
     return state
+
+
+def without_wrappers(model_state: dict[str, Any]) -> dict[str, Any]:
+    """A state_dict with the prefixes that wrappers add removed: DataParallel and DDP's `module.`,
+    torch.compile's `_orig_mod.`, in any nesting."""
+    cleaned = {}
+    for name, tensor in model_state.items():
+        while isinstance(name, str) and name.startswith(WRAPPER_PREFIXES):
+            name = name.split(".", 1)[1]
+        cleaned[name] = tensor
+    return cleaned
+
+
+def check_normalization(path: Path, state: dict[str, Any]) -> None:
+    """Refuse a network trained on inputs normalised differently from the course's (its predictions would be off)."""
+    stored = state.get("normalization")
+    ours = {"mean": NORMALIZE_MEAN, "std": NORMALIZE_STD}
+    if stored is not None and stored != ours:
+        raise CheckpointError(
+            f"{path} was trained on inputs normalised with {stored}, not the course's {ours}: its predictions "
+            "here would be wrong; train it again with the course's normalisation"
+        )
+
+
+def check_sizes(path: Path, state: dict[str, Any]) -> None:
+    """Check the stored layer sizes against a sane cap and against the stored tensors, before any network is built."""
+    sizes, weights = state.get("sizes"), state["model_state"]
+    try:
+        hidden1, hidden2, classes = (sizes[key] for key in ("hidden1", "hidden2", "num_classes"))
+        expected = {
+            "fc1.weight": (hidden1, 784),
+            "fc1.bias": (hidden1,),
+            "fc2.weight": (hidden2, hidden1),
+            "fc2.bias": (hidden2,),
+            "fc3.weight": (classes, hidden2),
+            "fc3.bias": (classes,),
+        }
+        fits = all(isinstance(n, int) and 1 <= n <= MAX_HIDDEN for n in (hidden1, hidden2, classes))
+        fits = fits and weights.keys() == expected.keys()
+        fits = fits and all(tuple(weights[name].shape) == shape for name, shape in expected.items())
+    except (TypeError, KeyError, AttributeError):
+        fits = False
+    if not fits:
+        raise CheckpointError(
+            f"{path} holds weights of another shape than the lesson's network (its stored sizes {sizes} do not "
+            f"match its tensors, or exceed {MAX_HIDDEN}): {RETRAIN}"
+        )
 
 
 def _load_weights_only(path: Path) -> Any:
@@ -77,9 +133,7 @@ def _load_weights_only(path: Path) -> Any:
             raise CheckpointError(f"checkpoint {path} is a folder, not a file: pass {path / 'model.pt'}")
         raise CheckpointError(f"checkpoint {path} is a folder, not a file: pass the model.pt that training wrote")
     if not path.is_file():
-        raise CheckpointError(
-            f"checkpoint {path} does not exist: check the path, or train one with `mnist-tutorial train`"
-        )
+        raise CheckpointError(f"checkpoint {path} does not exist: check the path, or train a model first")
     try:
         with warnings.catch_warnings():  # e.g. "Detected pickle protocol 4": the error below says it all
             warnings.simplefilter("ignore")
@@ -89,7 +143,7 @@ def _load_weights_only(path: Path) -> Any:
             raise CheckpointError(f"{path} {UNREADABLE}: {RETRAIN}") from None
         raise CheckpointError(
             f"{path} holds Python objects besides weights, which are not loaded for safety (weights_only=True): "
-            "save model.state_dict() rather than the model, or train again with `mnist-tutorial train`"
+            "save model.state_dict() rather than the model, or train again"
         ) from None
     except PermissionError:
         raise CheckpointError(f"cannot read checkpoint {path} (permission denied): fix its permissions") from None

@@ -12,12 +12,12 @@ from .defaults import BATCH_SIZE, EVAL_BATCH_SIZE, NORMALIZE_MEAN, NORMALIZE_STD
 from .errors import ConfigError, DataError
 from .fast_loader import TensorLoader
 from .idx import REDOWNLOAD, read_idx
-from .sources import SPLIT_FILES, DataSource, find_file, get_spec, resolve_source
+from .sources import MAX_IMAGES, SPLIT_FILES, DataSource, find_file, get_spec, resolve_source
 
 if TYPE_CHECKING:
     from torchvision import transforms
 
-RESTORE_SAMPLE = "restore the embedded sample with `git checkout data/sample`"
+RESTORE_SAMPLE = "reinstall the course with pip, or in a checkout run `git checkout mnist_tutorial/sample`"
 
 
 @dataclass
@@ -45,17 +45,16 @@ def read_split(source: DataSource, split: str) -> Split:
     """Decode one split's two IDX files and check that they agree with each other."""
     paths = [find_file(source.folder, name) for name in SPLIT_FILES[split]]
     if None in paths:
-        raise DataError(f"{source.folder} lacks the {split} files {SPLIT_FILES[split]}: check --data-dir")
+        raise DataError(f"{source.folder} lacks the {split} files {SPLIT_FILES[split]}: check `data_dir`")
     fix = RESTORE_SAMPLE if source.kind == "sample" else REDOWNLOAD
-    images, labels = (read_idx(path, fix=fix) for path in paths)
-    if images.dim() != 3 or tuple(images.shape[1:]) != (28, 28):
-        raise DataError(f"{paths[0]} holds images of shape {tuple(images.shape)}, not (N, 28, 28): {fix}")
+    images = read_idx(paths[0], max_items=MAX_IMAGES[split], item_shape=(28, 28), fix=fix)
+    labels = read_idx(paths[1], max_items=MAX_IMAGES[split], item_shape=(), fix=fix)
     if len(images) == 0:
         raise DataError(f"{paths[0]} holds no images: {fix}")
     if labels.dim() != 1 or len(labels) != len(images):
         raise DataError(
             f"{paths[1]} holds {labels.numel()} labels but {paths[0]} holds {len(images)} images: "
-            + ("delete both so they are downloaded again, or use --source sample" if fix == REDOWNLOAD else fix)
+            + ('delete both so they are downloaded again, or use `source="sample"`' if fix == REDOWNLOAD else fix)
         )
     if len(labels) and int(labels.max()) > 9:
         raise DataError(f"{paths[1]} holds label {int(labels.max())}, outside 0-9, so it is not a label file: {fix}")
@@ -113,7 +112,7 @@ def make_loaders(
     `num_workers=0` because worker processes hang in notebooks on macOS and Windows.
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ConfigError(f"batch size {batch_size!r} is not a positive whole number: pass 1 or more")
+        raise ConfigError(f"`batch_size={batch_size!r}` is not a positive whole number: pass 1 or more")
     generator = torch.Generator().manual_seed(seed)
     if fast:
         train_loader = TensorLoader(

@@ -7,8 +7,10 @@ LR = 0.001
 MOMENTUM = 0.9
 NUM_EPOCHS = 10
 LOG_EVERY = 200  # batches between the lesson's running-loss lines
+SAMPLE_LOG_EVERY = 50  # the same on the 8,000-image sample, whose 125 batches per epoch never reach 200
 SEED = 0
 HIDDEN_SIZES = (128, 64)
+MAX_HIDDEN = 4096  # the largest layer the course builds: a checkpoint or form asking for more is refused
 NORMALIZE_MEAN = 0.5
 NORMALIZE_STD = 0.5
 EVAL_BATCH_SIZE = 10_000  # evaluation has no gradients to keep, so one large batch is fastest
@@ -20,11 +22,15 @@ CPU_THREADS = 1  # CPU threads while training; None leaves PyTorch's default (on
 # other threads and waits for them. On idle cores two threads save a quarter (0.35 s vs 0.46 s per epoch);
 # while any other program keeps a core busy, every wait lasts a scheduler slice: 4 s to 48 s per epoch.
 # One thread also gives the same numbers whatever the core count: the thread count changes how sums split.
-CHECK_FINITE_EVERY = 10  # batches between checks for a NaN loss: each check makes a GPU wait for its results
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DATA_DIR = PROJECT_ROOT / "data"
-BUILD_DIR = PROJECT_ROOT / "build"
+# Where files go. In a checkout (pyproject.toml beside the package) they go into the project's data/ and build/;
+# installed from a wheel, into data/ and build/ under the folder the program or notebook runs in.
+PACKAGE_DIR = Path(__file__).resolve().parent
+IN_CHECKOUT = (PACKAGE_DIR.parent / "pyproject.toml").is_file()
+PROJECT_ROOT = PACKAGE_DIR.parent if IN_CHECKOUT else Path.cwd()
+DATA_DIR = PROJECT_ROOT / "data"  # downloads of full data land here: what the lesson's root="./data" means
+BUILD_DIR = PROJECT_ROOT / "build"  # checkpoints and figures the notebooks write
+SAMPLE_ROOT = PACKAGE_DIR / "sample"  # the embedded sample, inside the package so that wheels carry it
 
 # Environment variables, read in exactly one place each (sources.py, train.py and progress.py).
 OFFLINE_ENV = "MNIST_TUTORIAL_OFFLINE"  # "1": never touch the network

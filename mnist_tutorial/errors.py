@@ -1,4 +1,12 @@
-"""The package's own exceptions: each message names the file or value and says how to fix it."""
+"""The package's own exceptions, and how their messages are put into a reader's words.
+
+A message names what was wrong and how to fix it in the library's terms: arguments in backticks, such as
+`data_dir` or `source="sample"`. Each face (the command line, the playground form) keeps one mapping from those
+names to its own words and renders messages with `in_words`.
+"""
+
+import re
+from collections.abc import Mapping
 
 
 class TutorialError(Exception):
@@ -18,8 +26,27 @@ class CheckpointError(TutorialError, OSError):
 
 
 class OutputError(TutorialError, OSError):
-    """An output file (metrics, figures) that cannot be written."""
+    """An output folder or file that cannot be written, or that another run is writing."""
 
 
 class TrainingDivergedError(TutorialError, ArithmeticError):
-    """The loss became NaN or infinite."""
+    """The loss became NaN or infinite, or grew far beyond an untrained network's."""
+
+
+ARGUMENT = re.compile(r"`(\w+)(?:=([^`]*))?`")
+
+
+def in_words(message: str, words: Mapping[str, str]) -> str:
+    """`message` with each `name` or `name=value` it mentions rendered through `words` ("name" -> "--flag").
+
+    `num_epochs=0` becomes "--epochs 0" and `source="sample"` becomes "--source sample"; names that
+    `words` does not know keep their backticks.
+    """
+
+    def render(match: re.Match) -> str:
+        name, value = match.group(1), match.group(2)
+        if name not in words:
+            return match.group(0)
+        return words[name] if value is None else f"{words[name]} {value.strip(chr(34) + chr(39))}"
+
+    return ARGUMENT.sub(render, message)

@@ -5,6 +5,9 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
+from .errors import ConfigError
+from .fast_loader import normalize
+
 
 @torch.inference_mode()
 def evaluate(model: nn.Module, loader: Iterable, *, device: str | torch.device = "cpu") -> tuple[float, float]:
@@ -19,20 +22,46 @@ def evaluate(model: nn.Module, loader: Iterable, *, device: str | torch.device =
         total_loss += nn.functional.cross_entropy(outputs, labels, reduction="sum")
         correct += (outputs.argmax(dim=1) == labels).sum()
         count += len(labels)
+    if count == 0:
+        raise ConfigError("`loader` yielded no images to evaluate: pass a loader over at least one image")
     return total_loss.item() / count, correct.item() / count
 
 
 @torch.inference_mode()
 def predict(
-    model: nn.Module, loader: Iterable, *, device: str | torch.device = "cpu"
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Class probabilities (N, 10) and true labels (N,) for every image of `loader`, on the CPU."""
+    model: nn.Module, loader: Iterable | torch.Tensor, *, device: str | torch.device = "cpu"
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Class probabilities (N, 10), and true labels (N,) or None, on the CPU, for a loader or for images.
+
+    `loader` is a loader of (inputs, labels) batches, or a tensor of images: uint8 pixels 0-255, shaped (28, 28)
+    or (N, 28, 28), which are normalised as the lesson does (labels are then None). Float images are refused,
+    since their scale is unknown: pass the uint8 pixels, or a loader.
+    """
     model.eval()
+    if isinstance(loader, torch.Tensor):
+        images = as_image_batch(loader)
+        return model(normalize(images).to(device)).softmax(dim=1).cpu(), None
     probabilities, labels = [], []
     for inputs, batch_labels in loader:
         probabilities.append(model(inputs.to(device)).softmax(dim=1).cpu())
         labels.append(batch_labels.cpu())
+    if not labels:
+        raise ConfigError("`loader` yielded no images to predict: pass a loader over at least one image")
     return torch.cat(probabilities), torch.cat(labels)
+
+
+def as_image_batch(images: torch.Tensor) -> torch.Tensor:
+    """uint8 images of shape (28, 28) or (N, 28, 28) as (N, 28, 28), or a ConfigError saying what to pass."""
+    if images.dtype != torch.uint8:
+        raise ConfigError(
+            f"`images` are {images.dtype}, but predict takes the uint8 pixels (0-255) and normalises them as the "
+            "lesson does: pass e.g. data.test.images, or a loader of already normalised batches"
+        )
+    if images.dim() == 2:
+        images = images.unsqueeze(0)
+    if images.dim() != 3 or tuple(images.shape[1:]) != (28, 28):
+        raise ConfigError(f"`images` have shape {tuple(images.shape)}: pass one (28, 28) image or a (N, 28, 28) batch")
+    return images
 
 
 def confusion_matrix(predictions: torch.Tensor, labels: torch.Tensor, num_classes: int = 10) -> torch.Tensor:

@@ -1,7 +1,10 @@
 """Atomic file writes: a reader sees the old file or the whole new one, never half of one."""
 
 import contextlib
+import errno
+import glob
 import os
+import re
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -56,3 +59,31 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
     """Write `data` to `path` atomically."""
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
+
+
+STALE = re.compile(r"\.(?P<name>.+)\.[0-9a-f]{8}\.tmp")
+
+
+def remove_stale_temporaries(target: str | os.PathLike) -> list[Path]:
+    """Delete temporary files that an interrupted write of `target` left in its folder; returns what went.
+
+    Only names of this module's own pattern for this target (".<name>.<8 hex digits>.tmp") are touched.
+    """
+    target = Path(target)
+    removed = []
+    for candidate in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+        match = STALE.fullmatch(candidate.name)
+        if match and match["name"] == target.name and candidate.is_file():
+            with contextlib.suppress(FileNotFoundError):
+                candidate.unlink()
+                removed.append(candidate)
+    return removed
+
+
+def write_failure(error: OSError) -> str:
+    """Why a write failed and what to do, from its errno: a full disk, a permission problem, or what the OS said."""
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "the disk is full: free some disk space or write somewhere else"
+    if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"{error.strerror.lower()}: choose a folder you can write to"
+    return f"{error.strerror or error}: check the folder and try again"

@@ -9,6 +9,7 @@ import math
 import os
 import zlib
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -17,60 +18,79 @@ from .errors import DataError
 from .files import write_bytes_atomic
 
 UBYTE = 0x08
-REDOWNLOAD = "delete it so it is downloaded again, or use --source sample"
+REDOWNLOAD = 'delete it so it is downloaded again, or use `source="sample"`'
 
 
-def _read_raw(path: Path, fix: str) -> bytes:
+def _open(path: Path) -> BinaryIO:
+    """`path` opened for reading, decompressing on the fly if gzipped, or a DataError naming the problem."""
     try:
-        data = path.read_bytes()
+        return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
     except IsADirectoryError:
         raise DataError(f"{path} is a folder, not an IDX file: check the path") from None
     except FileNotFoundError:
         raise DataError(f"{path} does not exist: check the path") from None
     except OSError as error:
         raise DataError(f"cannot read {path} ({error.strerror}): check the path and its permissions") from None
-    if path.suffix != ".gz":
-        return data
-    try:
-        return gzip.decompress(data)
-    except (OSError, EOFError, zlib.error):
-        raise DataError(f"{path} is not a valid gzip file (truncated or corrupt): {fix}") from None
 
 
-def _shape(path: Path, data: bytes, fix: str) -> tuple[int, ...]:
+def _header(path: Path, stream: BinaryIO, fix: str) -> tuple[int, ...]:
     """The shape in the header, after checking the magic number and that the header is complete."""
-    if not data:
+    magic = stream.read(4)
+    if not magic:
         raise DataError(f"{path} is empty: {fix}")
-    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != UBYTE or not 1 <= data[3] <= 4:
+    if len(magic) < 4 or magic[0] != 0 or magic[1] != 0 or magic[2] != UBYTE or not 1 <= magic[3] <= 4:
         raise DataError(
-            f"{path} is not an IDX file of unsigned bytes (magic number 0x{data[:4].hex()}, expected 0x000008 "
+            f"{path} is not an IDX file of unsigned bytes (magic number 0x{magic.hex()}, expected 0x000008 "
             f"followed by 01-04): {fix}"
         )
-    ndim = data[3]
-    if len(data) < 4 + 4 * ndim:
+    sizes = stream.read(4 * magic[3])
+    if len(sizes) < 4 * magic[3]:
         raise DataError(f"{path} is truncated inside its header: {fix}")
-    return tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    return tuple(int.from_bytes(sizes[i : i + 4], "big") for i in range(0, len(sizes), 4))
 
 
-def read_idx(path: str | os.PathLike, *, fix: str = REDOWNLOAD) -> torch.Tensor:
+def _check_shape(path: Path, shape: tuple[int, ...], max_items: int | None, item_shape: tuple[int, ...] | None, fix):
+    """Refuse a shape beyond what the dataset can hold, before a single byte of the body is read."""
+    if item_shape is not None and tuple(shape[1:]) != tuple(item_shape):
+        wanted = "(N, " + ", ".join(map(str, item_shape)) + ")" if item_shape else "(N,)"
+        raise DataError(f"{path} holds data of shape {shape}, not {wanted}: {fix}")
+    if max_items is not None and shape[0] > max_items:
+        raise DataError(f"{path} claims {shape[0]:,} items, more than the {max_items:,} this split can hold: {fix}")
+
+
+def read_idx(
+    path: str | os.PathLike,
+    *,
+    max_items: int | None = None,
+    item_shape: tuple[int, ...] | None = None,
+    fix: str = REDOWNLOAD,
+) -> torch.Tensor:
     """Decode an IDX file of unsigned bytes into a uint8 tensor with the shape its header gives.
 
+    The file is read as a stream: the header is checked (against `max_items` and `item_shape` when given)
+    before the body is decompressed, and no more bytes are read than the header promises, plus one.
     Raises DataError, whose message names the file and ends with `fix`, for anything else.
     """
     path = Path(path)
-    data = _read_raw(path, fix)
-    shape = _shape(path, data, fix)
-    header_size = 4 + 4 * len(shape)
-    expected = math.prod(shape)
-    actual = len(data) - header_size
-    if actual != expected:
-        problem = "truncated" if actual < expected else "longer than its header says"
+    try:
+        with _open(path) as stream:
+            shape = _header(path, stream, fix)
+            _check_shape(path, shape, max_items, item_shape, fix)
+            expected = math.prod(shape)
+            body = stream.read(expected)
+            longer = bool(stream.read(1))
+    except (OSError, EOFError, zlib.error) as error:
+        if isinstance(error, DataError):
+            raise
+        raise DataError(f"{path} is not a valid gzip file (truncated or corrupt): {fix}") from None
+    if len(body) != expected or longer:
+        problem = "longer than its header says" if longer else "truncated"
+        actual = f"at least {expected + 1}" if longer else str(len(body))
         raise DataError(
-            f"{path} is {problem}: its header promises {expected} bytes of data for shape "
-            f"{shape}, but it holds {actual}: {fix}"
+            f"{path} is {problem}: its header promises {expected} bytes of data for shape {shape}, but it holds "
+            f"{actual}: {fix}"
         )
-    body = np.frombuffer(data, dtype=np.uint8, offset=header_size)
-    return torch.from_numpy(body.copy()).view(*shape)
+    return torch.frombuffer(bytearray(body), dtype=torch.uint8).view(*shape)
 
 
 def write_idx(path: str | os.PathLike, array: np.ndarray | torch.Tensor) -> None:

@@ -1,13 +1,17 @@
 """Figures for the course. Each function returns a matplotlib Figure and never shows it itself."""
 
+import io
+import os
 from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import torch
 from matplotlib.figure import Figure
 
+from .files import atomic_path
+
 if TYPE_CHECKING:
-    from .train import History
+    from .history import History
 
 
 def _finish(figure: Figure) -> Figure:
@@ -125,3 +129,16 @@ def plot_probabilities(
     bar_ax.set_ylim(0, 1)
     bar_ax.set_ylabel("probability")
     return _finish(figure)
+
+
+def figure_png(figure: Figure, dpi: int = 100) -> bytes:
+    """A figure as PNG bytes (for an ipywidgets.Image)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
+
+
+def save_figure(figure: Figure, path: str | os.PathLike) -> None:
+    """Save `figure` as a PNG at `path`, atomically."""
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, format="png", dpi=100)

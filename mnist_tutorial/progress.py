@@ -1,10 +1,9 @@
-"""Showing training as it happens: progress bars in a notebook, plain lines elsewhere, a live loss plot.
+"""Showing training as it happens: progress bars in a notebook, plain lines elsewhere.
 
 In JupyterLab the bars are tqdm's widgets (tqdm.auto picks them inside a kernel); in a terminal, under
 nbconvert/nbval with MNIST_TUTORIAL_PROGRESS=text, or in CI, training prints one plain line per epoch.
 """
 
-import io
 import os
 import sys
 from collections.abc import Iterable, Iterator
@@ -13,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from .defaults import PROGRESS_ENV
 
 if TYPE_CHECKING:
-    from .train import History
+    from .history import History
 
 PROGRESS_SETTINGS = ("auto", "bar", "text", "none")
 
@@ -107,39 +106,3 @@ class Progress:
             self.tqdm.write(line)
         elif not self.quiet:
             print(line)
-
-
-def figure_png(figure: Any, dpi: int = 100) -> bytes:
-    """A matplotlib figure as PNG bytes (for an ipywidgets.Image)."""
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=dpi)
-    return buffer.getvalue()
-
-
-class LivePlot:
-    """A loss plot that redraws in place after every epoch: pass it to fit(callbacks=[...]).
-
-    By default it is one output of the running cell, replaced through a display handle (so a notebook
-    shows one figure, not one per epoch). Give it an ipywidgets.Image to draw into that instead: widgets
-    update from button callbacks too, where a display handle has no cell to write to. Outside a notebook
-    it only keeps the latest figure (in `.figure`).
-    """
-
-    def __init__(self, image: Any = None) -> None:
-        self.image = image
-        self.handle: Any = None
-        self.figure: Any = None
-
-    def __call__(self, history: "History") -> None:
-        from .plots import plot_loss
-
-        self.figure = plot_loss(history)
-        if self.image is not None:
-            self.image.value = figure_png(self.figure)
-        elif in_notebook():
-            from IPython.display import display
-
-            if self.handle is None:
-                self.handle = display(self.figure, display_id=True)
-            else:
-                self.handle.update(self.figure)

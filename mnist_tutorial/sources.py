@@ -179,8 +179,7 @@ def missing_data_fix(spec: DatasetSpec, raw_dir: Path) -> str:
     """What to do when full data is absent and cannot be downloaded."""
     if spec.name == "mnist":
         return (
-            f"copy the four IDX files into {raw_dir}, unset ${OFFLINE_ENV} to download them, "
-            'or use `source="sample"`'
+            f'copy the four IDX files into {raw_dir}, unset ${OFFLINE_ENV} to download them, or use `source="sample"`'
         )
     return f"copy the four IDX files into {raw_dir} (on Debian: apt-get install dataset-fashion-mnist)"
 
@@ -189,7 +188,7 @@ def sample_source(dataset: str) -> DataSource:
     """The embedded sample (MNIST only), after checking that it is all there."""
     if dataset != "mnist":
         raise ConfigError(
-            f"there is no embedded sample of {get_spec(dataset).title}: use `source=\"full\"` "
+            f'there is no embedded sample of {get_spec(dataset).title}: use `source="full"` '
             "(on Debian: apt-get install dataset-fashion-mnist)"
         )
     if not has_all_files(SAMPLE_DIR):

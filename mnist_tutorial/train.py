@@ -5,15 +5,16 @@ import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from torch import nn
 
-from .defaults import CHECK_FINITE_EVERY, CPU_THREADS, DEVICE_ENV, LOG_EVERY, LR, MOMENTUM, NUM_EPOCHS
-from .errors import ConfigError, TrainingDivergedError
+from .defaults import CPU_THREADS, DEVICE_ENV, LOG_EVERY, LR, MOMENTUM, NUM_EPOCHS
+from .divergence import DivergenceCheck
+from .errors import ConfigError
 from .evaluate import evaluate
+from .history import History
 from .progress import Progress
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -40,9 +41,9 @@ def pick_device(device: str | None = None) -> torch.device:
     if device == "auto":
         return torch.device(next(name for name, ok in available.items() if ok))
     if device not in available:
-        raise ConfigError(f"unknown device {device!r}: choose one of {', '.join(DEVICES)}")
+        raise ConfigError(f"unknown `device={device!r}`: choose one of {', '.join(DEVICES)}")
     if not available[device]:
-        raise ConfigError(f"device {device!r} is not available on this machine: use --device cpu or auto")
+        raise ConfigError(f"`device={device}` is not available on this machine: use `device=cpu` or `device=auto`")
     return torch.device(device)
 
 
@@ -68,81 +69,57 @@ def cpu_threads(threads: int | None, device: str | torch.device = "cpu") -> Iter
         torch.set_num_threads(before)
 
 
-@dataclass
-class History:
-    """Per-epoch record of a run: mean training loss, test loss and accuracy, training seconds."""
-
-    train_loss: list[float] = field(default_factory=list)
-    test_loss: list[float] = field(default_factory=list)
-    test_accuracy: list[float] = field(default_factory=list)
-    seconds: list[float] = field(default_factory=list)
-    interrupted: bool = False
-
-    @property
-    def epochs(self) -> int:
-        return len(self.train_loss)
-
-    def to_dict(self) -> dict[str, list[float]]:
-        return {
-            "train_loss": self.train_loss,
-            "test_loss": self.test_loss,
-            "test_accuracy": self.test_accuracy,
-            "seconds": self.seconds,
-        }
-
-    @classmethod
-    def from_dict(cls, values: dict[str, list[float]]) -> "History":
-        return cls(**{key: list(values[key]) for key in cls().to_dict()})
-
-
 def train_one_epoch(
     model: nn.Module,
     train_loader: Iterable,
     optimizer: torch.optim.Optimizer,
-    loss_fn: nn.Module,
+    criterion: nn.Module,
     *,
-    epoch: int,
+    epoch: int = 1,
     device: str | torch.device = "cpu",
     log_every: int = LOG_EVERY,
-    progress: Progress | None = None,
+    log: Callable[[str], None] = print,
+    on_batch: Callable[[int, float], None] | None = None,
 ) -> float:
-    """One pass over the training data; prints the running loss every `log_every` batches.
+    """One pass over the training data, the lesson's loop; logs the running loss every `log_every` batches.
 
-    Returns the epoch's mean loss. Losses are summed on the device and read only every few batches
-    (to print them, or to stop once they are NaN), so the loop rarely waits for the device.
+    Returns the epoch's mean loss. `on_batch(batch, loss)` runs after every step (fit checks divergence there).
     """
     model.train()
-    running_loss = torch.zeros((), device=device)
-    epoch_loss = torch.zeros((), device=device)
-    batches = progress.batches(train_loader, epoch) if progress else train_loader
-    log = progress.write if progress else print  # with progress bars, lines go above them
-    for batch_index, (inputs, labels) in enumerate(batches, start=1):
+    running_loss = total_loss = 0.0
+    batch = 0
+    for batch, (inputs, labels) in enumerate(train_loader, start=1):
         inputs, labels = inputs.to(device), labels.to(device)
         optimizer.zero_grad()
-        outputs = model(inputs)
-        loss = loss_fn(outputs, labels)
+        outputs = model(inputs.view(-1, 784))
+        loss = criterion(outputs, labels)
         loss.backward()
         optimizer.step()
 
-        running_loss += loss.detach()
-        if batch_index % CHECK_FINITE_EVERY == 0:
-            check_finite(running_loss, optimizer, epoch=epoch, batch=batch_index)
-        if batch_index % log_every == 0:
-            epoch_loss += running_loss
-            log(f"[Epoch {epoch}, Batch {batch_index}] Loss: {running_loss.item() / log_every:.3f}")
-            running_loss.zero_()
-    epoch_loss += running_loss
-    check_finite(epoch_loss, optimizer, epoch=epoch, batch=batch_index)
-    return epoch_loss.item() / batch_index
+        running_loss += loss.item()
+        if batch % log_every == 0:
+            log(f"[Epoch {epoch}, Batch {batch}] Loss: {running_loss / log_every:.3f}")
+            total_loss, running_loss = total_loss + running_loss, 0.0
+        if on_batch is not None:
+            on_batch(batch, loss.item())
+    if batch == 0:
+        raise ConfigError("`train_loader` yielded no batches: pass a loader over at least one image")
+    return (total_loss + running_loss) / batch
 
 
-def check_finite(loss_sum: torch.Tensor, optimizer: torch.optim.Optimizer, *, epoch: int, batch: int) -> None:
-    """Stop with a clear message once the loss is NaN or infinite: further steps cannot recover."""
-    if not torch.isfinite(loss_sum):
-        lr = optimizer.param_groups[0]["lr"]
-        raise TrainingDivergedError(
-            f"the loss became {loss_sum.item()} by epoch {epoch}, batch {batch}, with learning rate "
-            f"{lr:g}: training stopped; try a smaller one, e.g. --lr {lr / 10:g}"
+def check_fit_args(model: nn.Module, loaders: Sequence[Iterable], optimizer: torch.optim.Optimizer, num_epochs: int):
+    """Refuse misuse that would otherwise train nothing, or fail deep inside the loop."""
+    if isinstance(num_epochs, bool) or not isinstance(num_epochs, int) or num_epochs < 1:
+        raise ConfigError(f"`num_epochs={num_epochs!r}` is not a positive whole number: pass 1 or more")
+    for name, loader in zip(("train_loader", "test_loader"), loaders, strict=True):
+        if hasattr(loader, "__len__") and len(loader) == 0:
+            raise ConfigError(f"`{name}` is empty: build it from a dataset with at least one image")
+    ours = {id(p) for p in model.parameters()}
+    if not any(id(p) in ours for group in optimizer.param_groups for p in group["params"]):
+        raise ConfigError(
+            "the optimizer holds none of the model's parameters, so training would change nothing (was the model "
+            "cell run again after the optimizer's?): create the optimizer from this model, "
+            "optim.SGD(model.parameters(), ...)"
         )
 
 
@@ -153,6 +130,7 @@ def fit(
     *,
     num_epochs: int = NUM_EPOCHS,
     optimizer: torch.optim.Optimizer | None = None,
+    criterion: nn.Module | None = None,
     device: str | torch.device = "cpu",
     log_every: int = LOG_EVERY,
     history: History | None = None,
@@ -160,40 +138,50 @@ def fit(
     callbacks: Sequence[Callable[[History], None]] = (),
     threads: int | None = CPU_THREADS,
 ) -> History:
-    """Train until `num_epochs` epochs are done, testing after each; returns the history.
+    """Train until `num_epochs` epochs are done in all, testing after each; returns the history.
 
-    Continues from `history` (and `optimizer`'s state) when given. Interrupting (Ctrl-C, or the
-    notebook's stop button) ends training cleanly and returns the epochs completed so far.
-    On the CPU it trains with `threads` threads (None: PyTorch's default), see defaults.CPU_THREADS.
+    Continues from `history` (and `optimizer`'s state) when given. Stops with TrainingDivergedError once the loss
+    diverges (see divergence.py). Interrupting (Ctrl-C, the notebook's stop button, SIGTERM in the CLI) ends
+    training cleanly and returns the epochs completed so far. On the CPU it trains with `threads` threads.
     """
     model.to(device)
     optimizer = optimizer or make_optimizer(model)
-    loss_fn = nn.CrossEntropyLoss()
+    check_fit_args(model, (train_loader, test_loader), optimizer, num_epochs)
+    criterion = criterion or nn.CrossEntropyLoss()
     history = history or History()
     with Progress(enabled=progress, num_epochs=num_epochs, start=history.epochs) as bars, cpu_threads(threads, device):
         try:
             for epoch in range(history.epochs + 1, num_epochs + 1):
-                start = time.perf_counter()
-                train_loss = train_one_epoch(
-                    model,
-                    train_loader,
-                    optimizer,
-                    loss_fn,
-                    epoch=epoch,
-                    device=device,
-                    log_every=log_every,
-                    progress=bars,
-                )
-                seconds = time.perf_counter() - start
-                test_loss, test_accuracy = evaluate(model, test_loader, device=device)
-                history.train_loss.append(train_loss)
-                history.test_loss.append(test_loss)
-                history.test_accuracy.append(test_accuracy)
-                history.seconds.append(seconds)
-                bars.epoch_done(history)
+                loaders = (train_loader, test_loader)
+                run_epoch(model, loaders, optimizer, criterion, epoch, device, log_every, history, bars)
                 for callback in callbacks:
                     callback(history)
         except KeyboardInterrupt:
             history.interrupted = True
             print(f"Interrupted: keeping the model as it is, with {history.epochs} complete epoch(s).")
     return history
+
+
+def run_epoch(model, loaders, optimizer, criterion, epoch, device, log_every, history, bars) -> None:
+    """Train one epoch (timed, watched for divergence, counted on the bars), test, and record it in `history`."""
+    train_loader, test_loader = loaders
+    start = time.perf_counter()
+    diverged = DivergenceCheck(lr=optimizer.param_groups[0]["lr"], epoch=epoch)
+    train_loss = train_one_epoch(
+        model,
+        bars.batches(train_loader, epoch),
+        optimizer,
+        criterion,
+        epoch=epoch,
+        device=device,
+        log_every=log_every,
+        log=bars.write,
+        on_batch=diverged,
+    )
+    seconds = time.perf_counter() - start
+    test_loss, test_accuracy = evaluate(model, test_loader, device=device)
+    history.train_loss.append(train_loss)
+    history.test_loss.append(test_loss)
+    history.test_accuracy.append(test_accuracy)
+    history.seconds.append(seconds)
+    bars.epoch_done(history)

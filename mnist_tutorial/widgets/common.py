@@ -6,8 +6,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..plots import plot_probabilities
-from ..progress import figure_png
+from ..plots import figure_png, plot_probabilities
 
 BLANK = np.zeros((28, 28), dtype=np.uint8)
 

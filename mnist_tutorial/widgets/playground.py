@@ -1,7 +1,6 @@
 """The playground: a form that trains the lesson's network with other settings and reports the accuracy."""
 
 import html
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -11,35 +10,30 @@ import ipywidgets as widgets
 
 from .. import defaults
 from ..data import Data, load_data, make_loaders
-from ..errors import ConfigError, TrainingDivergedError
-from ..experiment import check_training_args
+from ..errors import ConfigError, TrainingDivergedError, in_words
+from ..history import History
+from ..live_plot import LivePlot
 from ..model import NeuralNetwork
-from ..plots import plot_loss
-from ..progress import LivePlot, figure_png
-from ..train import History, fit, make_optimizer, seed_everything
+from ..plots import figure_png, plot_loss
+from ..settings import check_settings
+from ..train import fit, make_optimizer, pick_device, seed_everything
 from .common import ShownAsText
 from .training_thread import StoppableBatches, interruptible, lines_to
 
-# The shared check speaks in command-line flags; the form names its own fields.
-FIELD_NAMES = {"--epochs": "epochs", "--lr": "learning rate", "--momentum": "momentum"}
-MAX_HIDDEN = 4096
-
-
-def check_hidden_sizes(hidden1: int, hidden2: int) -> None:
-    for name, size, lesson in (
-        ("hidden layer 1", hidden1, defaults.HIDDEN_SIZES[0]),
-        ("hidden layer 2", hidden2, defaults.HIDDEN_SIZES[1]),
-    ):
-        if not 1 <= size <= MAX_HIDDEN:
-            raise ConfigError(
-                f"{name} size {size} is outside 1 to {MAX_HIDDEN}: pass one such as the lesson's {lesson}"
-            )
+# Library argument -> the form's field: how the library's messages read in this form.
+FIELDS = {
+    "lr": "learning rate",
+    "momentum": "momentum",
+    "num_epochs": "epochs",
+    "hidden1": "hidden layer 1",
+    "hidden2": "hidden layer 2",
+    "device": "device",
+}
 
 
 def in_form_words(message: str) -> str:
-    for flag, field in FIELD_NAMES.items():
-        message = message.replace(flag, field)
-    return message
+    """A library message with argument names replaced by the form's field names (`lr=10` -> learning rate 10)."""
+    return in_words(message, FIELDS)
 
 
 def counting_epochs(bar: Any) -> Callable[[History], None]:
@@ -116,16 +110,13 @@ class Playground(ShownAsText, widgets.VBox):
             "hidden1": int(self.hidden1.value),
             "hidden2": int(self.hidden2.value),
         }
-        device = check_training_args(
+        check_settings(
             num_epochs=values["num_epochs"],
-            batch_size=defaults.BATCH_SIZE,
             lr=values["lr"],
             momentum=values["momentum"],
-            device=self.device,
-            out=tempfile.gettempdir(),  # the form saves nothing; the check only needs a writable folder
+            hidden_sizes=(values["hidden1"], values["hidden2"]),
         )
-        check_hidden_sizes(values["hidden1"], values["hidden2"])
-        return {**values, "device": device}
+        return {**values, "device": pick_device(self.device)}
 
     def train(self, *, wait: bool = True) -> History | None:
         """Train a fresh network with the form's settings; the result is in .model and .history.

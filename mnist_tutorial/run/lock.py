@@ -1,0 +1,71 @@
+"""One run per output folder at a time: an advisory lock that the operating system drops when its holder dies."""
+
+import os
+import time
+from pathlib import Path
+from types import TracebackType
+
+from ..errors import OutputError
+
+LOCK_NAME = ".mnist-tutorial.lock"
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
+
+
+def _try_lock(fd: int) -> bool:
+    """Take the lock on `fd` without waiting; False if another process holds it."""
+    if fcntl is not None:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+    import msvcrt
+
+    try:
+        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+    except OSError:
+        return False
+    return True
+
+
+class OutputLock:
+    """`with OutputLock(out):` holds `out`/.mnist-tutorial.lock, or raises OutputError naming the run that does.
+
+    The lock is the kernel's (flock), not the file's existence: a run killed with SIGKILL or a power cut
+    leaves the file, but no lock, so the next run goes ahead. The file is never deleted, which would let two
+    runs lock two different files of the same name.
+    """
+
+    def __init__(self, out: Path) -> None:
+        self.out = Path(out)
+        self.path = self.out / LOCK_NAME
+        self.fd: int | None = None
+
+    def __enter__(self) -> "OutputLock":
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        if not _try_lock(fd):
+            holder = self._holder(fd)
+            os.close(fd)
+            raise OutputError(
+                f"`out={self.out}` is in use by another run ({holder}): wait for it to end, or choose another `out`"
+            )
+        os.ftruncate(fd, 0)
+        os.write(fd, f"process {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}".encode())
+        self.fd = fd
+        return self
+
+    @staticmethod
+    def _holder(fd: int) -> str:
+        try:
+            return os.pread(fd, 200, 0).decode(errors="replace").strip() or "process unknown"
+        except (OSError, AttributeError):
+            return "process unknown"
+
+    def __exit__(self, kind: type | None, error: BaseException | None, trace: TracebackType | None) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # closing releases the lock
+            self.fd = None
