@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from .defaults import MAX_HIDDEN, NORMALIZE_MEAN, NORMALIZE_STD
+from .defaults import NORMALIZE_MEAN, NORMALIZE_STD
 from .errors import CheckpointError
 from .files import remove_stale_temporaries, write_bytes_atomic, write_failure
 from .model import NeuralNetwork
@@ -18,6 +18,8 @@ from .model import NeuralNetwork
 FORMAT = "mnist-tutorial/1"
 RETRAIN = "delete it and train again"
 WRAPPER_PREFIXES = ("module.", "_orig_mod.")
+# Stored layer sizes above this are refused before any network is built: fc1 alone would take 200 MB.
+MAX_STORED_SIZE = 1 << 16
 UNREADABLE = "is not a readable checkpoint (truncated, or not a PyTorch file)"
 
 
@@ -114,7 +116,7 @@ def check_sizes(path: Path, state: dict[str, Any]) -> None:
             "fc3.weight": (classes, hidden2),
             "fc3.bias": (classes,),
         }
-        fits = all(isinstance(n, int) and 1 <= n <= MAX_HIDDEN for n in (hidden1, hidden2, classes))
+        fits = all(isinstance(n, int) and 1 <= n <= MAX_STORED_SIZE for n in (hidden1, hidden2, classes))
         fits = fits and weights.keys() == expected.keys()
         fits = fits and all(tuple(weights[name].shape) == shape for name, shape in expected.items())
     except (TypeError, KeyError, AttributeError):
@@ -122,7 +124,7 @@ def check_sizes(path: Path, state: dict[str, Any]) -> None:
     if not fits:
         raise CheckpointError(
             f"{path} holds weights of another shape than the lesson's network (its stored sizes {sizes} do not "
-            f"match its tensors, or exceed {MAX_HIDDEN}): {RETRAIN}"
+            f"match its tensors, or exceed {MAX_STORED_SIZE}): {RETRAIN}"
         )
 
 

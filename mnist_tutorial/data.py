@@ -8,11 +8,12 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
+from .dataset_specs import MAX_IMAGES, SPLIT_FILES, get_spec
 from .defaults import BATCH_SIZE, EVAL_BATCH_SIZE, NORMALIZE_MEAN, NORMALIZE_STD, SEED
 from .errors import ConfigError, DataError
 from .fast_loader import TensorLoader
 from .idx import REDOWNLOAD, read_idx
-from .sources import MAX_IMAGES, SPLIT_FILES, DataSource, find_file, get_spec, resolve_source
+from .sources import DataSource, find_file, resolve_source
 
 if TYPE_CHECKING:
     from torchvision import transforms

@@ -86,4 +86,4 @@ def write_failure(error: OSError) -> str:
         return "the disk is full: free some disk space or write somewhere else"
     if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return f"{error.strerror.lower()}: choose a folder you can write to"
-    return f"{error.strerror or error}: check the folder and try again"
+    return f"{(error.strerror or str(error)).lower()}: check the folder and try again"

@@ -77,7 +77,7 @@ def read_idx(
             shape = _header(path, stream, fix)
             _check_shape(path, shape, max_items, item_shape, fix)
             expected = math.prod(shape)
-            body = stream.read(expected)
+            body = read_at_most(stream, expected)
             longer = bool(stream.read(1))
     except (OSError, EOFError, zlib.error) as error:
         if isinstance(error, DataError):
@@ -90,7 +90,16 @@ def read_idx(
             f"{path} is {problem}: its header promises {expected} bytes of data for shape {shape}, but it holds "
             f"{actual}: {fix}"
         )
-    return torch.frombuffer(bytearray(body), dtype=torch.uint8).view(*shape)
+    return torch.from_numpy(np.frombuffer(body, dtype=np.uint8).copy()).view(*shape)
+
+
+def read_at_most(stream: BinaryIO, size: int, chunk: int = 1 << 20) -> bytes:
+    """Up to `size` bytes from `stream`, in chunks: memory grows with what the file holds, not what it claims."""
+    parts, left = [], size
+    while left > 0 and (part := stream.read(min(chunk, left))):
+        parts.append(part)
+        left -= len(part)
+    return b"".join(parts)
 
 
 def write_idx(path: str | os.PathLike, array: np.ndarray | torch.Tensor) -> None:

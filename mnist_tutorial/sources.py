@@ -9,62 +9,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from .dataset_specs import DATASETS, SPLIT_FILES, DatasetSpec, get_spec
 from .defaults import DATA_DIR, DOWNLOAD_TIMEOUT_S, OFFLINE_ENV, SAMPLE_ROOT, SOURCE_ENV
 from .download import download_files, network_allowed
 from .errors import ConfigError, DataError
 
 SOURCES = ("auto", "full", "sample")
-SPLIT_FILES = {
-    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
-}
-
-
-@dataclass(frozen=True)
-class DatasetSpec:
-    """What differs between MNIST and Fashion-MNIST: names, folders, mirrors. The format is the same."""
-
-    name: str
-    title: str
-    folder: str  # torchvision's folder name under the data dir, <data_dir>/<folder>/raw/, and its class name
-    class_names: tuple[str, ...]
-    system_dirs: tuple[Path, ...] = ()  # read-only copies a package manager may have installed
-
-    @property
-    def torchvision_class(self) -> type:
-        """torchvision's class for this dataset, whose mirrors and md5s downloads use."""
-        from torchvision import datasets  # here, not at the top: importing torchvision takes seconds
-
-        return getattr(datasets, self.folder)
-
-
-FASHION_CLASSES = (
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-)
-DATASETS = {
-    "mnist": DatasetSpec("mnist", "MNIST", "MNIST", tuple(str(d) for d in range(10))),
-    "fashion": DatasetSpec(
-        "fashion",
-        "Fashion-MNIST",
-        "FashionMNIST",
-        FASHION_CLASSES,  # as torchvision.datasets.FashionMNIST.classes names them
-        (Path("/usr/share/datasets/fashion-mnist"),),  # Debian: apt-get install dataset-fashion-mnist
-    ),
-}
 SAMPLE_DIR = SAMPLE_ROOT / "MNIST" / "raw"
-# The most images a split of MNIST or Fashion-MNIST holds: reading refuses files that claim more.
-MAX_IMAGES = {"train": 60_000, "test": 10_000}
-
-
 @dataclass(frozen=True)
 class DataSource:
     """A folder holding the four IDX files of one dataset, and how it was found."""
@@ -85,13 +36,6 @@ class DataSource:
         if self.kind == "sample":
             return f"the embedded sample of real {title} digits"
         return f"full {title} ({shown(self.folder)})"
-
-
-def get_spec(dataset: str) -> DatasetSpec:
-    """The spec of `dataset` ("mnist" or "fashion"), or a ConfigError naming the choices."""
-    if dataset not in DATASETS:
-        raise ConfigError(f"unknown `dataset={dataset!r}`: choose one of {', '.join(DATASETS)}")
-    return DATASETS[dataset]
 
 
 def find_file(folder: Path, name: str) -> Path | None:
@@ -133,7 +77,8 @@ def check_data_dir(data_dir: Path) -> None:
         readable = False
     if not readable:
         raise DataError(
-            f"cannot read `data_dir={data_dir}` (permission denied): fix its permissions or pass another `data_dir`"
+            f"cannot read the data folder {data_dir} (permission denied): fix its permissions or pass another "
+            "`data_dir`"
         )
 
 

@@ -1,5 +1,6 @@
 """Checkpoints: what they carry, safe loading, a clear message for every bad file, and no torn writes."""
 
+import errno
 import os
 import signal
 import subprocess
@@ -11,9 +12,10 @@ import pytest
 import torch
 from helpers import same_weights
 
-from mnist_tutorial import NeuralNetwork, load_checkpoint, load_model, make_optimizer, save_checkpoint
+from mnist_tutorial import NeuralNetwork, checkpoint, load_checkpoint, load_model, make_optimizer, save_checkpoint
 from mnist_tutorial.defaults import PROJECT_ROOT
 from mnist_tutorial.errors import CheckpointError
+from mnist_tutorial.files import atomic_path
 
 HISTORY = {"train_loss": [0.9, 0.5], "test_loss": [0.8, 0.6], "test_accuracy": [0.7, 0.8], "seconds": [1.0, 1.1]}
 
@@ -93,7 +95,7 @@ def message(path) -> str:
 
 def test_missing_checkpoint(tmp_path):
     assert message(tmp_path / "nope.pt") == (
-        f"checkpoint {tmp_path}/nope.pt does not exist: check the path, or train one with `mnist-tutorial train`"
+        f"checkpoint {tmp_path}/nope.pt does not exist: check the path, or train a model first"
     )
 
 
@@ -110,7 +112,7 @@ def test_truncated_checkpoint(tmp_path, fraction):
     (tmp_path / "model.pt").write_bytes(data[: int(len(data) * fraction)])
     assert message(tmp_path / "model.pt") == (
         f"{tmp_path}/model.pt is not a readable checkpoint (truncated, or not a PyTorch file): "
-        "delete it and train again with `mnist-tutorial train`"
+        "delete it and train again"
     )
 
 
@@ -131,7 +133,7 @@ def test_a_network_of_another_shape(tmp_path):
     state["fc1.weight"] = torch.zeros(128, 785)  # one input too many
     torch.save(state, tmp_path / "other.pt")
     assert message(tmp_path / "other.pt").startswith(
-        f"{tmp_path}/other.pt holds weights of another shape than the lesson's network (size mismatch for fc1.weight"
+        f"{tmp_path}/other.pt holds weights of another shape than the lesson's network (its stored sizes "
     )
 
 
@@ -149,26 +151,31 @@ def test_a_state_dict_missing_layers(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "error",
-    [RuntimeError("[enforce fail at inline_container.cc:858] . PytorchStreamWriter failed writing file data/0"),
-     OSError(28, "No space left on device")],
+    ("error", "cause"),
+    [(OSError(errno.ENOSPC, "No space left on device"), "the disk is full: free some disk space"),
+     (OSError(errno.EACCES, "Permission denied"), "permission denied: choose a folder you can write to")],
 )  # fmt: skip
-def test_a_full_disk_keeps_the_previous_checkpoint(tmp_path, monkeypatch, error):
+def test_a_full_disk_or_a_refusal_keeps_the_checkpoint_and_names_the_cause(
+    tmp_path, monkeypatch, error, cause
+):
     first = saved(tmp_path / "model.pt")
 
-    def fail_half_way(state, path):
-        path.write_bytes(b"PK\x03\x04 half a zip")
-        raise error
+    def fail_half_way(path, data):
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(data[:100])  # the disk fills up, or the folder is taken away, part way through
+            raise error
 
-    monkeypatch.setattr(torch, "save", fail_half_way)
-    with pytest.raises(CheckpointError, match=r"cannot write checkpoint .*model.pt \(.*\): free some disk space"):
+    monkeypatch.setattr(checkpoint, "write_bytes_atomic", fail_half_way)
+    with pytest.raises(CheckpointError, match=rf"cannot write checkpoint .*model.pt: {cause}"):
         saved(tmp_path / "model.pt", 32, 16)
     assert same_weights(load_model(tmp_path / "model.pt"), first)
     assert os.listdir(tmp_path) == ["model.pt"]
 
 
 def test_saving_into_a_missing_folder(tmp_path):
-    with pytest.raises(CheckpointError, match=r"cannot write checkpoint .* \(No such file or directory\)"):
+    with pytest.raises(
+        CheckpointError, match=r"cannot write checkpoint .*: no such file or directory: check the folder"
+    ):
         saved(tmp_path / "missing" / "model.pt")
 
 

@@ -13,11 +13,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import same_weights
+from helpers import md5, same_weights
 
-from mnist_tutorial import NeuralNetwork, load_checkpoint, load_model
+from mnist_tutorial import NeuralNetwork, checkpoint, load_checkpoint, load_model
 from mnist_tutorial.cli import main
+from mnist_tutorial.files import atomic_path
 from mnist_tutorial.idx import write_idx
+from mnist_tutorial.run.outputs import OUTPUTS
 
 SCRIPT = Path(sys.executable).parent / "mnist-tutorial"
 ACCURACY = re.compile(r"^Test Accuracy: (\d+\.\d\d)%$", re.MULTILINE)
@@ -109,7 +111,9 @@ def test_flags_are_checked_before_any_work(tmp_path, capsys, flags, message):
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
 def test_a_device_the_machine_lacks_is_refused_before_any_work(tmp_path, capsys):
     line = refused(["train", "--device", "cuda", "--out", tmp_path / "out"], capsys)
-    assert line == "mnist-tutorial: error: device 'cuda' is not available on this machine: use --device cpu or auto"
+    assert line == (
+        "mnist-tutorial: error: --device cuda is not available on this machine: use --device cpu or --device auto"
+    )
     assert not (tmp_path / "out").exists()
 
 
@@ -191,10 +195,10 @@ def test_bad_data_dirs_and_missing_data(tmp_path, capsys, no_system_fashion):
     (tmp_path / "file").write_text("x")
     out = ["--out", tmp_path / "out"]
     assert refused(["train", "--data-dir", tmp_path / "file", *out], capsys) == (
-        f"mnist-tutorial: error: data dir {tmp_path}/file is a file, not a folder: pass --data-dir with a folder"
+        f"mnist-tutorial: error: --data-dir {tmp_path}/file is a file, not a folder: pass a folder as --data-dir"
     )
     assert refused(["train", "--data-dir", tmp_path / "file" / "data", *out], capsys) == (
-        f"mnist-tutorial: error: data dir {tmp_path}/file/data cannot exist, as {tmp_path}/file is a file: "
+        f"mnist-tutorial: error: --data-dir {tmp_path}/file/data cannot exist, as {tmp_path}/file is a file: "
         "check --data-dir"
     )
     raw = tmp_path / "empty" / "MNIST" / "raw"
@@ -260,16 +264,17 @@ def test_an_interrupt_keeps_the_last_epoch_and_resuming_ends_where_a_straight_ru
 
 
 def test_an_interrupt_during_a_save_keeps_the_previous_checkpoint(tmp_path, tiny_run, monkeypatch, capsys):
-    original, saves = torch.save, []
+    original, saves = checkpoint.write_bytes_atomic, []
 
-    def save_then_interrupt(state, path):
+    def save_then_interrupt(path, data):
         saves.append(path)
         if len(saves) == 2:
-            path.write_bytes(b"PK\x03\x04 half")
-            raise KeyboardInterrupt
-        original(state, path)
+            with atomic_path(path) as tmp:
+                tmp.write_bytes(data[:100])
+                raise KeyboardInterrupt
+        original(path, data)
 
-    monkeypatch.setattr(torch, "save", save_then_interrupt)
+    monkeypatch.setattr(checkpoint, "write_bytes_atomic", save_then_interrupt)
     assert tiny_run(tmp_path / "run", 3) == 130
     assert "holds 1 epoch(s)" in capsys.readouterr().out
     assert os.listdir(tmp_path / "run") == ["model.pt"] and load_checkpoint(tmp_path / "run" / "model.pt")["epoch"] == 1
@@ -279,7 +284,7 @@ def test_an_interrupt_before_training_is_one_line(tmp_path, capsys, monkeypatch)
     def interrupted(**kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("mnist_tutorial.experiment.load_data", interrupted)
+    monkeypatch.setattr("mnist_tutorial.run.train.load_data", interrupted)
     assert refused(["train", "--out", tmp_path / "out"], capsys, status=130) == "mnist-tutorial: interrupted"
 
 
@@ -288,7 +293,7 @@ def test_non_finite_loss_stops_with_the_learning_rate_and_saves_nothing(tmp_path
     line = refused([*args, "--epochs", "3"], capsys, status=1)
     assert re.fullmatch(
         r"mnist-tutorial: error: the loss became (nan|inf) by epoch 1, batch \d+, with learning rate 1e\+06: "
-        r"training stopped; try a smaller one, e\.g\. --lr 100000",
+        r"training stopped, as it cannot recover; try a smaller one, e\.g\. --lr 100000",
         line,
     ), line
     assert os.listdir(tmp_path / "out") == []
@@ -304,7 +309,8 @@ def test_resume_refusals(tmp_path, tiny_run, capsys):
         "or more"
     )
     assert refused([*resume, checkpoint, "--dataset", "fashion"], capsys) == (
-        f"mnist-tutorial: error: {checkpoint} was trained on mnist, not fashion: pass --dataset mnist"
+        f"mnist-tutorial: error: --dataset fashion differs from --dataset mnist, which {checkpoint} was trained "
+        "with: leave it out to continue with mnist, or train afresh without --resume"
     )
     torch.save(NeuralNetwork().state_dict(), tmp_path / "weights.pt")
     assert refused([*resume, tmp_path / "weights.pt"], capsys) == (
@@ -327,9 +333,9 @@ def test_a_network_with_other_outputs_than_the_dataset_has_classes(tmp_path, cap
 @pytest.mark.parametrize("case", ["missing", "folder", "truncated", "garbage", "other shape", "not ours"])
 def test_bad_checkpoints(tmp_path, capsys, case):
     path = tmp_path / "model.pt"
-    retrain = "delete it and train again with `mnist-tutorial train`"
+    retrain = "delete it and train again"
     if case == "missing":
-        expected = f"checkpoint {path} does not exist: check the path, or train one with `mnist-tutorial train`"
+        expected = f"checkpoint {path} does not exist: check the path, or train a model first"
     elif case == "folder":
         path.mkdir()
         expected = f"checkpoint {path} is a folder, not a file: pass the model.pt that training wrote"
@@ -340,15 +346,14 @@ def test_bad_checkpoints(tmp_path, capsys, case):
     elif case == "other shape":
         torch.save({**NeuralNetwork().state_dict(), "fc2.weight": torch.zeros(64, 100)}, path)
         expected = (
-            f"{path} holds weights of another shape than the lesson's network (size mismatch for fc2.weight: "
-            "copying a param with shape torch.Size([64, 100]) from checkpoint, the shape in current model is "
-            f"torch.Size([64, 128])): {retrain}"
+            f"{path} holds weights of another shape than the lesson's network (its stored sizes {{'hidden1': 128, "
+            f"'hidden2': 64, 'num_classes': 10}} do not match its tensors, or exceed 65536): {retrain}"
         )
     else:
         torch.save({"weights": [1, 2, 3]}, path)
         expected = (
-            f"{path} is a PyTorch file but not a mnist-tutorial checkpoint: pass the model.pt that `mnist-tutorial "
-            "train` wrote, or a state_dict saved with torch.save(model.state_dict(), path)"
+            f"{path} is a PyTorch file but not a mnist-tutorial checkpoint: pass a model.pt that the course "
+            "wrote, or a state_dict saved with torch.save(model.state_dict(), path)"
         )
     line = refused(["evaluate", "--checkpoint", path, "--source", "sample"], capsys)
     assert line == f"mnist-tutorial: error: {expected}"
@@ -358,23 +363,33 @@ def test_a_full_disk_while_writing_the_outputs(tmp_path, tiny_run, monkeypatch, 
     def full(path, data):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("mnist_tutorial.experiment.write_bytes_atomic", full)
+    monkeypatch.setattr("mnist_tutorial.run.outputs.write_bytes_atomic", full)
     assert tiny_run(tmp_path / "out", 1) == 2
     assert capsys.readouterr().err == (
-        f"mnist-tutorial: error: cannot write {tmp_path}/out/metrics.json (No space left on device): free some disk "
-        "space or choose another --out\n"
+        f"mnist-tutorial: error: cannot write {tmp_path}/out/metrics.json: the disk is full: free some disk space "
+        "or write somewhere else\n"
     )
 
 
-def test_a_new_run_removes_an_earlier_runs_metrics_and_plots(tmp_path, tiny_data_dir, capsys, monkeypatch):
-    """If the new run stops early, no metrics.json from another model may sit beside its model.pt."""
+def test_an_interrupted_first_epoch_keeps_the_previous_runs_outputs_as_they_were(tmp_path, tiny_data_dir, capsys,
+                                                                                  monkeypatch):  # fmt: skip
     out = tmp_path / "out"
     assert main(["train", "--data-dir", str(tiny_data_dir), "--epochs", "1", "--out", str(out)]) == 0
-    assert (out / "metrics.json").exists() and (out / "loss.png").exists()
+    before = {name: md5(out / name) for name in OUTPUTS}
 
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
 
     monkeypatch.setattr("mnist_tutorial.train.train_one_epoch", interrupt)
-    assert main(["train", "--data-dir", str(tiny_data_dir), "--epochs", "1", "--out", str(out)]) == 130
-    assert sorted(os.listdir(out)) == ["model.pt"]
+    assert main(["train", "--data-dir", str(tiny_data_dir), "--epochs", "2", "--out", str(out)]) == 130
+    assert f"Stopped before the first epoch ended: {out} is as it was before this run" in capsys.readouterr().out
+    assert {name: md5(out / name) for name in os.listdir(out)} == before
+
+
+def test_a_new_model_replaces_the_previous_runs_metrics_and_plots(tmp_path, tiny_data_dir, tiny_run, monkeypatch):
+    """Once the new run has saved an epoch, no metrics.json from another model may sit beside its model.pt."""
+    out = tmp_path / "out"
+    assert tiny_run(out, 1) == 0
+    interrupt_at_step(monkeypatch, 5 + 2)  # in the second epoch: the first one is saved
+    assert tiny_run(out, 3, "--seed", "1") == 130
+    assert sorted(os.listdir(out)) == ["model.pt"] and load_checkpoint(out / "model.pt")["epoch"] == 1

@@ -10,7 +10,7 @@ from torchvision import datasets
 
 from mnist_tutorial import load_data, make_loaders, make_test_loader, normalize
 from mnist_tutorial.data import ImageDataset, lesson_transform, read_split
-from mnist_tutorial.defaults import DATA_DIR
+from mnist_tutorial.defaults import SAMPLE_ROOT
 from mnist_tutorial.errors import ConfigError, DataError
 from mnist_tutorial.idx import write_idx
 from mnist_tutorial.sources import SAMPLE_DIR, DataSource
@@ -43,8 +43,8 @@ def test_sample_labels_cover_0_to_9_and_the_split_is_stratified(sample):
 
 
 def test_torchvision_reads_the_sample_and_sees_what_we_see(sample):
-    train = datasets.MNIST(root=str(DATA_DIR / "sample"), train=True, download=False)
-    test = datasets.MNIST(root=str(DATA_DIR / "sample"), train=False, download=False)
+    train = datasets.MNIST(root=str(SAMPLE_ROOT), train=True, download=False)
+    test = datasets.MNIST(root=str(SAMPLE_ROOT), train=False, download=False)
     assert torch.equal(train.data, sample.train.images) and torch.equal(train.targets, sample.train.labels)
     assert torch.equal(test.data, sample.test.images) and torch.equal(test.targets, sample.test.labels)
 
@@ -77,7 +77,7 @@ def test_lesson_transform_maps_bytes_to_minus_one_to_one():
 
 def test_image_dataset_serves_what_torchvision_mnist_serves(sample):
     ours = ImageDataset(sample.test)
-    theirs = datasets.MNIST(root=str(DATA_DIR / "sample"), train=False, transform=lesson_transform())
+    theirs = datasets.MNIST(root=str(SAMPLE_ROOT), train=False, transform=lesson_transform())
     for index in (0, 1, 1999):
         assert torch.equal(ours[index][0], theirs[index][0]) and ours[index][1] == theirs[index][1]
 
@@ -92,7 +92,7 @@ def test_training_batches_are_shuffled_and_test_batches_are_not(sample):
 
 @pytest.mark.parametrize("batch_size", [0, -1, 2.5, True])
 def test_batch_size_must_be_a_positive_whole_number(sample, batch_size):
-    with pytest.raises(ConfigError, match=f"batch size {batch_size!r} is not a positive whole number"):
+    with pytest.raises(ConfigError, match=f"`batch_size={batch_size!r}` is not a positive whole number"):
         make_loaders(sample, batch_size=batch_size)
 
 
@@ -107,13 +107,13 @@ def test_image_and_label_counts_that_disagree(tmp_path):
         read_split(full_source(raw), "test")
     message = str(caught.value)
     assert f"{raw}/t10k-labels-idx1-ubyte.gz holds 9 labels but {raw}/t10k-images-idx3-ubyte.gz holds 10" in message
-    assert message.endswith("delete both so they are downloaded again, or use --source sample")
+    assert message.endswith('delete both so they are downloaded again, or use `source="sample"`')
 
 
 def test_images_that_are_not_28_by_28(tmp_path):
     raw = write_dataset(tmp_path, n_train=30, n_test=10)
     write_idx(raw / "t10k-images-idx3-ubyte.gz", np.zeros((10, 32, 32), dtype=np.uint8))
-    with pytest.raises(DataError, match=r"holds images of shape \(10, 32, 32\), not \(N, 28, 28\)"):
+    with pytest.raises(DataError, match=r"holds data of shape \(10, 32, 32\), not \(N, 28, 28\)"):
         read_split(full_source(raw), "test")
 
 
@@ -128,7 +128,7 @@ def test_a_damaged_sample_says_to_restore_it_not_to_download_it(tmp_path):
     copy = tmp_path / "sample"
     shutil.copytree(SAMPLE_DIR, copy)
     (copy / "t10k-labels-idx1-ubyte").write_bytes(b"\0\0\x08\x01\0\0")
-    with pytest.raises(DataError, match=r"truncated inside its header: restore the embedded sample with `git checkout"):
+    with pytest.raises(DataError, match=r"truncated inside its header: reinstall the course with pip, or in a checkout run `git checkout"):
         read_split(DataSource("mnist", "sample", copy), "test")
 
 

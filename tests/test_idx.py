@@ -45,7 +45,7 @@ def error_for(path, data: bytes) -> str:
 
 def test_truncated_gzip(tmp_path):
     message = error_for(tmp_path / "a.gz", gzip.compress(VALID)[:-100])
-    assert "not a valid gzip file" in message and "use --source sample" in message
+    assert "not a valid gzip file" in message and 'use `source="sample"`' in message
 
 
 def test_corrupt_gzip(tmp_path):
@@ -60,7 +60,7 @@ def test_wrong_magic_number(tmp_path):
 
 
 def test_empty_file(tmp_path):
-    fix = "delete it so it is downloaded again, or use --source sample"
+    fix = 'delete it so it is downloaded again, or use `source="sample"`'
     assert error_for(tmp_path / "a", b"") == f"{tmp_path}/a is empty: {fix}"
     assert "/a.gz is empty" in error_for(tmp_path / "a.gz", gzip.compress(b""))
 

@@ -1,6 +1,5 @@
 """progress: bars or plain lines, chosen by argument, environment or surroundings; bars always closed."""
 
-from unittest import mock
 
 import pytest
 import torch
@@ -8,7 +7,7 @@ from tqdm import tqdm
 
 from mnist_tutorial import History, NeuralNetwork, fit, progress
 from mnist_tutorial.defaults import PROGRESS_ENV
-from mnist_tutorial.progress import LivePlot, Progress, bars_wanted, in_notebook
+from mnist_tutorial.progress import Progress, bars_wanted, in_notebook
 
 
 def history_of(epochs: int) -> History:
@@ -143,35 +142,3 @@ def test_fit_in_text_mode_prints_lines_and_no_bars(monkeypatch, capsys) -> None:
     assert history.epochs == 2
     assert [line.split(":")[0] for line in out.out.splitlines()] == ["Epoch 1/2", "Epoch 2/2"]
     assert "epochs" not in out.err
-
-
-def test_live_plot_draws_into_an_image_widget() -> None:
-    import ipywidgets
-
-    image = ipywidgets.Image(format="png")
-    plot = LivePlot(image)
-    plot(history_of(1))
-    first = bytes(image.value)
-    plot(history_of(2))
-    assert first.startswith(b"\x89PNG") and bytes(image.value) != first
-    assert plot.figure is not None
-
-
-def test_live_plot_updates_one_display_in_a_notebook(monkeypatch) -> None:
-    monkeypatch.setattr(progress, "in_notebook", lambda: True)
-    handle = mock.Mock()
-    with mock.patch("IPython.display.display", return_value=handle) as display:
-        plot = LivePlot()
-        for epochs in (1, 2, 3):
-            plot(history_of(epochs))
-    display.assert_called_once()
-    assert display.call_args.kwargs == {"display_id": True}
-    assert handle.update.call_count == 2
-    assert handle.update.call_args.args[0] is plot.figure
-
-
-def test_live_plot_outside_a_notebook_only_keeps_the_figure(capsys) -> None:
-    plot = LivePlot()
-    plot(history_of(2))
-    assert plot.figure is not None and plot.handle is None
-    assert capsys.readouterr().out == ""

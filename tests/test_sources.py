@@ -45,28 +45,28 @@ def test_full_forced_offline_without_data_says_what_to_do(tmp_path):
         resolve_source(source="full", data_dir=tmp_path)
     assert str(caught.value) == (
         f"full MNIST is not in {tmp_path}/MNIST/raw and $MNIST_TUTORIAL_OFFLINE is set: copy the four IDX files "
-        f"into {tmp_path}/MNIST/raw, unset $MNIST_TUTORIAL_OFFLINE to download them, or use --source sample"
+        f'into {tmp_path}/MNIST/raw, unset $MNIST_TUTORIAL_OFFLINE to download them, or use `source="sample"`'
     )
 
 
 @pytest.mark.parametrize("source", ["nonsense", "FULL"])
 def test_unknown_source_from_argument_or_environment(monkeypatch, source):
-    with pytest.raises(ConfigError, match=f"unknown data source '{source}': choose one of auto, full, sample"):
+    with pytest.raises(ConfigError, match=f"unknown `source='{source}'`: choose one of auto, full, sample"):
         resolve_source(source=source)
     monkeypatch.setenv(SOURCE_ENV, source)
-    with pytest.raises(ConfigError, match=rf"unknown data source '{source}' \(from \${SOURCE_ENV}\)"):
+    with pytest.raises(ConfigError, match=rf"unknown `source='{source}'` \(from \${SOURCE_ENV}\)"):
         resolve_source()
 
 
 def test_unknown_dataset():
-    with pytest.raises(ConfigError, match="unknown dataset 'kmnist': choose one of mnist, fashion"):
+    with pytest.raises(ConfigError, match="unknown `dataset='kmnist'`: choose one of mnist, fashion"):
         resolve_source(dataset="kmnist")
 
 
 def test_fashion_without_data_is_an_error_not_the_mnist_sample(tmp_path, no_system_fashion):
     with pytest.raises(DataError, match=r"full Fashion-MNIST is not in .*FashionMNIST/raw .*apt-get install"):
         resolve_source(dataset="fashion", data_dir=tmp_path)
-    with pytest.raises(ConfigError, match="there is no embedded sample of Fashion-MNIST: use --source full"):
+    with pytest.raises(ConfigError, match='there is no embedded sample of Fashion-MNIST: use `source="full"`'):
         resolve_source(dataset="fashion", source="sample")
 
 
@@ -78,19 +78,24 @@ def test_fashion_found_in_a_system_folder(tmp_path, monkeypatch):
 
 def test_data_dir_that_is_a_file(tmp_path):
     (tmp_path / "file").write_text("x")
-    with pytest.raises(DataError, match=f"data dir {tmp_path}/file is a file, not a folder: pass --data-dir"):
+    with pytest.raises(
+        DataError, match=f"`data_dir={tmp_path}/file` is a file, not a folder: pass a folder as `data_dir`"
+    ):
         resolve_source(data_dir=tmp_path / "file")
 
 
 def test_data_dir_inside_a_file(tmp_path):
     (tmp_path / "file").write_text("x")
-    with pytest.raises(DataError, match=f"data dir {tmp_path}/file/data cannot exist, as {tmp_path}/file is a file"):
+    with pytest.raises(DataError, match=f"`data_dir={tmp_path}/file/data` cannot exist, as {tmp_path}/file is a file"):
         resolve_source(data_dir=tmp_path / "file" / "data")
 
 
 def test_missing_sample(monkeypatch, tmp_path):
     monkeypatch.setattr("mnist_tutorial.sources.SAMPLE_DIR", tmp_path)
-    with pytest.raises(DataError, match=r"the embedded sample is missing from .*: restore it with `git checkout"):
+    with pytest.raises(
+        DataError,
+        match=r"the embedded sample is missing from .*: reinstall the course with pip, or in a checkout restore it",
+    ):
         resolve_source(source="sample")
 
 
@@ -136,7 +141,7 @@ def test_unreadable_data_dir_and_unreadable_subfolder(shared):
         pytest.skip(f"user nobody cannot run this venv's Python here: {result.stderr[-300:]}")
     assert result.stdout.split() == ["2", "2"]
     assert result.stderr.splitlines() == [
-        f"mnist-tutorial: error: cannot read data dir {locked} (permission denied): fix its permissions or pass "
+        f"mnist-tutorial: error: cannot read the data folder {locked} (permission denied): fix its permissions or pass "
         "another --data-dir",
         f"mnist-tutorial: error: cannot read {deep}/MNIST/raw (permission denied): fix its permissions or pass "
         "another --data-dir",

@@ -2,8 +2,8 @@
 
 import argparse
 
+from ..dataset_specs import DATASETS
 from ..run.evaluate import evaluate_checkpoint
-from ..sources import DATASETS
 from .common import add_data_flags
 
 

@@ -4,8 +4,8 @@ import argparse
 from pathlib import Path
 
 from .. import defaults
+from ..dataset_specs import DATASETS
 from ..run.train import train_and_save
-from ..sources import DATASETS
 from .common import add_data_flags
 
 RESUME_RULE = (

@@ -4,10 +4,10 @@ import os
 
 from ..checkpoint import load_checkpoint, model_from_checkpoint
 from ..data import load_data, make_test_loader
+from ..dataset_specs import get_spec
 from ..errors import CheckpointError, ConfigError
 from ..evaluate import evaluate
 from ..model import NeuralNetwork
-from ..sources import get_spec
 from ..train import pick_device
 
 

@@ -36,8 +36,8 @@ class OutputLock:
     """`with OutputLock(out):` holds `out`/.mnist-tutorial.lock, or raises OutputError naming the run that does.
 
     The lock is the kernel's (flock), not the file's existence: a run killed with SIGKILL or a power cut
-    leaves the file, but no lock, so the next run goes ahead. The file is never deleted, which would let two
-    runs lock two different files of the same name.
+    leaves the file, but no lock, so the next run goes ahead. A finished run deletes the file while still holding
+    the lock; a run that locked a file just deleted notices (its inode is no longer the path's) and tries again.
     """
 
     def __init__(self, out: Path) -> None:
@@ -46,13 +46,17 @@ class OutputLock:
         self.fd: int | None = None
 
     def __enter__(self) -> "OutputLock":
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        if not _try_lock(fd):
-            holder = self._holder(fd)
-            os.close(fd)
-            raise OutputError(
-                f"`out={self.out}` is in use by another run ({holder}): wait for it to end, or choose another `out`"
-            )
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            if not _try_lock(fd):
+                holder = self._holder(fd)
+                os.close(fd)
+                raise OutputError(
+                    f"`out={self.out}` is in use by another run ({holder}): wait for it to end, or choose another `out`"
+                )
+            if self._still_the_path(fd):
+                break
+            os.close(fd)  # locked a file that its holder deleted as it finished: take the new one
         os.ftruncate(fd, 0)
         os.write(fd, f"process {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}".encode())
         self.fd = fd
@@ -65,7 +69,14 @@ class OutputLock:
         except (OSError, AttributeError):
             return "process unknown"
 
+    def _still_the_path(self, fd: int) -> bool:
+        try:
+            return os.stat(self.path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            return False
+
     def __exit__(self, kind: type | None, error: BaseException | None, trace: TracebackType | None) -> None:
         if self.fd is not None:
+            self.path.unlink(missing_ok=True)  # while still locked, so nobody can be waiting on this file
             os.close(self.fd)  # closing releases the lock
             self.fd = None

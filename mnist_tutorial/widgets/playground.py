@@ -3,7 +3,6 @@
 import html
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as widgets
@@ -18,15 +17,15 @@ from ..plots import figure_png, plot_loss
 from ..settings import check_settings
 from ..train import fit, make_optimizer, pick_device, seed_everything
 from .common import ShownAsText
-from .training_thread import StoppableBatches, interruptible, lines_to
+from .training_thread import StoppableBatches, counting_epochs, interruptible, lines_to
 
 # Library argument -> the form's field: how the library's messages read in this form.
 FIELDS = {
     "lr": "learning rate",
     "momentum": "momentum",
     "num_epochs": "epochs",
-    "hidden1": "hidden layer 1",
-    "hidden2": "hidden layer 2",
+    "hidden1": "hidden layer 1 size",
+    "hidden2": "hidden layer 2 size",
     "device": "device",
 }
 
@@ -34,16 +33,6 @@ FIELDS = {
 def in_form_words(message: str) -> str:
     """A library message with argument names replaced by the form's field names (`lr=10` -> learning rate 10)."""
     return in_words(message, FIELDS)
-
-
-def counting_epochs(bar: Any) -> Callable[[History], None]:
-    """A fit() callback that moves the epoch bar on and shows the epoch's loss beside it."""
-
-    def epoch_done(history: History) -> None:
-        bar.update(1)
-        bar.set_postfix(loss=f"{history.train_loss[-1]:.3f}")
-
-    return epoch_done
 
 
 class Playground(ShownAsText, widgets.VBox):

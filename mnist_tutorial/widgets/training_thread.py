@@ -11,6 +11,8 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from ..history import History
+
 
 @contextlib.contextmanager
 def interruptible() -> Iterator[None]:
@@ -88,3 +90,13 @@ class StoppableBatches:
                 raise KeyboardInterrupt
             yield batch
             self.bar.update(1)
+
+
+def counting_epochs(bar: Any) -> Callable[[History], None]:
+    """A fit() callback that moves the epoch bar on and shows the epoch's loss beside it."""
+
+    def epoch_done(history: History) -> None:
+        bar.update(1)
+        bar.set_postfix(loss=f"{history.train_loss[-1]:.3f}")
+
+    return epoch_done

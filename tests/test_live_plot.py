@@ -1,0 +1,47 @@
+"""live_plot: one loss figure, redrawn in place after every epoch (a widget, a notebook output, or kept)."""
+
+from unittest import mock
+
+from mnist_tutorial import History, live_plot
+from mnist_tutorial.live_plot import LivePlot
+
+
+def history_of(epochs: int) -> History:
+    return History(
+        train_loss=[1.0 / (e + 1) for e in range(epochs)],
+        test_loss=[1.1 / (e + 1) for e in range(epochs)],
+        test_accuracy=[0.5 + 0.04 * e for e in range(epochs)],
+        seconds=[0.25] * epochs,
+    )
+
+
+def test_live_plot_draws_into_an_image_widget() -> None:
+    import ipywidgets
+
+    image = ipywidgets.Image(format="png")
+    plot = LivePlot(image)
+    plot(history_of(1))
+    first = bytes(image.value)
+    plot(history_of(2))
+    assert first.startswith(b"\x89PNG") and bytes(image.value) != first
+    assert plot.figure is not None
+
+
+def test_live_plot_updates_one_display_in_a_notebook(monkeypatch) -> None:
+    monkeypatch.setattr(live_plot, "in_notebook", lambda: True)
+    handle = mock.Mock()
+    with mock.patch("IPython.display.display", return_value=handle) as display:
+        plot = LivePlot()
+        for epochs in (1, 2, 3):
+            plot(history_of(epochs))
+    display.assert_called_once()
+    assert display.call_args.kwargs == {"display_id": True}
+    assert handle.update.call_count == 2
+    assert handle.update.call_args.args[0] is plot.figure
+
+
+def test_live_plot_outside_a_notebook_only_keeps_the_figure(capsys) -> None:
+    plot = LivePlot()
+    plot(history_of(2))
+    assert plot.figure is not None and plot.handle is None
+    assert capsys.readouterr().out == ""
