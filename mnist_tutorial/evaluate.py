@@ -57,11 +57,9 @@ def as_image_batch(images: torch.Tensor) -> torch.Tensor:
             f"`images` are {images.dtype}, but predict takes the uint8 pixels (0-255) and normalises them as the "
             "lesson does: pass e.g. data.test.images, or a loader of already normalised batches"
         )
-    if images.dim() == 2:
-        images = images.unsqueeze(0)
-    if images.dim() != 3 or tuple(images.shape[1:]) != (28, 28):
+    if tuple(images.shape[-2:]) != (28, 28) or images.dim() not in (2, 3):
         raise ConfigError(f"`images` have shape {tuple(images.shape)}: pass one (28, 28) image or a (N, 28, 28) batch")
-    return images
+    return images.view(-1, 28, 28)
 
 
 def confusion_matrix(predictions: torch.Tensor, labels: torch.Tensor, num_classes: int = 10) -> torch.Tensor:

@@ -216,3 +216,33 @@ def test_sigkill_in_the_middle_of_a_save_leaves_the_previous_checkpoint_whole(tm
     assert len(steps) == 1 and state["epoch"] == steps.pop()  # one complete save, not a mixture
     leftovers = [p.name for p in tmp_path.iterdir() if p != path]
     assert all(name.startswith(".model.pt.") and name.endswith(".tmp") for name in leftovers)  # hidden, never read
+
+
+@pytest.mark.parametrize("prefix", ["module.", "_orig_mod.", "_orig_mod.module."])
+def test_state_dicts_of_wrapped_networks_load(tmp_path, prefix):
+    """DataParallel and DDP save `module.`-prefixed names, torch.compile `_orig_mod.`: the weights are the same."""
+    model = NeuralNetwork()
+    torch.save({prefix + name: tensor for name, tensor in model.state_dict().items()}, tmp_path / "wrapped.pt")
+    assert same_weights(load_model(tmp_path / "wrapped.pt"), model)
+    saved(tmp_path / "model.pt")
+    state = torch.load(tmp_path / "model.pt", weights_only=True)
+    state["model_state"] = {prefix + name: tensor for name, tensor in state["model_state"].items()}
+    torch.save(state, tmp_path / "model.pt")
+    assert set(load_model(tmp_path / "model.pt").state_dict()) == set(model.state_dict())
+
+
+def test_a_network_trained_on_other_normalisation_is_refused(tmp_path):
+    saved(tmp_path / "model.pt")
+    state = torch.load(tmp_path / "model.pt", weights_only=True)
+    state["normalization"] = {"mean": 0.1307, "std": 0.3081}
+    torch.save(state, tmp_path / "model.pt")
+    assert "was trained on inputs normalised with {'mean': 0.1307, 'std': 0.3081}" in message(tmp_path / "model.pt")
+
+
+def test_a_save_removes_temporaries_an_interrupted_save_left_and_nothing_else(tmp_path):
+    stale = [tmp_path / ".model.pt.0123abcd.tmp", tmp_path / ".model.pt.deadbeef.tmp"]
+    kept = [tmp_path / ".other.pt.0123abcd.tmp", tmp_path / ".model.pt.notes.tmp", tmp_path / "model.pt.tmp"]
+    for path in stale + kept:
+        path.write_bytes(b"half")
+    saved(tmp_path / "model.pt")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["model.pt", *(p.name for p in kept)])

@@ -393,3 +393,51 @@ def test_a_new_model_replaces_the_previous_runs_metrics_and_plots(tmp_path, tiny
     interrupt_at_step(monkeypatch, 5 + 2)  # in the second epoch: the first one is saved
     assert tiny_run(out, 3, "--seed", "1") == 130
     assert sorted(os.listdir(out)) == ["model.pt"] and load_checkpoint(out / "model.pt")["epoch"] == 1
+
+
+@pytest.mark.parametrize(
+    ("flags", "given", "stored"),
+    [
+        (["--batch-size", "32"], "--batch-size 32", "--batch-size 64"),
+        (["--dataset", "fashion"], "--dataset fashion", "--dataset mnist"),
+        (["--source", "sample"], "--source sample", "--source full"),
+        (["--loader", "lesson"], "--loader lesson", "--loader fast"),
+        (["--lr", "0.01"], "--lr 0.01", "--lr 0.001"),
+    ],
+)
+def test_resume_refuses_a_setting_that_differs_from_the_checkpoints(tmp_path, tiny_run, capsys, flags, given, stored):
+    assert tiny_run(tmp_path / "run", 1) == 0
+    checkpoint = tmp_path / "run" / "model.pt"
+    capsys.readouterr()
+    line = refused(["train", "--out", tmp_path / "more", "--epochs", "2", "--resume", checkpoint, *flags], capsys)
+    assert line == (
+        f"mnist-tutorial: error: {given} differs from {stored}, which {checkpoint} was trained with: leave it out to "
+        f"continue with {stored.split()[1]}, or train afresh without --resume"
+    )
+
+
+def test_resume_follows_the_checkpoints_settings_where_none_are_given(tmp_path, tiny_run, capsys):
+    assert tiny_run(tmp_path / "run", 1, "--batch-size", "32", "--lr", "0.01") == 0
+    assert tiny_run(tmp_path / "run", 2, "--resume", tmp_path / "run" / "model.pt") == 0
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert (metrics["batch_size"], metrics["lr"], metrics["source"], metrics["epochs"]) == (32, 0.01, "full", 2)
+
+
+def test_resume_refuses_a_checkpoint_of_other_normalisation(tmp_path, tiny_run, capsys):
+    assert tiny_run(tmp_path / "run", 1) == 0
+    checkpoint = tmp_path / "run" / "model.pt"
+    state = torch.load(checkpoint, weights_only=True)
+    state["normalization"] = {"mean": 0.1307, "std": 0.3081}
+    torch.save(state, checkpoint)
+    capsys.readouterr()
+    line = refused(["train", "--out", tmp_path / "more", "--resume", checkpoint], capsys)
+    assert line.startswith(f"mnist-tutorial: error: {checkpoint} was trained on inputs normalised with")
+
+
+def test_the_help_states_the_resume_rule(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert (
+        "settings you do not pass (--dataset, --source, --batch-size, --loader, --lr, --momentum) follow" in help_text
+    )

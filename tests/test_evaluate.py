@@ -6,7 +6,16 @@ import pytest
 import torch
 from torch import nn
 
-from mnist_tutorial import confusion_matrix, evaluate, most_confident_mistakes, per_class_accuracy, predict
+from mnist_tutorial import (
+    NeuralNetwork,
+    confusion_matrix,
+    evaluate,
+    most_confident_mistakes,
+    normalize,
+    per_class_accuracy,
+    predict,
+)
+from mnist_tutorial.errors import ConfigError
 
 # nn.Identity as "the model": its outputs are the inputs, so every expected number can be worked out by hand.
 BATCHES = [
@@ -62,3 +71,33 @@ def test_most_confident_mistakes_come_first_and_right_answers_never_appear():
     assert most_confident_mistakes(probabilities, labels).tolist() == [3, 0, 2]
     assert most_confident_mistakes(probabilities, labels, k=2).tolist() == [3, 0]
     assert most_confident_mistakes(probabilities[[1, 4]], labels[[1, 4]]).tolist() == []
+
+
+def test_predict_takes_uint8_images_and_normalises_them_as_the_lesson_does():
+    torch.manual_seed(0)
+    model = NeuralNetwork()
+    images = torch.randint(0, 256, (5, 28, 28), dtype=torch.uint8)
+    from_loader, _ = predict(model, [(normalize(images), torch.zeros(5, dtype=torch.long))])
+    from_images, labels = predict(model, images)
+    assert torch.equal(from_images, from_loader) and labels is None
+    one, _ = predict(model, images[0])
+    assert torch.equal(one, from_loader[:1])
+
+
+@pytest.mark.parametrize(
+    ("images", "complaint"),
+    [
+        (torch.rand(28, 28), "are torch.float32, but predict takes the uint8 pixels"),
+        (torch.zeros(3, 784, dtype=torch.uint8), r"have shape \(3, 784\): pass one \(28, 28\) image"),
+    ],
+)
+def test_predict_refuses_images_it_cannot_read_in_a_sentence(images, complaint):
+    with pytest.raises(ConfigError, match=complaint):
+        predict(NeuralNetwork(), images)
+
+
+def test_evaluate_and_predict_refuse_an_empty_loader():
+    with pytest.raises(ConfigError, match="`loader` yielded no images to evaluate"):
+        evaluate(NeuralNetwork(), [])
+    with pytest.raises(ConfigError, match="`loader` yielded no images to predict"):
+        predict(NeuralNetwork(), [])

@@ -10,7 +10,7 @@ import torch
 from .. import defaults
 from ..checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from ..data import load_data, make_loaders
-from ..errors import ConfigError
+from ..errors import CheckpointError, ConfigError
 from ..history import History
 from ..model import NeuralNetwork
 from ..settings import check_loader, check_settings
@@ -80,7 +80,7 @@ def _train(out, settings, resumed, resume, data_dir, num_epochs, seed, device, p
     history = fit(model, train_loader, test_loader, num_epochs=num_epochs, optimizer=optimizer, device=device,
                   history=history, progress=progress, callbacks=[saver])  # fmt: skip
     if history.interrupted:
-        return {"interrupted": True, "epochs": saver.epochs}
+        return {"interrupted": True, "epochs": saver.saved_epochs(history)}
     if history.epochs == epochs_before:  # resumed a run that had already reached num_epochs
         saver(history)
     print(f"Test Accuracy: {100 * history.test_accuracy[-1]:.2f}%")
@@ -107,10 +107,12 @@ class CheckpointSaver:
     def __init__(self, out: Path, *, model: NeuralNetwork, optimizer: torch.optim.Optimizer, loader, settings) -> None:
         self.out, self.model, self.optimizer, self.loader, self.settings = out, model, optimizer, loader, settings
         self.epochs: int | None = None
+        self.attempted = False
 
     def __call__(self, history: History) -> None:
-        if self.epochs is None:
+        if not self.attempted:
             clear_previous(self.out)
+        self.attempted = True
         save_checkpoint(
             self.out / "model.pt",
             model=self.model,
@@ -121,3 +123,13 @@ class CheckpointSaver:
             settings=self.settings,
         )
         self.epochs = history.epochs
+
+    def saved_epochs(self, history: History) -> int | None:
+        """Epochs in model.pt after an interruption (which may strike after a save's rename, before it returns)."""
+        if not self.attempted:
+            return None
+        try:
+            stored = load_checkpoint(self.out / "model.pt")["history"]["train_loss"]
+        except (CheckpointError, KeyError, TypeError):
+            return self.epochs
+        return len(stored) if stored and stored == history.train_loss[: len(stored)] else self.epochs
