@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .dataset_specs import DATASETS, SPLIT_FILES, DatasetSpec, get_spec
 from .defaults import DATA_DIR, DOWNLOAD_TIMEOUT_S, OFFLINE_ENV, SAMPLE_ROOT, SOURCE_ENV
-from .download import download_files, network_allowed
+from .download import AUTO_BUDGET_S, download_files, network_allowed
 from .errors import ConfigError, DataError
 
 SOURCES = ("auto", "full", "sample")
@@ -111,7 +111,7 @@ def resolve_source(
         reason = f"${OFFLINE_ENV} is set" if not network_allowed() else "downloading is turned off"
         raise DataError(f"full {spec.title} is not in {raw_dir} and {reason}: {missing_data_fix(spec, raw_dir)}")
     try:
-        download_files(spec, raw_dir, timeout=timeout)
+        download_files(spec, raw_dir, timeout=timeout, budget=AUTO_BUDGET_S if fallback else None)
     except DataError as error:
         if not fallback:
             raise

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from helpers import write_dataset
 
+from mnist_tutorial import download
 from mnist_tutorial.defaults import OFFLINE_ENV, SOURCE_ENV
 from mnist_tutorial.sources import DATASETS
 
@@ -20,6 +21,12 @@ def offline(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test starts offline, with no source forced from outside, as `make test` runs them."""
     monkeypatch.setenv(OFFLINE_ENV, "1")
     monkeypatch.delenv(SOURCE_ENV, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def forget_failed_downloads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Downloads remember failed URLs for the rest of the process; each test starts with a clean memory."""
+    monkeypatch.setattr(download, "FAILED", {})
 
 
 @pytest.fixture

@@ -58,7 +58,7 @@ def test_wrong_md5_leaves_nothing_behind(tmp_path, served, monkeypatch, mirror):
         resolve_source(source="full", data_dir=tmp_path / "data")
     assert str(caught.value) == (
         f"could not download {NAMES[0]} ({mirror[0]}{NAMES[0]}: md5 {md5(served / NAMES[0])}, expected {'0' * 32}): "
-        "check your connection, or use --source sample"
+        'check your connection, or use `source="sample"`'
     )
     assert not (tmp_path / "data").exists()  # not even the folders made for it
 

@@ -10,10 +10,10 @@ import sys
 from types import FrameType, ModuleType
 
 from ..errors import TrainingDivergedError, TutorialError, in_words
-from . import evaluate, train
+from . import doctor, evaluate, export, train
 
 PROG = "mnist-tutorial"
-COMMANDS: tuple[ModuleType, ...] = (train, evaluate)
+COMMANDS: tuple[ModuleType, ...] = (train, evaluate, export, doctor)
 
 # Library argument -> command-line flag: the only place the two vocabularies meet.
 FLAGS = {
