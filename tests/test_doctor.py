@@ -1,0 +1,272 @@
+"""The pre-flight: passes here; each failing check gives exit status 1 and its `fix:` line; never downloads."""
+
+import argparse
+import json
+import shutil
+from types import SimpleNamespace
+
+import pytest
+from helpers import md5, write_dataset
+from packaging.requirements import Requirement
+from torchvision import datasets
+
+from mnist_tutorial import doctor_checks, doctor_data, doctor_lab, download, sources
+from mnist_tutorial.cli import doctor as doctor_command
+from mnist_tutorial.defaults import OFFLINE_ENV, SOURCE_ENV
+
+GOOD_FRONTENDS = {"@jupyter-widgets/jupyterlab-manager": ("5.0.16", True), "ipycanvas": ("0.14.3", True)}
+WIDGET_VERSIONS = {"ipywidgets": "8.1.9", "ipycanvas": "0.14.3"}
+REAL_FRONTEND_EXTENSIONS = doctor_lab.frontend_extensions
+
+
+def run_doctor(capsys, *argv: str) -> tuple[int, str]:
+    """`mnist-tutorial doctor ARGV`: (exit status, stdout)."""
+    parser = argparse.ArgumentParser()
+    doctor_command.add_parser(parser.add_subparsers())
+    args = parser.parse_args(["doctor", *argv])
+    status = args.run(args)
+    return status, capsys.readouterr().out
+
+
+@pytest.fixture(autouse=True)
+def known_frontends(monkeypatch):
+    """JupyterLab's extension list as a healthy install has it (listing the real one takes 2 s)."""
+    monkeypatch.setattr(doctor_lab, "frontend_extensions", lambda: dict(GOOD_FRONTENDS))
+    real_version = doctor_lab.metadata.version
+    monkeypatch.setattr(doctor_lab.metadata, "version", lambda name: WIDGET_VERSIONS.get(name) or real_version(name))
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    """An empty data dir, so no full data from this machine changes the results."""
+    return tmp_path / "data"
+
+
+def fix_lines(out: str) -> list[str]:
+    return [line for line in out.splitlines() if line.startswith("fix: ")]
+
+
+def test_passes_here_with_one_ok_line_per_check(capsys, data_dir):
+    status, out = run_doctor(capsys, "--data-dir", str(data_dir))
+    lines = out.splitlines()
+    assert status == 0, out
+    assert all(line.startswith(("ok: ", "note: ")) for line in lines[:-1])
+    assert "ok: sample: 4 files, md5s match" in lines
+    assert "ok: device cpu: one training step ran" in lines
+    assert lines[-1].startswith("PASS: ")
+
+
+def test_the_real_extension_list_has_both_widget_front_ends_enabled():
+    listed = REAL_FRONTEND_EXTENSIONS()
+    assert all(listed[name][1] for name in GOOD_FRONTENDS), listed
+
+
+def test_json_report_for_a_teacher(capsys, data_dir):
+    status, out = run_doctor(capsys, "--json", "--data-dir", str(data_dir))
+    report = json.loads(out)
+    assert status == 0 and report["passed"] is True
+    assert {"host", "platform", "python", "time", "verdict"} <= report.keys()
+    assert {"name": "sample", "status": "ok", "detail": "4 files, md5s match"} in report["checks"]
+
+
+def test_python_outside_the_course_floor(capsys, monkeypatch, data_dir):
+    monkeypatch.setattr(doctor_checks, "requires_python", lambda: ">=3.99")
+    status, out = run_doctor(capsys, "--data-dir", str(data_dir))
+    assert status == 1
+    assert fix_lines(out) == [
+        f"fix: python: Python {doctor_checks.sys.version.split()[0]} is outside what the course needs (>=3.99): "
+        "install Python 3.10 or newer"
+    ]
+    assert out.splitlines()[-1].startswith("FAIL: 1 of ")
+
+
+def test_a_dependency_too_old_and_one_missing(capsys, monkeypatch, data_dir):
+    requirements = [Requirement("torch>=99"), Requirement("no-such-course-dependency>=1")]
+    monkeypatch.setattr(doctor_checks, "course_requirements", lambda: requirements)
+    status, out = run_doctor(capsys, "--data-dir", str(data_dir))
+    torch_version = doctor_checks.metadata.version("torch")
+    assert status == 1
+    assert fix_lines(out) == [
+        f'fix: torch: {torch_version} is outside >=99: pip install "torch>=99"',
+        'fix: no-such-course-dependency: not installed: pip install "no-such-course-dependency>=1"',
+    ]
+
+
+def test_a_device_that_cannot_train(capsys, monkeypatch, data_dir):
+    monkeypatch.setattr(doctor_checks, "torch_devices", lambda: ["cpu", "cuda:99"])  # no machine has 100 GPUs
+    status, out = run_doctor(capsys, "--data-dir", str(data_dir))
+    (line,) = fix_lines(out)
+    assert status == 1
+    assert line.startswith("fix: device cuda:99: a training step failed (")
+    assert line.endswith("): use --device cpu (or $MNIST_TUTORIAL_DEVICE=cpu), or update the GPU driver")
+    assert "ok: device cpu: one training step ran" in out
+
+
+def test_a_corrupt_sample_file(capsys, monkeypatch, tmp_path, data_dir):
+    copy = tmp_path / "sample" / "MNIST" / "raw"
+    shutil.copytree(sources.SAMPLE_DIR, copy)
+    damaged = bytearray((copy / "t10k-labels-idx1-ubyte").read_bytes())
+    damaged[100] ^= 1  # one label changed: still loads, but is not the sample
+    (copy / "t10k-labels-idx1-ubyte").write_bytes(bytes(damaged))
+    monkeypatch.setattr(sources, "SAMPLE_DIR", copy)
+    status, out = run_doctor(capsys, "--data-dir", str(data_dir))
+    assert status == 1
+    assert fix_lines(out) == [f"fix: sample: missing or damaged: t10k-labels-idx1-ubyte: {doctor_data.REINSTALL}"]
+
+
+def test_the_manifest_matches_the_shipped_sample():
+    listed = doctor_data.read_manifest(doctor_data.SAMPLE_MANIFEST)
+    assert sorted(listed) == sorted(path.name for path in sources.SAMPLE_DIR.iterdir() if path.name in listed)
+    assert all(md5(sources.SAMPLE_DIR / name) == digest for name, digest in listed.items())
+    assert len(listed) == 4
+
+
+def test_a_source_that_cannot_resolve(capsys, monkeypatch, data_dir):
+    monkeypatch.setenv(SOURCE_ENV, "full")  # full MNIST asked for, absent, and offline
+    status, out = run_doctor(capsys, "--data-dir", str(data_dir))
+    (line,) = fix_lines(out)
+    assert status == 1
+    assert line.startswith(f"fix: data source: full MNIST is not in {data_dir / 'MNIST' / 'raw'} and ${OFFLINE_ENV}")
+
+
+@pytest.fixture
+def full_data(data_dir, monkeypatch):
+    """A tiny "full" MNIST in data_dir, with torchvision's md5s made to match it."""
+    raw = write_dataset(data_dir / "MNIST" / "raw")
+    names = [name for name, _ in datasets.MNIST.resources]
+    monkeypatch.setattr(datasets.MNIST, "resources", [(name, md5(raw / name)) for name in names])
+    return raw
+
+
+def test_full_data_that_matches(capsys, data_dir, full_data):
+    status, out = run_doctor(capsys, "--data-dir", str(data_dir))
+    assert status == 0
+    assert "ok: data source: full (full MNIST)" in out
+    assert "ok: full MNIST: 4 files, md5s match" in out
+
+
+def test_full_data_with_a_damaged_file(capsys, data_dir, full_data):
+    (full_data / "train-labels-idx1-ubyte.gz").write_bytes(b"not gzip")
+    status, out = run_doctor(capsys, "--data-dir", str(data_dir))
+    assert status == 1
+    assert fix_lines(out) == [
+        f"fix: full MNIST: damaged: train-labels-idx1-ubyte.gz in {full_data}: delete them and download again"
+    ]
+
+
+def test_a_full_disk(capsys, monkeypatch, data_dir):
+    monkeypatch.setattr(doctor_data.shutil, "disk_usage", lambda path: SimpleNamespace(free=200 * 2**20))
+    status, out = run_doctor(capsys, "--data-dir", str(data_dir))
+    assert status == 1
+    assert fix_lines(out) == ["fix: disk: 0.2 GiB free, the course needs 1 GiB: free some space"]
+
+
+def test_jupyterlab_missing(capsys, monkeypatch, data_dir):
+    version = doctor_lab.metadata.version
+
+    def without_jupyterlab(name):
+        if name == "jupyterlab":
+            raise doctor_lab.metadata.PackageNotFoundError(name)
+        return version(name)
+
+    monkeypatch.setattr(doctor_lab.metadata, "version", without_jupyterlab)
+    status, out = run_doctor(capsys, "--data-dir", str(data_dir))
+    assert status == 1
+    assert fix_lines(out) == [
+        'fix: jupyterlab: not installed: pip install "jupyterlab>=4.2,<5"',  # as a dependency
+        'fix: jupyter-lab: not installed in this Python: pip install "jupyterlab>=4.2,<5"',  # as the command
+    ]
+
+
+def test_a_kernel_that_runs_another_python(capsys, monkeypatch, data_dir):
+    from jupyter_client import kernelspec
+
+    spec = SimpleNamespace(argv=["/opt/other/bin/python", "-m", "ipykernel_launcher"], resource_dir="/k/python3")
+    monkeypatch.setattr(kernelspec.KernelSpecManager, "get_kernel_spec", lambda self, name: spec)
+    status, out = run_doctor(capsys, "--data-dir", str(data_dir))
+    assert status == 1
+    assert fix_lines(out) == [
+        "fix: kernel: the python3 kernel (/k/python3) runs /opt/other/bin/python, not this Python: "
+        f"{doctor_lab.sys.executable} -m ipykernel install --user"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("frontends", "expected"),
+    [
+        (
+            {"@jupyter-widgets/jupyterlab-manager": ("5.0.16", True)},
+            'fix: ipycanvas: front-end extension missing, so widgets show "Error displaying widget": {canvas}',
+        ),
+        (
+            {**GOOD_FRONTENDS, "ipycanvas": ("0.14.3", False)},
+            "fix: ipycanvas: front-end extension 0.14.3 is disabled: jupyter labextension enable ipycanvas",
+        ),
+        (
+            {**GOOD_FRONTENDS, "@jupyter-widgets/jupyterlab-manager": ("3.1.0", True)},
+            "fix: @jupyter-widgets/jupyterlab-manager: front-end 3.1.0 does not match ipywidgets 8.1.9 in the kernel "
+            '("Error displaying widget"): {widgets} jupyterlab_widgets',
+        ),
+        (
+            {**GOOD_FRONTENDS, "ipycanvas": ("0.13.2", True)},
+            "fix: ipycanvas: front-end 0.13.2 does not match ipycanvas 0.14.3 in the kernel "
+            '("Error displaying widget"): {canvas}',
+        ),
+    ],
+    ids=["missing", "disabled", "widgets-mismatch", "canvas-mismatch"],
+)
+def test_widget_front_ends(capsys, monkeypatch, data_dir, frontends, expected):
+    monkeypatch.setattr(doctor_lab, "frontend_extensions", lambda: frontends)
+    status, out = run_doctor(capsys, "--data-dir", str(data_dir))
+    assert status == 1
+    hints = {name: doctor_checks.install_hint(f"ipy{name}", force=True) for name in ("canvas", "widgets")}
+    assert fix_lines(out) == [expected.format(**hints)]
+
+
+def test_mirrors_are_not_asked_offline(capsys, monkeypatch, data_dir):
+    asked = []
+    monkeypatch.setattr(doctor_data, "mirror_reachable", lambda url, timeout: asked.append(url) or True)
+    status, out = run_doctor(capsys, "--data-dir", str(data_dir))
+    assert (status, asked) == (0, [])  # not even a HEAD request
+    assert f"ok: mirrors: not checked: network use is off (${OFFLINE_ENV})" in out
+
+
+def test_mirrors_online_without_any_download(capsys, monkeypatch, data_dir, mirror, closed_port_url):
+    monkeypatch.delenv(OFFLINE_ENV)
+    monkeypatch.setattr(download, "download_files", fail_if_called)
+    monkeypatch.setattr(sources, "download_files", fail_if_called)
+    (mirror[1] / datasets.MNIST.resources[0][0]).write_bytes(b"x")
+    monkeypatch.setattr(datasets.MNIST, "mirrors", [mirror[0], closed_port_url])
+    assert doctor_data.check_mirrors().line == "ok: mirrors: 1 of 2 reachable"
+    monkeypatch.setattr(datasets.MNIST, "mirrors", [closed_port_url])
+    status, out = run_doctor(capsys, "--data-dir", str(data_dir))
+    assert status == 0  # the sample stands in: worth a note, not a failure
+    assert "note: mirrors: none reachable: full MNIST cannot be downloaded here; the course uses the sample" in out
+    assert "ok: data source: sample (the embedded sample)" in out  # and nothing was downloaded
+
+
+def fail_if_called(*args, **kwargs):
+    raise AssertionError("doctor started a download")
+
+
+def test_a_torch_that_cannot_be_imported(capsys, monkeypatch, data_dir):
+    def broken():
+        raise ImportError("libtorch_cpu.so: cannot open shared object file")
+
+    monkeypatch.setattr(doctor_checks, "torch_devices", broken)
+    status, out = run_doctor(capsys, "--data-dir", str(data_dir))
+    assert status == 1
+    assert fix_lines(out) == [
+        "fix: torch: cannot be imported (libtorch_cpu.so: cannot open shared object file): "
+        'pip install --force-reinstall "torch>=2.4,<3"'
+    ]
+
+
+def test_a_check_that_breaks_is_a_fix_line_not_a_traceback(capsys, monkeypatch, data_dir):
+    def broken(**kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(sources, "resolve_source", broken)
+    status, out = run_doctor(capsys, "--data-dir", str(data_dir))
+    assert status == 1
+    assert fix_lines(out) == ["fix: data source: could not be checked (RuntimeError: boom): reinstall the course"]

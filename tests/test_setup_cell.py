@@ -1,0 +1,118 @@
+"""The notebooks' setup cell: first, once, idempotent; installs only on a hosted runtime lacking the course."""
+
+import importlib.util
+import os
+import shutil
+import sys
+import types
+from pathlib import Path
+
+import nbformat
+import pytest
+from IPython.core.inputtransformer2 import TransformerManager
+
+TOOLS = Path(__file__).resolve().parent.parent / "tools"
+sys.path.insert(0, str(TOOLS))
+import repository  # noqa: E402
+import setup_cell  # noqa: E402
+
+NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "01_model.ipynb"
+PIP_LINE = "install --quiet {INSTALL}"
+
+
+@pytest.fixture
+def notebook(tmp_path):
+    copy = tmp_path / NOTEBOOK.name
+    shutil.copy(NOTEBOOK, copy)  # never the real notebooks: others edit them
+    return copy
+
+
+def test_the_cell_goes_first_once_and_a_second_run_changes_nothing(notebook):
+    before = nbformat.read(notebook, as_version=4)
+    assert setup_cell.refresh(notebook) is True
+    written = notebook.read_bytes()
+    assert setup_cell.refresh(notebook) is False
+    assert notebook.read_bytes() == written
+    after = nbformat.read(notebook, as_version=4)
+    assert after.cells[0].source == setup_cell.SOURCE and after.cells[0].metadata.tags == ["setup"]
+    assert [cell.source for cell in after.cells[1:]] == [
+        cell.source for cell in before.cells if "setup" not in cell.metadata.get("tags", [])
+    ]
+
+
+def test_an_old_setup_cell_is_replaced_not_added(notebook):
+    setup_cell.refresh(notebook)
+    stale = nbformat.read(notebook, as_version=4)
+    stale.cells[0].source = "# an older setup cell"
+    stale.cells.append(stale.cells.pop(0))  # even when it has moved
+    nbformat.write(stale, notebook)
+    assert setup_cell.refresh(notebook) is True
+    cells = nbformat.read(notebook, as_version=4).cells
+    assert [cell.source for cell in cells].count(setup_cell.SOURCE) == 1
+    assert "# an older setup cell" not in [cell.source for cell in cells]
+
+
+def run_cell(monkeypatch, *, installed: bool) -> list[str]:
+    """Run the setup cell as IPython would; returns the %pip lines it ran."""
+    calls = []
+    namespace = {}
+    shell = types.SimpleNamespace(
+        run_line_magic=lambda magic, line: calls.append(f"{magic} {line.format(**namespace)}")
+    )
+    namespace["get_ipython"] = lambda: shell
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: (
+            (real_find_spec(name, *a) if installed else None) if name == "mnist_tutorial" else real_find_spec(name, *a)
+        ),
+    )
+    exec(TransformerManager().transform_cell(setup_cell.SOURCE), namespace)
+    return calls
+
+
+@pytest.fixture
+def local(monkeypatch):
+    """A machine that is none of the hosted runtimes, whatever this one is."""
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    monkeypatch.delenv("KAGGLE_KERNEL_RUN_TYPE", raising=False)
+    monkeypatch.delenv(repository.INSTALL_ENV, raising=False)
+    real_isdir = os.path.isdir
+    monkeypatch.setattr(os.path, "isdir", lambda path: False if path == "/home/studio-lab-user" else real_isdir(path))
+
+
+def colab(monkeypatch):
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+
+
+def kaggle(monkeypatch):
+    monkeypatch.setenv("KAGGLE_KERNEL_RUN_TYPE", "Interactive")
+
+
+def studio_lab(monkeypatch):
+    real_isdir = os.path.isdir
+    monkeypatch.setattr(os.path, "isdir", lambda path: path == "/home/studio-lab-user" or real_isdir(path))
+
+
+@pytest.mark.parametrize("runtime", [colab, kaggle, studio_lab])
+def test_a_hosted_runtime_without_the_course_installs_it(local, monkeypatch, runtime):
+    runtime(monkeypatch)
+    assert run_cell(monkeypatch, installed=False) == [f"pip install --quiet {repository.INSTALL_SOURCE}"]
+
+
+@pytest.mark.parametrize("runtime", [colab, kaggle, studio_lab])
+def test_a_hosted_runtime_with_the_course_installs_nothing(local, monkeypatch, runtime):
+    runtime(monkeypatch)
+    assert run_cell(monkeypatch, installed=True) == []
+
+
+def test_locally_the_cell_does_nothing_even_without_the_course(local, monkeypatch):
+    assert run_cell(monkeypatch, installed=False) == []
+
+
+def test_the_install_source_is_one_constant_an_environment_variable_overrides(local, monkeypatch):
+    assert repository.INSTALL_SOURCE in setup_cell.SOURCE
+    colab(monkeypatch)
+    monkeypatch.setenv(repository.INSTALL_ENV, "mnist-tutorial==0.1.0")
+    assert run_cell(monkeypatch, installed=False) == ["pip install --quiet mnist-tutorial==0.1.0"]
