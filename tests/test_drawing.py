@@ -1,4 +1,9 @@
-"""drawing: a drawn digit prepared like MNIST (box to 20 px, centred by mass in 28x28), then normalised."""
+"""drawing: a drawn digit prepared like MNIST (box to 20 px, centred by mass in 28x28), then normalised.
+
+The web page's preprocess.js mirrors this module; tests/test_export_page.py checks the two agree.
+"""
+
+import itertools
 
 import numpy as np
 import pytest
@@ -8,7 +13,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from mnist_tutorial import load_data, normalize
-from mnist_tutorial.drawing import BOX, SIZE, preprocess, rasterize, to_mnist_bytes
+from mnist_tutorial.drawing import BOX, SIZE, area_weights, preprocess, rasterize, scale_to_box, to_mnist_bytes
 
 
 def ink_box(image: np.ndarray) -> tuple[int, int, int, int]:
@@ -68,9 +73,7 @@ def test_ink_is_never_pushed_over_the_edge() -> None:
     drawing[0:3, 0:200] = 255
     drawing[197:200, 0:200] = 255
     image = to_mnist_bytes(drawing)
-    assert int(image.astype(np.int64).sum()) >= 0.95 * int(
-        np.asarray(Image.fromarray(drawing[:200, :200]).resize((20, 20), Image.Resampling.LANCZOS), np.int64).sum()
-    )
+    assert int(image.astype(np.int64).sum()) == int(scale_to_box(drawing[:200, :200]).astype(np.int64).sum())
 
 
 def test_an_empty_canvas_gives_a_blank_image() -> None:
@@ -86,6 +89,45 @@ def test_output_is_the_network_input_normalised_like_the_lesson() -> None:
     assert inputs.shape == (1, 1, 28, 28) and inputs.dtype == torch.float32
     assert inputs.min() >= -1 and inputs.max() <= 1 and inputs.max() == 1
     assert torch.equal(inputs, normalize(torch.from_numpy(to_mnist_bytes(drawing)).unsqueeze(0)))
+
+
+def test_area_weights_are_the_overlaps_on_a_common_ruler() -> None:
+    # 3 pixels to 2: on a ruler of 6 units, old pixels span 2 units each, new ones 3.
+    assert area_weights(3, 2).tolist() == [[2, 1, 0], [0, 1, 2]]
+    assert area_weights(2, 4).tolist() == [[2, 0], [2, 0], [0, 2], [0, 2]]  # stretching repeats pixels
+    assert (area_weights(280, 20).sum(axis=1) == 280).all()
+
+
+def test_scaling_averages_areas_and_rounds_halves_up() -> None:
+    stripes = np.zeros((40, 40), dtype=np.uint8)
+    stripes[::2] = 255  # every other row: each new pixel averages one inked and one empty row
+    assert (scale_to_box(stripes) == 128).all() and scale_to_box(stripes).shape == (20, 20)  # 127.5 -> 128
+    assert (scale_to_box(np.full((7, 70), 200, dtype=np.uint8)) == 200).all()
+    assert scale_to_box(np.full((7, 70), 200, dtype=np.uint8)).shape == (2, 20)  # 7 * 20/70 = 2
+    assert scale_to_box(np.full((5, 40), 9, dtype=np.uint8)).shape == (3, 20)  # 2.5 rounds up to 3
+
+
+def test_float_images_within_0_to_1_are_read_as_0_to_1() -> None:
+    image = load_data(source="sample").test.images[0]
+    as_floats = image.float() / 255  # what ToTensor() gives, without the channel dimension
+    assert torch.equal(preprocess(as_floats), preprocess(image))
+    assert torch.equal(preprocess(as_floats.double().numpy()), preprocess(image.numpy()))
+
+
+def test_rasterize_inks_exactly_the_pixels_within_half_the_pen_of_the_stroke() -> None:
+    stroke = [(30.3, 40.7), (120.2, 61.9), (60.5, 150.1)]
+    ink = rasterize([stroke], size=200, width=14)
+    for row in range(200):
+        for column in range(200):
+            distance = min(segment_distance((column + 0.5, row + 0.5), a, b) for a, b in itertools.pairwise(stroke))
+            if abs(distance - 7) > 1e-9:
+                assert (ink[row, column] == 255) == (distance < 7), (row, column, distance)
+
+
+def segment_distance(p: tuple[float, float], a: tuple[float, float], b: tuple[float, float]) -> float:
+    (px, py), (ax, ay), (bx, by) = p, a, b
+    t = max(0.0, min(1.0, ((px - ax) * (bx - ax) + (py - ay) * (by - ay)) / ((bx - ax) ** 2 + (by - ay) ** 2)))
+    return float(np.hypot(px - ax - t * (bx - ax), py - ay - t * (by - ay)))
 
 
 def test_tensors_and_floats_are_accepted_and_clipped() -> None:

@@ -128,6 +128,8 @@ def draw_digit(model: torch.nn.Module, class_names: Sequence[str] | None = None)
     """A canvas to draw a digit with the mouse; the prediction updates as you draw. Clear starts over.
 
     The drawing is prepared like MNIST (drawing.preprocess) before the model sees it; the 28x28 image
-    it gets is shown beside the canvas.
+    it gets is shown beside the canvas. The page that `mnist-tutorial export` writes draws with the same pen
+    on the same 280x280 canvas and prepares strokes by the same specification, so both give the network
+    the same 784 numbers for the same strokes.
     """
     return DigitPad(model, class_names)

@@ -1,0 +1,161 @@
+"""export: the network as ONNX (checked against torch with onnxruntime), its metadata, the page's weights."""
+
+import base64
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime
+import pytest
+import torch
+
+import mnist_tutorial.cli as cli
+from mnist_tutorial import load_data, load_model, normalize, save_checkpoint, train_and_save
+from mnist_tutorial.cli import export as export_command
+from mnist_tutorial.export import PAGE_FILES, export_model
+from mnist_tutorial.model import NeuralNetwork
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A short run of the lesson on the embedded sample, as `mnist-tutorial train` writes it."""
+    out = tmp_path_factory.mktemp("run")
+    train_and_save(source="sample", num_epochs=2, device="cpu", out=out, progress=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def exported(run_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("export") / "page"
+    export_model(run_dir / "model.pt", out)
+    return out
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+def test_onnxruntime_agrees_with_torch_on_the_embedded_test_split(run_dir: Path, exported: Path) -> None:
+    test = load_data(source="sample").test
+    inputs = normalize(test.images)
+    with torch.no_grad():
+        expected = load_model(run_dir / "model.pt")(inputs).softmax(dim=1).numpy()
+    session = onnxruntime.InferenceSession(str(exported / "model.onnx"), providers=["CPUExecutionProvider"])
+    got = softmax(session.run(["logits"], {"image": inputs.numpy()})[0].astype(np.float64))
+    assert got.shape == (len(test), 10)
+    assert (got.argmax(axis=1) == expected.argmax(axis=1)).all()
+    assert np.abs(got - expected).max() < 1e-5
+    # Any batch size: one image, and an odd number of them.
+    for count in (1, 7):
+        logits = session.run(None, {"image": inputs[:count].numpy()})[0]
+        assert np.abs(softmax(logits) - expected[:count]).max() < 1e-5
+
+
+def test_the_onnx_file_is_valid_self_contained_and_named(exported: Path) -> None:
+    assert sorted(path.name for path in exported.iterdir()) == sorted(
+        ["model.onnx", "metadata.json", "model.js", *PAGE_FILES]
+    )  # no model.onnx.data beside it: the weights are inside
+    model = onnx.load(str(exported / "model.onnx"))
+    onnx.checker.check_model(model)
+    (image,), (logits,) = model.graph.input, model.graph.output
+    assert (image.name, logits.name) == ("image", "logits")
+    dims = [d.dim_param or d.dim_value for d in image.type.tensor_type.shape.dim]
+    assert dims[1:] == [1, 28, 28] and isinstance(dims[0], str)  # a named, dynamic batch dimension
+    props = {p.key: json.loads(p.value) for p in model.metadata_props if p.key in ("normalization", "class_names")}
+    assert props == {"normalization": {"mean": 0.5, "std": 0.5}, "class_names": [str(d) for d in range(10)]}
+
+
+def test_metadata_names_classes_normalisation_and_the_runs_accuracy(run_dir: Path, exported: Path) -> None:
+    metadata = json.loads((exported / "metadata.json").read_text())
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metadata["class_names"] == [str(d) for d in range(10)]
+    assert metadata["normalization"] == {"mean": 0.5, "std": 0.5}
+    assert metadata["test_accuracy"] == metrics["test_accuracy"]
+    assert metadata["input"]["name"] == "image" and metadata["output"]["name"] == "logits"
+    assert metadata["trained_on"] == "MNIST (the embedded sample), 2 epochs"
+
+
+def test_metrics_of_another_run_are_not_taken_for_this_ones(run_dir: Path, tmp_path: Path) -> None:
+    state = torch.load(run_dir / "model.pt", weights_only=True)
+    state["history"] = {key: values[:1] for key, values in state["history"].items()}
+    state["epoch"] = 1
+    torch.save(state, tmp_path / "model.pt")
+    (tmp_path / "metrics.json").write_text(json.dumps({"epochs": 2, "test_accuracy": 0.99}))
+    export_model(tmp_path / "model.pt", tmp_path / "out")
+    metadata = json.loads((tmp_path / "out" / "metadata.json").read_text())
+    assert metadata["test_accuracy"] == state["history"]["test_accuracy"][0] != 0.99
+
+
+def test_the_pages_weights_are_the_models_bit_for_bit(run_dir: Path, exported: Path) -> None:
+    script = (exported / "model.js").read_text()
+    page = json.loads(re.search(r"const MNIST_MODEL = (\{.*\});", script).group(1))
+    state = load_model(run_dir / "model.pt").state_dict()
+    for layer in page["layers"]:
+        for kind in ("weight", "bias"):
+            decoded = np.frombuffer(base64.b64decode(layer[kind]), dtype="<f4")
+            assert np.array_equal(decoded, state[f"{layer['name']}.{kind}"].numpy().ravel())
+    assert [(layer["inputs"], layer["outputs"]) for layer in page["layers"]] == [(784, 128), (128, 64), (64, 10)]
+    assert page["classNames"] == [str(d) for d in range(10)]
+
+
+def test_a_fashion_checkpoint_without_metrics_names_its_classes(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    history = {"train_loss": [1.0], "test_loss": [1.0], "test_accuracy": [0.5], "seconds": [1.0]}
+    save_checkpoint(tmp_path / "model.pt", model=NeuralNetwork(), dataset="fashion", history=history)
+    export_model(tmp_path / "model.pt", tmp_path / "out")
+    metadata = json.loads((tmp_path / "out" / "metadata.json").read_text())
+    assert metadata["class_names"][0] == "T-shirt/top" and metadata["class_names"][9] == "Ankle boot"
+    assert metadata["test_accuracy"] == 0.5  # from the checkpoint's history, in the absence of metrics.json
+
+
+def test_a_bare_state_dict_exports_with_unknown_accuracy(tmp_path: Path) -> None:
+    torch.save(NeuralNetwork().state_dict(), tmp_path / "weights.pt")
+    export_model(tmp_path / "weights.pt", tmp_path / "out")
+    metadata = json.loads((tmp_path / "out" / "metadata.json").read_text())
+    assert metadata["test_accuracy"] is None and metadata["dataset"] == "mnist"
+
+
+# ------------------------------------------------------------------------------------------- the command
+
+
+@pytest.fixture
+def main(monkeypatch: pytest.MonkeyPatch):
+    """mnist_tutorial.cli.main, with `export` among its subcommands (whether or not it is registered yet)."""
+    if export_command not in cli.COMMANDS:
+        monkeypatch.setattr(cli, "COMMANDS", (*cli.COMMANDS, export_command))
+    return cli.main
+
+
+def test_the_command_writes_the_folder_and_says_where(main, run_dir: Path, tmp_path: Path, capsys) -> None:
+    assert main(["export", "--checkpoint", str(run_dir / "model.pt"), "--out", str(tmp_path / "web")]) == 0
+    printed = capsys.readouterr().out
+    assert "model.onnx" in printed and "index.html" in printed
+    assert (tmp_path / "web" / "index.html").is_file()
+
+
+@pytest.mark.parametrize("problem", ["missing", "folder", "not_pytorch", "foreign"])
+def test_a_bad_checkpoint_is_one_line_and_exit_2(main, tmp_path: Path, capsys, problem: str) -> None:
+    checkpoint = tmp_path / "model.pt"
+    if problem == "folder":
+        checkpoint.mkdir()
+    elif problem == "not_pytorch":
+        checkpoint.write_text("hello")
+    elif problem == "foreign":
+        torch.save({"weights": torch.zeros(3)}, checkpoint)
+    assert main(["export", "--checkpoint", str(checkpoint), "--out", str(tmp_path / "out")]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and error.startswith("mnist-tutorial: error:") and str(checkpoint) in error
+    assert "Traceback" not in error and not (tmp_path / "out").exists()
+
+
+def test_an_unusable_out_folder_is_one_line_and_exit_2(main, run_dir: Path, tmp_path: Path, capsys) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    for out in (blocker, blocker / "inside"):
+        assert main(["export", "--checkpoint", str(run_dir / "model.pt"), "--out", str(out)]) == 2
+        error = capsys.readouterr().err
+        assert error.count("\n") == 1 and "--out" in error and "`" not in error
+    assert blocker.read_text() == "not a folder"
