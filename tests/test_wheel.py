@@ -1,0 +1,84 @@
+"""From a wheel, not a checkout: the course installed into a fresh environment runs offline from any folder.
+
+The fresh environment reuses this one's installed libraries (torch is gigabytes) through a .pth line, but
+gets the course only from the wheel, so nothing of the checkout can leak in.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from mnist_tutorial.defaults import PROJECT_ROOT
+
+NOTEBOOKS = sorted((PROJECT_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+pytestmark = pytest.mark.wheel
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", out, PROJECT_ROOT], check=True)
+    return next(out.glob("mnist_tutorial-*.whl"))
+
+
+@pytest.fixture(scope="module")
+def installed(wheel, tmp_path_factory) -> Path:
+    """A fresh venv with the course from the wheel; returns its bin folder."""
+    venv = tmp_path_factory.mktemp("venv")
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", venv], check=True)
+    site = Path(sysconfig.get_paths(vars={"base": str(venv), "platbase": str(venv)})["purelib"])
+    site.mkdir(parents=True, exist_ok=True)
+    (site / "course_libraries.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    python = venv / "bin" / "python"
+    # --ignore-installed: the borrowed libraries include this checkout's editable install, which must stay put.
+    subprocess.run([python, "-m", "pip", "install", "-q", "--no-deps", "--ignore-installed", wheel], check=True)
+    return venv / "bin"
+
+
+def test_the_wheel_carries_the_sample_and_the_page(wheel):
+    names = zipfile.ZipFile(wheel).namelist()
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte"):
+        assert f"mnist_tutorial/sample/MNIST/raw/{name}" in names
+    assert "mnist_tutorial/sample/MD5SUMS" in names and "mnist_tutorial/web/index.html" in names
+
+
+def offline_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MNIST_TUTORIAL_")}
+    return {**env, "MNIST_TUTORIAL_OFFLINE": "1", "MNIST_TUTORIAL_DEVICE": "cpu", "MNIST_TUTORIAL_PROGRESS": "text"}
+
+
+def test_the_course_comes_from_the_wheel_not_the_checkout(installed, tmp_path):
+    where = subprocess.run([installed / "python", "-c", "import mnist_tutorial as m; print(m.__file__)"], cwd=tmp_path,
+                           capture_output=True, text=True, check=True, env=offline_env()).stdout  # fmt: skip
+    assert str(PROJECT_ROOT) not in where and "site-packages" in where
+
+
+def test_train_runs_offline_from_an_empty_folder(installed, tmp_path):
+    result = subprocess.run([installed / "mnist-tutorial", "train", "--epochs", "1", "--out", "run"], cwd=tmp_path,
+                            capture_output=True, text=True, env=offline_env(), timeout=300)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "the embedded sample" in result.stdout and "Test Accuracy:" in result.stdout
+    assert sorted(os.listdir(tmp_path / "run")) == ["loss.png", "metrics.json", "model.pt", "predictions.png"]
+
+
+def test_every_notebook_runs_offline_from_a_copy_in_an_empty_folder(installed, tmp_path):
+    for notebook in NOTEBOOKS:
+        shutil.copy(notebook, tmp_path)
+    shutil.copy(PROJECT_ROOT / "notebooks" / "glossary.md", tmp_path)
+    for notebook in NOTEBOOKS:
+        command = [installed / "python", "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute", "--inplace",
+                   "--ExecutePreprocessor.timeout=600", notebook.name]  # fmt: skip
+        result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, env=offline_env(), timeout=900)
+        assert result.returncode == 0, f"{notebook.name}: {result.stderr[-3000:]}"
+        executed = nbformat.read(tmp_path / notebook.name, as_version=4)
+        errors = [o for c in executed.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+        assert errors == [], notebook.name
+    assert (tmp_path / "build" / "03_training" / "model.pt").is_file()  # written beside the notebooks
+    assert not (tmp_path / "data").exists()  # nothing was downloaded, and no stray data folder
