@@ -6,10 +6,11 @@ The rule: stop as soon as one batch's loss is NaN or infinite, or once the mean 
 Why: a network that spreads its bets evenly over 10 classes scores ln 10 ≈ 2.30, whatever the labels, so
 a freshly initialised network starts near it, and learning only goes below. Single batches spike far above
 it without meaning much (measured on the embedded sample, seed 0: up to 35 at lr 0.3), so one batch proves
-nothing; a mean over 10 batches does. lr 0.001 to 0.1 never take it above 2.3; lr 0.3 to 0.8 peak at 5 to
-6.5, then the network sits at chance (loss ≈ 2.31, accuracy ≈ 10%): a bad run, but a finite one, which the
-accuracy reports. lr 1 and more pass 100 within the first 10 batches (lr 1e4: 3e32) and never come back.
-Four times chance, 9.2, lies well between the two groups.
+nothing; a mean over 10 batches does. lr 0.0001 to 0.1 never take it above 2.3. Between 0.2 and 0.9 the first
+steps knock the ReLUs out and the network ends at chance (loss ≈ 2.31, accuracy ≈ 10%), some runs after a
+10-batch mean of 5 to 6.5, which is a bad run but a finite one that the accuracy reports, some (0.6, 0.7,
+0.9) after one beyond the limit, which stops them. lr 1 and more pass 100 within the first 10 batches
+(lr 1e4: 3e32) and never come back. Four times chance, 9.2, lies well above every run that learns.
 """
 
 import math

@@ -1,0 +1,86 @@
+"""Self-checks for the exercises of notebook 01 (the model): `from mnist_tutorial.selfcheck import model as check`."""
+
+import torch
+from torch import nn
+
+from ..defaults import HIDDEN_SIZES
+from .common import as_shape, never_raises, unusable, verdict, whole_number
+
+PIXELS = 28 * 28
+CLASSES = 10
+
+
+def expected_parameters(hidden1: int, hidden2: int) -> int:
+    """Weights and biases of 784 -> hidden1 -> hidden2 -> 10: each nn.Linear(n, m) holds m·n + m."""
+    return PIXELS * hidden1 + hidden1 + hidden1 * hidden2 + hidden2 + hidden2 * CLASSES + CLASSES
+
+
+@never_raises
+def parameter_count(answer: object, *, hidden1: int = HIDDEN_SIZES[0], hidden2: int = HIDDEN_SIZES[1]) -> bool:
+    """Check a hand count of the parameters of NeuralNetwork(hidden1, hidden2)."""
+    expected = expected_parameters(hidden1, hidden2)
+    count = whole_number(answer)
+    sizes = f"784 → {hidden1} → {hidden2} → 10"
+    if count is None:
+        hint = unusable(answer, "a whole number, such as 12345")
+    elif count == expected - (hidden1 + hidden2 + CLASSES):
+        hint = "that counts the weights only: each nn.Linear(n, m) also holds m biases, one per output"
+    elif count == PIXELS * hidden1 + hidden1:
+        hint = "that is fc1 alone: add the parameters of fc2 and fc3"
+    elif (hidden1, hidden2) != HIDDEN_SIZES and count == expected_parameters(*HIDDEN_SIZES):
+        hint = f"that is the count for the lesson's 128 and 64: redo it for {sizes}"
+    else:
+        direction = "too many" if count > expected else "too few"
+        hint = f"{direction}: for each layer nn.Linear(n, m) count m·n weights plus m biases, then add the three"
+    return verdict(count == expected, correct=f"{expected:,} parameters for {sizes}", hint=hint)
+
+
+@never_raises
+def fc2_output_shape(
+    answer: object, *, batch_size: int = 32, hidden1: int = HIDDEN_SIZES[0], hidden2: int = HIDDEN_SIZES[1]
+) -> bool:
+    """Check the shape of fc2's output for a batch of `batch_size` images."""
+    expected = (batch_size, hidden2)
+    shape = as_shape(answer)
+    if shape is None:
+        hint = unusable(answer, "a tuple of whole numbers, such as (10, 20)")
+    elif shape == (batch_size, hidden1):
+        hint = f"that is fc2's input: fc2 is nn.Linear({hidden1}, {hidden2}), so what comes out?"
+    elif shape == expected[::-1]:
+        hint = "the right numbers in the wrong order: PyTorch puts the batch first, one row per image"
+    elif len(shape) != 2:
+        hint = "fc2's output has two dimensions: one row per image, one column per output of fc2"
+    else:
+        hint = "look at the shape table above: which line shows fc2, and what would change with another batch size?"
+    return verdict(shape == expected, correct=f"{expected}: {batch_size} rows, one per image", hint=hint)
+
+
+def without_relu(model: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+    """Weight (10, 784) and bias (10,) of the one linear map that fc3(fc2(fc1(x))) amounts to."""
+    with torch.no_grad():
+        bias = model.fc3(model.fc2(model.fc1(torch.zeros(1, PIXELS))))[0]
+        # Row j of the identity is an image with pixel j alone set to 1: what it adds is column j of the weight.
+        weight = (model.fc3(model.fc2(model.fc1(torch.eye(PIXELS)))) - bias).T
+    return weight, bias
+
+
+@never_raises
+def collapsed_layer(layer: object, model: object) -> bool:
+    """Check that one nn.Linear(784, 10) computes what `model` computes once its ReLUs are removed."""
+    if not isinstance(layer, nn.Linear):
+        return verdict(False, correct="", hint=f"build an nn.Linear(784, 10), not a {type(layer).__name__}")
+    if (layer.in_features, layer.out_features) != (PIXELS, CLASSES):
+        hint = f"your layer maps {layer.in_features} to {layer.out_features}: the network maps 784 pixels to 10 scores"
+        return verdict(False, correct="", hint=hint)
+    weight, bias = without_relu(model)
+    right_weight = torch.allclose(layer.weight, weight, atol=1e-5)
+    right_bias = torch.allclose(layer.bias, bias, atol=1e-5)
+    if right_weight and right_bias:
+        return verdict(True, correct="one layer computes exactly what three linear layers without ReLU do", hint="")
+    if right_weight:
+        hint = "the weight is right, the bias is not: fc1's and fc2's biases also pass through the later layers"
+    elif right_bias:
+        hint = "the bias is right, the weight is not: multiply the weights last layer first, fc3 @ fc2 @ fc1"
+    else:
+        hint = "follow x through fc1, fc2 and fc3 with the formula x @ W.T + b and collect the terms in x"
+    return verdict(False, correct="", hint=hint)

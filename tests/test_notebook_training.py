@@ -1,0 +1,161 @@
+"""03's training cell is the lesson's loop: it trains exactly as the package's train_one_epoch does, and the
+settings cell feeds it (an edited copy of the notebook changes the run)."""
+
+from pathlib import Path
+
+import nbformat
+import pytest
+import torch
+from helpers import same_weights, tiny_data
+from nbclient import NotebookClient
+from torch import nn, optim
+
+from mnist_tutorial import NeuralNetwork, cpu_threads, load_data, make_loaders, train_one_epoch
+from mnist_tutorial.data import Data
+from mnist_tutorial.defaults import DEVICE_ENV, PROGRESS_ENV, SAMPLE_LOG_EVERY, SOURCE_ENV
+
+NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "03_training.ipynb"
+LESSON_LINES = (
+    "optimizer.zero_grad()",
+    "outputs = model(inputs.view(-1, 784))",
+    "loss = criterion(outputs, labels)",
+    "loss.backward()",
+    "optimizer.step()",
+    "running_loss += loss.item()",
+)
+
+
+def code_cells(notebook: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
+    return [cell for cell in notebook.cells if cell.cell_type == "code"]
+
+
+def loop_cell(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The one code cell that runs the lesson's loop."""
+    (cell,) = [cell for cell in code_cells(notebook) if "optimizer.zero_grad()" in cell.source]
+    return cell
+
+
+def seeded_run(data: Data, *, seed: int = 0, batch_size: int = 32, lr: float = 0.01):
+    """A seeded network, its loader and optimizer: the notebook's cells before the loop, on `data`."""
+    torch.manual_seed(seed)
+    model = NeuralNetwork()
+    train_loader, _ = make_loaders(data, batch_size=batch_size, seed=seed)
+    return model, train_loader, optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+
+
+def run_loop_cell(times: int, *, num_epochs: int, log_every: int) -> dict:
+    """Execute 03's loop cell `times` times in one namespace, as a learner re-running it would."""
+    model, train_loader, optimizer = seeded_run(tiny_data())
+    namespace = {
+        "model": model,
+        "train_loader": train_loader,
+        "optimizer": optimizer,
+        "criterion": nn.CrossEntropyLoss(),
+        "num_epochs": num_epochs,
+        "log_every": log_every,
+        "epoch_losses": [],
+    }
+    code = compile(loop_cell(nbformat.read(NOTEBOOK, as_version=4)).source, "03_training loop cell", "exec")
+    with cpu_threads(1):
+        for _ in range(times):
+            exec(code, namespace)
+    return namespace
+
+
+def run_package(epochs: int, *, log_every: int) -> tuple[nn.Module, list[float]]:
+    """The same from the same seed and batches, with the package's train_one_epoch."""
+    model, train_loader, optimizer = seeded_run(tiny_data())
+    criterion = nn.CrossEntropyLoss()
+    with cpu_threads(1):
+        means = [
+            train_one_epoch(model, train_loader, optimizer, criterion, epoch=epoch, log_every=log_every)
+            for epoch in range(1, epochs + 1)
+        ]
+    return model, means
+
+
+def test_the_loop_cell_holds_the_lessons_lines():
+    source = loop_cell(nbformat.read(NOTEBOOK, as_version=4)).source
+    assert all(line in source for line in LESSON_LINES)
+    assert 'print(f"[Epoch {epoch + 1}, Batch {i}] Loss: {running_loss / log_every:.3f}")' in source
+
+
+def test_the_committed_output_shows_the_lessons_running_loss():
+    cell = loop_cell(nbformat.read(NOTEBOOK, as_version=4))
+    printed = "".join(output.get("text", "") for output in cell.outputs)
+    assert "[Epoch 1, Batch 50] Loss: " in printed and "[Epoch 10, Batch 100] Loss: " in printed
+
+
+def test_the_loop_cell_trains_bit_for_bit_as_train_one_epoch(capsys):
+    # 256 tiny images in batches of 32: 8 batches per epoch, a running-loss line after batches 3 and 6
+    namespace = run_loop_cell(1, num_epochs=2, log_every=3)
+    notebook_lines = capsys.readouterr().out.splitlines()
+    model, means = run_package(2, log_every=3)
+    package_lines = capsys.readouterr().out.splitlines()
+    assert same_weights(namespace["model"], model)
+    assert notebook_lines == ["training a fresh network", *package_lines]
+    assert [line.split("]")[0] for line in package_lines] == [
+        "[Epoch 1, Batch 3",
+        "[Epoch 1, Batch 6",
+        "[Epoch 2, Batch 3",
+        "[Epoch 2, Batch 6",
+    ]
+    assert namespace["epoch_losses"] == pytest.approx(means, rel=1e-12)  # the same losses, summed in another order
+
+
+def test_running_the_loop_cell_again_continues_where_it_stopped(capsys):
+    namespace = run_loop_cell(2, num_epochs=1, log_every=4)
+    notebook_lines = capsys.readouterr().out.splitlines()
+    model, means = run_package(2, log_every=4)
+    package_lines = capsys.readouterr().out.splitlines()
+    assert same_weights(namespace["model"], model)
+    assert notebook_lines == [
+        "training a fresh network",
+        *package_lines[:2],
+        "continuing from epoch 1",
+        *package_lines[2:],
+    ]
+    assert package_lines[2].startswith("[Epoch 2, Batch 4]")
+    assert namespace["epoch_losses"] == pytest.approx(means, rel=1e-12)
+
+
+def edited_copy(**settings: object) -> nbformat.NotebookNode:
+    """03 with `settings` changed in its settings cell, cut after the loop cell (the rest writes into build/)."""
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    cell = next(cell for cell in code_cells(notebook) if cell.source.startswith("lr = "))  # the settings cell
+    lines = cell.source.splitlines()
+    for name, value in settings.items():
+        (index,) = [i for i, line in enumerate(lines) if line.startswith(f"{name} = ")]
+        lines[index] = f"{name} = {value!r}"
+    cell.source = "\n".join(lines)
+    notebook.cells = notebook.cells[: notebook.cells.index(loop_cell(notebook)) + 1]
+    return notebook
+
+
+def printed(notebook: nbformat.NotebookNode) -> list[str]:
+    return [
+        line
+        for cell in code_cells(notebook)
+        for output in cell.get("outputs", [])
+        for line in output.get("text", "").splitlines()
+    ]
+
+
+def test_the_settings_cell_feeds_the_run(tmp_path, monkeypatch, capsys):
+    for name, value in {SOURCE_ENV: "sample", DEVICE_ENV: "cpu", PROGRESS_ENV: "text"}.items():
+        monkeypatch.setenv(name, value)
+    notebook = edited_copy(lr=0.01, batch_size=32, num_epochs=1)
+    NotebookClient(notebook, timeout=300, resources={"metadata": {"path": str(tmp_path)}}).execute()
+    lines = printed(notebook)
+    assert "250 batches of 32 images per epoch, on cpu" in lines  # 8,000 sample images
+    running = [line for line in lines if line.startswith("[Epoch")]
+
+    data = load_data(source="sample")
+    model, train_loader, optimizer = seeded_run(data, batch_size=32, lr=0.01)
+    capsys.readouterr()
+    with cpu_threads(1):
+        train_one_epoch(model, train_loader, optimizer, nn.CrossEntropyLoss(), log_every=SAMPLE_LOG_EVERY)
+    assert running == capsys.readouterr().out.splitlines()
+    assert [line.split("]")[0] for line in running] == [f"[Epoch 1, Batch {b}" for b in (50, 100, 150, 200, 250)]
+    committed = [line for line in printed(nbformat.read(NOTEBOOK, as_version=4)) if line.startswith("[Epoch 1,")]
+    assert running[0] != committed[0]  # the lesson's settings print another first loss

@@ -1,0 +1,61 @@
+"""Self-checks of notebook 04: each accepts the official answer, rejects typical wrong ones with a hint."""
+
+import pytest
+import torch
+
+from mnist_tutorial.selfcheck import evaluation as check
+
+
+@pytest.fixture
+def confusion() -> torch.Tensor:
+    """90 right answers per digit; mistakes: 3 as 5 (7 times), 5 as 3 (4), 4 as 9 (6)."""
+    matrix = torch.eye(10, dtype=torch.long) * 90
+    matrix[3, 5], matrix[5, 3], matrix[4, 9] = 7, 4, 6
+    return matrix
+
+
+def said(capsys: pytest.CaptureFixture[str]) -> str:
+    return capsys.readouterr().out.strip()
+
+
+@pytest.mark.parametrize("answer", [100 * 90 / 97, 92.78, torch.tensor(92.7835)])
+def test_class_accuracy_accepts_the_rows_diagonal_share(capsys, confusion, answer):
+    assert bool(check.class_accuracy(answer, confusion, digit=3)) is True  # row 3: 90 right of 90 + 7
+    assert said(capsys).startswith("Correct: 92.78% of the true 3s")
+
+
+@pytest.mark.parametrize(
+    ("answer", "hint"),
+    [(0.9278, "fraction"), (100 * 90 / 94, "column 3"), (90.0, "diagonal count of row 3")],  # column 3: 90 + 4
+)
+def test_class_accuracy_explains_typical_mistakes(capsys, confusion, answer, hint):
+    assert bool(check.class_accuracy(answer, confusion, digit=3)) is False
+    out = said(capsys)
+    assert out.startswith("Not yet:") and hint in out and "92.78" not in out
+
+
+@pytest.mark.parametrize("answer", [(3, 5), [3, 5], (torch.tensor(3), 5)])
+def test_most_confused_pair_accepts_true_then_predicted(capsys, confusion, answer):
+    assert bool(check.most_confused_pair(answer, confusion)) is True
+    assert said(capsys) == "Correct: true 3s predicted as 5: 7 times, more than any other"
+
+
+@pytest.mark.parametrize(
+    ("answer", "hint"), [((5, 3), "wrong order"), ((3, 3), "diagonal"), ((4, 9), "not the largest")]
+)
+def test_most_confused_pair_explains_typical_mistakes(capsys, confusion, answer, hint):
+    assert bool(check.most_confused_pair(answer, confusion)) is False
+    out = said(capsys)
+    assert out.startswith("Not yet:") and hint in out
+
+
+@pytest.mark.parametrize("answer", [None, "3 and 5", (3,), (3, 5, 1), (3, 12), (-1, 5), 35])
+def test_most_confused_pair_hints_at_the_form_of_an_answer(capsys, confusion, answer):
+    assert bool(check.most_confused_pair(answer, confusion)) is False
+    assert said(capsys).startswith("Not yet:")
+
+
+@pytest.mark.parametrize("answer", [None, "92%", [92.78], object()])
+def test_class_accuracy_answers_any_kind_of_answer_calmly(capsys, confusion, answer):
+    assert bool(check.class_accuracy(answer, confusion, digit=3)) is False
+    assert said(capsys).startswith("Not yet:")

@@ -1,0 +1,111 @@
+"""Self-checks of notebook 01: each accepts the official answer, rejects typical wrong ones with a hint."""
+
+import pytest
+import torch
+from torch import nn
+
+from mnist_tutorial import NeuralNetwork
+from mnist_tutorial.selfcheck import model as check
+
+
+def said(capsys: pytest.CaptureFixture[str]) -> str:
+    return capsys.readouterr().out.strip()
+
+
+@pytest.mark.parametrize("answer", [109_386, 109386.0, torch.tensor(109_386)])
+def test_parameter_count_accepts_the_lessons_109386(capsys, answer):
+    assert bool(check.parameter_count(answer)) is True
+    assert said(capsys).startswith("Correct: 109,386 parameters")
+
+
+@pytest.mark.parametrize(
+    ("answer", "hint"),
+    [
+        (784 * 128 + 128 * 64 + 64 * 10, "weights only"),  # forgot the biases
+        (784 * 128 + 128, "fc1 alone"),
+        (109_387, "too many"),
+        (100_000, "too few"),
+    ],
+)
+def test_parameter_count_explains_typical_mistakes(capsys, answer, hint):
+    assert bool(check.parameter_count(answer)) is False
+    out = said(capsys)
+    assert out.startswith("Not yet:") and hint in out
+    assert "109,386" not in out  # a hint, never the answer
+
+
+def test_parameter_count_follows_the_hidden_sizes(capsys):
+    # 784*256 + 256 + 256*64 + 64 + 64*10 + 10, worked out by hand
+    assert bool(check.parameter_count(218_058, hidden1=256, hidden2=64)) is True
+    assert bool(check.parameter_count(109_386, hidden1=256, hidden2=64)) is False
+    assert "lesson's 128 and 64" in said(capsys)
+
+
+@pytest.mark.parametrize("answer", ["lots", None, [1, 2], True, 1.5])
+def test_parameter_count_answers_anything_with_a_hint(capsys, answer):
+    assert bool(check.parameter_count(answer)) is False
+    assert said(capsys).startswith("Not yet:")
+
+
+@pytest.mark.parametrize("answer", [(32, 64), [32, 64], torch.Size([32, 64])])
+def test_fc2_output_shape_accepts_32_by_64(capsys, answer):
+    assert bool(check.fc2_output_shape(answer)) is True
+    assert said(capsys).startswith("Correct:")
+
+
+@pytest.mark.parametrize(
+    ("answer", "hint"),
+    [((32, 128), "fc2's input"), ((64, 32), "wrong order"), ((32,), "two dimensions"), ("32x64", "tuple")],
+)
+def test_fc2_output_shape_explains_typical_mistakes(capsys, answer, hint):
+    assert bool(check.fc2_output_shape(answer)) is False
+    assert hint in said(capsys)
+
+
+def test_fc2_output_shape_follows_its_settings(capsys):
+    assert bool(check.fc2_output_shape((8, 16), batch_size=8, hidden2=16)) is True
+    assert bool(check.fc2_output_shape((32, 64), batch_size=8, hidden2=16)) is False
+
+
+def collapsed(model: NeuralNetwork) -> nn.Linear:
+    """The official answer: one layer with W = W3 W2 W1 and b = W3 (W2 b1 + b2) + b3."""
+    layer = nn.Linear(784, 10)
+    with torch.no_grad():
+        layer.weight.copy_(model.fc3.weight @ model.fc2.weight @ model.fc1.weight)
+        layer.bias.copy_(model.fc3.weight @ (model.fc2.weight @ model.fc1.bias + model.fc2.bias) + model.fc3.bias)
+    return layer
+
+
+def test_collapsed_layer_accepts_the_product_of_the_three_layers(capsys):
+    torch.manual_seed(0)
+    model = NeuralNetwork()
+    assert bool(check.collapsed_layer(collapsed(model), model)) is True
+    assert said(capsys).startswith("Correct:")
+
+
+def test_collapsed_layer_spots_a_missing_bias_or_a_wrong_order(capsys):
+    torch.manual_seed(0)
+    model = NeuralNetwork()
+    no_hidden_biases = collapsed(model)
+    with torch.no_grad():
+        no_hidden_biases.bias.copy_(model.fc3.bias)
+    assert bool(check.collapsed_layer(no_hidden_biases, model)) is False
+    assert "bias is not" in said(capsys)
+    assert bool(check.collapsed_layer(nn.Linear(784, 10), model)) is False
+    assert said(capsys).startswith("Not yet:")
+
+
+@pytest.mark.parametrize("answer", [nn.Linear(10, 784), "a layer", torch.zeros(10, 784)])
+def test_collapsed_layer_answers_a_wrong_kind_of_answer_with_a_hint(capsys, answer):
+    assert bool(check.collapsed_layer(answer, NeuralNetwork())) is False
+    assert said(capsys).startswith("Not yet:")
+
+
+def test_a_check_given_nonsense_arguments_still_only_prints_a_hint(capsys):
+    assert bool(check.collapsed_layer(nn.Linear(784, 10), "not a model")) is False
+    assert said(capsys).startswith("Not yet: that answer could not be checked")
+
+
+def test_an_exercise_left_at_none_asks_for_an_answer(capsys):
+    assert bool(check.parameter_count(None)) is False
+    assert said(capsys).startswith("Not yet: replace None with your answer")

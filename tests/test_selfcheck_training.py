@@ -1,0 +1,107 @@
+"""Self-checks of notebook 03: each accepts the official answer, rejects typical wrong ones with a hint."""
+
+import math
+
+import pytest
+import torch
+
+from mnist_tutorial.selfcheck import training as check
+
+
+def said(capsys: pytest.CaptureFixture[str]) -> str:
+    return capsys.readouterr().out.strip()
+
+
+@pytest.mark.parametrize("answer", [167, 167.0, torch.tensor(167), math.ceil(8000 / 48)])
+def test_batches_per_epoch_accepts_a_partial_last_batch(capsys, answer):
+    assert bool(check.batches_per_epoch(answer, images=8000, batch_size=48)) is True  # 166 full batches of 48, then 32
+    assert said(capsys).startswith("Correct: 167 batches")
+
+
+@pytest.mark.parametrize(("answer", "hint"), [(166, "last, smaller"), (8000, "number of images"), (100, "divide")])
+def test_batches_per_epoch_explains_typical_mistakes(capsys, answer, hint):
+    assert bool(check.batches_per_epoch(answer, images=8000, batch_size=48)) is False
+    out = said(capsys)
+    assert out.startswith("Not yet:") and hint in out and "167" not in out
+
+
+def test_batches_per_epoch_on_an_even_split(capsys):
+    assert bool(check.batches_per_epoch(1250, images=60_000, batch_size=48)) is True  # full MNIST: 60,000 = 1250 · 48
+
+
+@pytest.mark.parametrize("answer", [math.log(10), 2.31, 2.25, torch.tensor(2.35)])
+def test_untrained_loss_accepts_ln_10(capsys, answer):
+    assert bool(check.untrained_loss(answer)) is True
+    assert "ln 10 = 2.303" in said(capsys)
+
+
+@pytest.mark.parametrize(("answer", "hint"), [(0.1, "probability"), (0.4, "trained one"), (9.2, "higher")])
+def test_untrained_loss_explains_typical_mistakes(capsys, answer, hint):
+    assert bool(check.untrained_loss(answer)) is False
+    out = said(capsys)
+    assert out.startswith("Not yet:") and hint in out and "2.30" not in out
+
+
+@pytest.mark.parametrize("answer", [10, 10.0, 1 / (1 - 0.9)])
+def test_momentum_factor_accepts_the_geometric_sum(capsys, answer):
+    assert bool(check.momentum_factor(answer)) is True
+    assert said(capsys).startswith("Correct: 10 times")
+
+
+@pytest.mark.parametrize(("answer", "hint"), [(0.9, "one or two steps"), (1.9, "one or two steps"), (5, "geometric")])
+def test_momentum_factor_explains_typical_mistakes(capsys, answer, hint):
+    assert bool(check.momentum_factor(answer)) is False
+    out = said(capsys)
+    assert out.startswith("Not yet:") and hint in out
+
+
+def test_momentum_factor_follows_the_momentum(capsys):
+    assert bool(check.momentum_factor(2, momentum=0.5)) is True  # 1 + 0.5 + 0.25 + ... = 2
+    assert bool(check.momentum_factor(10, momentum=0.5)) is False
+
+
+@pytest.mark.parametrize(
+    "ask",
+    [
+        lambda answer: check.batches_per_epoch(answer, images=8000, batch_size=48),
+        check.untrained_loss,
+        check.momentum_factor,
+    ],
+)
+@pytest.mark.parametrize("answer", [None, "ten", [1, 2], {"a": 1}, True])
+def test_a_wrong_kind_of_answer_gets_a_hint_not_a_traceback(capsys, ask, answer):
+    assert bool(ask(answer)) is False
+    assert said(capsys).startswith("Not yet:")
+
+
+def test_accuracy_verdict_with_the_lessons_settings():
+    # 89.25% is what 03 reaches on the embedded sample with the lesson's settings
+    expected = "above 87% after 10 epochs: as expected with the lesson's settings"
+    assert check.accuracy_verdict(0.8925, epochs=10) == expected
+
+
+@pytest.mark.parametrize(
+    ("accuracy", "settings", "reason"),
+    [
+        (0.863, {"lr": 0.1}, "overshoot"),  # measured on the sample: lr 0.1 ends at 86.30%
+        (0.1125, {"lr": 0.5}, "stuck at chance"),  # lr 0.2 to 0.5: the ReLUs die
+        (0.503, {"lr": 0.0001}, "small"),
+        (0.70, {"momentum": 0.0}, "exercise 4"),
+        (0.8185, {"epochs": 4}, "fewer than the lesson's 10"),
+        (0.80, {"batch_size": 256}, "fewer steps"),
+        (0.50, {}, "restart the kernel"),
+    ],
+)
+def test_accuracy_verdict_explains_a_low_accuracy_from_the_settings(accuracy, settings, reason):
+    said = check.accuracy_verdict(accuracy, **{"epochs": 10, **settings})
+    assert said.startswith("below 87% after") and reason in said
+
+
+def test_accuracy_verdict_above_the_bar_with_other_settings():
+    assert check.accuracy_verdict(0.9365, epochs=10, lr=0.01).endswith("your settings clear the bar")
+    assert check.accuracy_verdict(0.92, epochs=20).endswith("as expected with the lesson's settings")
+
+
+def test_accuracy_verdict_uses_the_datasets_bar():
+    assert check.accuracy_verdict(0.80, epochs=10, dataset="fashion").startswith("above 75%")
+    assert check.accuracy_verdict(0.80, epochs=1).startswith("below 87% after 1 epoch:")
