@@ -1,16 +1,23 @@
-"""The lesson's pipeline and the course's fast path, timed side by side on full-size data in one process.
+"""The lesson's pipeline and the course's faster ones, timed side by side on full-size data.
 
     python benchmarks/bench_training.py                 # `make bench`: a table, in about two minutes on 2 cores
     python benchmarks/bench_training.py --json          # the same figures as JSON on stdout
     python benchmarks/bench_training.py --device cuda   # data resident on the GPU
 
-Three pipelines train the same network from the same seed with the same hyperparameters:
-  lesson        the lesson as written: torchvision transforms + DataLoader, PyTorch's default thread count
-  lesson-tuned  the same DataLoader, with the course's thread count (defaults.CPU_THREADS)
-  fast          the course's fast path: TensorLoader (make_loaders(fast=True)) with the course's settings
-lesson-tuned and fast see the same batches in the same order and compute the same numbers, so they end
-with the same weights: the speed-up between them is the loader's alone. Data: full MNIST under the data
-dir if present, else Fashion-MNIST (its Debian package or a download), or --synthetic random images.
+Pipelines train the same network from the same seed with the same hyperparameters:
+  lesson          the lesson as written: torchvision transforms + DataLoader, PyTorch's default thread count
+  lesson-tuned    the same DataLoader, with the course's thread count (defaults.CPU_THREADS)
+  fast            the course's fast path: TensorLoader (make_loaders(fast=True)) with the course's settings
+  graph-step      fast, each step replayed from a CUDA graph (cuda_graphs.GraphedTraining; CUDA only)
+  graph-epoch     fast, an epoch's steps (all but the last) replayed from one CUDA graph (CUDA only)
+  graph-compiled  graph-step with torch.compile fusing the forward and backward kernels (CUDA only)
+  ddp-1, ddp-2    fast, data-parallel on 1 and 2 processes (distributed.train_data_parallel; ddp-2 on
+                  CUDA needs 2 GPUs); the global batch stays the same, each process takes its share
+lesson-tuned, fast and the graph-step/graph-epoch rows see the same batches in the same order and compute
+the same numbers, so they end with the same weights: the speed-ups between them are the loader's, then the
+graphs'. The default runs the first three; `--pipelines all` (`make bench`) runs every one this device can.
+Data: full MNIST under the data dir if present, else Fashion-MNIST (its Debian package or a download), or
+--synthetic random images.
 Progress goes to stderr; stdout holds only the table or the JSON.
 """
 
@@ -30,9 +37,12 @@ from pathlib import Path
 import torch
 
 from mnist_tutorial import defaults
+from mnist_tutorial.cuda_graphs import GraphedTraining
 from mnist_tutorial.data import Data, Split, load_data, make_loaders
+from mnist_tutorial.distributed import train_data_parallel
 from mnist_tutorial.errors import TutorialError
 from mnist_tutorial.evaluate import evaluate
+from mnist_tutorial.history import History
 from mnist_tutorial.model import NeuralNetwork
 from mnist_tutorial.sources import DataSource, get_spec
 from mnist_tutorial.train import cpu_threads, fit, make_optimizer, pick_device, seed_everything
@@ -43,6 +53,9 @@ class Pipeline:
     name: str
     fast: bool  # TensorLoader instead of transforms + DataLoader
     tuned: bool  # the course's thread count instead of PyTorch's default
+    graph: str | None = None  # "step" or "epoch": CUDA graphs of one step, or of an epoch's steps
+    compiled: bool = False  # torch.compile inside the graph
+    nproc: int = 0  # data-parallel processes (0: the plain loop in this process)
 
 
 PIPELINES = {
@@ -51,8 +64,23 @@ PIPELINES = {
         Pipeline("lesson", fast=False, tuned=False),
         Pipeline("lesson-tuned", fast=False, tuned=True),
         Pipeline("fast", fast=True, tuned=True),
+        Pipeline("graph-step", fast=True, tuned=True, graph="step"),
+        Pipeline("graph-epoch", fast=True, tuned=True, graph="epoch"),
+        Pipeline("graph-compiled", fast=True, tuned=True, graph="step", compiled=True),
+        Pipeline("ddp-1", fast=True, tuned=True, nproc=1),
+        Pipeline("ddp-2", fast=True, tuned=True, nproc=2),
     )
 }
+DEFAULT_PIPELINES = ("lesson", "lesson-tuned", "fast")
+
+
+def runs_on(pipeline: Pipeline, device: torch.device) -> bool:
+    """Whether `device` can run `pipeline`: graphs need CUDA, and nccl one GPU per process."""
+    if pipeline.graph:
+        return device.type == "cuda"
+    if pipeline.nproc and device.type == "cuda":
+        return torch.cuda.device_count() >= pipeline.nproc
+    return not pipeline.nproc or device.type == "cpu"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -69,8 +97,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--pipelines",
-        default=",".join(PIPELINES),
-        help=f"comma-separated, run in this order (default: {','.join(PIPELINES)})",
+        default=",".join(DEFAULT_PIPELINES),
+        help=f"comma-separated, run in this order, from {', '.join(PIPELINES)}; or all: every one this device "
+        f"can run (default: {','.join(DEFAULT_PIPELINES)})",
     )
     parser.add_argument("--dataset", choices=["auto", "mnist", "fashion"], default="auto")
     parser.add_argument("--data-dir", default=None, help=f"default: {defaults.DATA_DIR}")
@@ -84,7 +113,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
     parser.add_argument("--json-out", default=None, metavar="PATH", help="also write the JSON to PATH")
     args = parser.parse_args(argv)
-    args.pipelines = [name.strip() for name in args.pipelines.split(",") if name.strip()]
+    names = list(PIPELINES) if args.pipelines.strip() == "all" else args.pipelines.split(",")
+    args.pipelines = [name.strip() for name in names if name.strip()]
     unknown = [name for name in args.pipelines if name not in PIPELINES]
     if unknown or not args.pipelines:
         parser.error(f"--pipelines: choose from {', '.join(PIPELINES)}")
@@ -159,6 +189,8 @@ def time_evaluation(model: torch.nn.Module, loader, device: torch.device, repeat
 
 def run_pipeline(pipeline: Pipeline, data: Data, args: argparse.Namespace, device: torch.device) -> dict:
     """Train one pipeline from the seed for args.epochs epochs; its figures, and the trained model."""
+    if pipeline.nproc:
+        return run_data_parallel(pipeline, data, args, device)
     threads = args.threads if pipeline.tuned else None  # None: PyTorch's own default
     with cpu_threads(threads, device):
         if device.type == "cuda":
@@ -178,17 +210,22 @@ def run_pipeline(pipeline: Pipeline, data: Data, args: argparse.Namespace, devic
             log(f"  {pipeline.name}: epoch {history.epochs}/{args.epochs} in {history.seconds[-1]:.2f} s")
 
         with contextlib.redirect_stdout(io.StringIO()):  # the lesson's running-loss lines
-            history = fit(
-                model,
-                train_loader,
-                test_loader,
-                num_epochs=args.epochs,
-                optimizer=optimizer,
-                device=device,
-                progress=False,
-                callbacks=[report],
-                threads=threads,
-            )
+            if pipeline.graph:
+                history = train_graphed(
+                    pipeline, model, (train_loader, test_loader), optimizer, args.epochs, device, report
+                )
+            else:
+                history = fit(
+                    model,
+                    train_loader,
+                    test_loader,
+                    num_epochs=args.epochs,
+                    optimizer=optimizer,
+                    device=device,
+                    progress=False,
+                    callbacks=[report],
+                    threads=threads,
+                )
         # The lesson's DataLoader redoes the transforms on every pass: one timed pass is plenty.
         eval_s, accuracy = time_evaluation(model, test_loader, device, repeats=5 if pipeline.fast else 1)
         used_threads = torch.get_num_threads()
@@ -211,6 +248,50 @@ def run_pipeline(pipeline: Pipeline, data: Data, args: argparse.Namespace, devic
     return {"figures": result, "model": model}
 
 
+def train_graphed(pipeline: Pipeline, model, loaders, optimizer, epochs: int, device, report) -> History:
+    """The epochs of a CUDA-graph pipeline, each timed after the GPU finished (testing only at the end)."""
+    train_loader, test_loader = loaders
+    steps = max(1, len(train_loader) - 1) if pipeline.graph == "epoch" else 1
+    train_epoch = GraphedTraining(steps_per_graph=steps, compiler=torch.compile if pipeline.compiled else None)
+    history, criterion = History(), torch.nn.CrossEntropyLoss()
+    for epoch in range(1, epochs + 1):
+        synchronize(device)
+        start = time.perf_counter()
+        loss = train_epoch(model, train_loader, optimizer, criterion, epoch=epoch, device=device, log=lambda line: None)
+        synchronize(device)
+        history.seconds.append(time.perf_counter() - start)
+        history.train_loss.append(loss)
+        report(history)
+    history.test_loss.append(evaluate(model, test_loader, device=device)[0])
+    return history
+
+
+def run_data_parallel(pipeline: Pipeline, data: Data, args: argparse.Namespace, device: torch.device) -> dict:
+    """A data-parallel pipeline: `pipeline.nproc` fresh processes; figures from rank 0 (no model comes back)."""
+    start = time.perf_counter()
+    ranks = train_data_parallel(data, nproc=pipeline.nproc, num_epochs=args.epochs, batch_size=args.batch_size,
+                                lr=args.lr, momentum=args.momentum, seed=args.seed, device=device.type)  # fmt: skip
+    rank0 = ranks[0]
+    log(f"  {pipeline.name}: {args.epochs} epochs in {time.perf_counter() - start:.1f} s, processes started")
+    s_per_epoch = statistics.median(rank0["seconds"])
+    figures = {
+        "loader": "ShardedLoader",
+        "threads": args.threads,  # per process
+        "setup_s": time.perf_counter() - start - sum(rank0["seconds"]),  # starting, importing, testing
+        "epoch_s": rank0["seconds"],
+        "s_per_epoch": s_per_epoch,
+        "images_per_s": len(data.train) / s_per_epoch,
+        "train_loss": rank0["train_loss"],
+        "test_loss": rank0["test_loss"][-1],
+        "test_accuracy": rank0["test_accuracy"][-1],
+        "eval_s": None,
+        "eval_images": len(data.test),
+        "peak_rss_mb": None,
+        "peak_gpu_mb": None,
+    }
+    return {"figures": figures, "model": None}
+
+
 def same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
     return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
 
@@ -227,7 +308,17 @@ def compare(results: dict[str, dict], models: dict[str, torch.nn.Module]) -> dic
             summary[f"accuracy_gap_points{key}"] = 100 * (fast["test_accuracy"] - results[name]["test_accuracy"])
     if "lesson-tuned" in models:
         summary["same_weights"] = same_weights(models["lesson-tuned"], models["fast"])
+    graphed = [name for name in ("graph-step", "graph-epoch") if name in models]
+    if graphed and "fast" in models:
+        summary["graph_same_weights"] = {name: same_weights(models["fast"], models[name]) for name in graphed}
+    if "graph-compiled" in models and "fast" in models:
+        summary["compiled_max_weight_difference"] = largest_difference(models["fast"], models["graph-compiled"])
     return summary
+
+
+def largest_difference(a: torch.nn.Module, b: torch.nn.Module) -> float:
+    pairs = zip(a.state_dict().values(), b.state_dict().values(), strict=True)
+    return max((x - y).abs().max().item() for x, y in pairs)
 
 
 def environment(device: torch.device) -> dict:
@@ -248,7 +339,10 @@ def run(args: argparse.Namespace) -> dict:
     data, description = get_data(args)
     log(f"Benchmark on {description}: {len(data.train):,} training and {len(data.test):,} test images, {device}")
     results, models = {}, {}
-    for name in args.pipelines:
+    skipped = [name for name in args.pipelines if not runs_on(PIPELINES[name], device)]
+    if skipped:
+        log(f"Skipped on {device}: {', '.join(skipped)} (graphs need CUDA; nccl one GPU per process)")
+    for name in (name for name in args.pipelines if name not in skipped):
         log(f"{name}:")
         outcome = run_pipeline(PIPELINES[name], data, args, device)
         results[name], models[name] = outcome["figures"], outcome["model"]
@@ -276,16 +370,17 @@ def format_table(report: dict) -> str:
         f"{report['epochs']} epoch(s) each, batch {report['batch_size']}, lr {report['lr']:g}, "
         f"momentum {report['momentum']:g}, seed {report['seed']}",
         "",
-        f"{'pipeline':<13} {'loader':<12} {'threads':>7} {'s/epoch':>8} {'images/s':>9} "
+        f"{'pipeline':<14} {'loader':<13} {'threads':>7} {'s/epoch':>8} {'images/s':>9} "
         f"{'speed-up':>8} {'test acc':>8} {'eval':>9} {'peak RSS':>9}",
     ]
     base = report["pipelines"].get("lesson", next(iter(report["pipelines"].values())))
     for name, r in report["pipelines"].items():
-        memory = f"{r['peak_rss_mb']:,.0f} MB"
+        memory = f"{r['peak_rss_mb']:,.0f} MB" if r["peak_rss_mb"] is not None else "-"
+        evaluation = f"{1000 * r['eval_s']:>6.1f} ms" if r["eval_s"] is not None else f"{'-':>9}"
         lines.append(
-            f"{name:<13} {r['loader']:<12} {r['threads']:>7} "
+            f"{name:<14} {r['loader']:<13} {r['threads']:>7} "
             f"{r['s_per_epoch']:>8.3f} {r['images_per_s']:>9,.0f} {base['s_per_epoch'] / r['s_per_epoch']:>7.1f}x "
-            f"{r['test_accuracy']:>8.2%} {1000 * r['eval_s']:>6.1f} ms {memory:>9}"
+            f"{r['test_accuracy']:>8.2%} {evaluation} {memory:>9}"
         )
     lines.append("")
     lines.append(
@@ -295,6 +390,10 @@ def format_table(report: dict) -> str:
     if "same_weights" in report:
         same = "the same" if report["same_weights"] else "DIFFERENT"
         lines.append(f"lesson-tuned and fast end with {same} weights (same batches, same order, same arithmetic).")
+    for name, same in report.get("graph_same_weights", {}).items():
+        lines.append(f"{name} ends with {'the same' if same else 'DIFFERENT'} weights as fast (CUDA graphs, bitwise).")
+    if any(name.startswith("ddp") for name in report["pipelines"]):
+        lines.append("ddp rows: rank 0's epochs after its processes started (one thread each); eval and memory: -.")
     peaks = {name: r["peak_gpu_mb"] for name, r in report["pipelines"].items() if r["peak_gpu_mb"] is not None}
     if peaks:
         lines.append("peak GPU memory: " + ", ".join(f"{name} {mb:,.0f} MB" for name, mb in peaks.items()))

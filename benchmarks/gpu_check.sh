@@ -2,15 +2,17 @@
 # The GPU check, run once on a machine with an NVIDIA GPU and PyTorch already installed (nothing is
 # downloaded, nothing installed: the package is used from this copy of the repository via PYTHONPATH).
 #
-#   bash benchmarks/gpu_check.sh [OUTPUT_DIR]        # about 2 minutes; JSON files land in OUTPUT_DIR
+#   bash benchmarks/gpu_check.sh [OUTPUT_DIR]        # about 4 minutes; JSON files land in OUTPUT_DIR
 #
 # Data: full MNIST or Fashion-MNIST where the package finds it (data/MNIST/raw, data/FashionMNIST/raw,
 # /usr/share/datasets/fashion-mnist); else random images of the full size, which time the same but
 # say nothing about accuracy. To take Fashion-MNIST along in a copy of the tree (it is git-ignored there):
 #   mkdir -p data/FashionMNIST/raw && cp /usr/share/datasets/fashion-mnist/*.gz data/FashionMNIST/raw/
 #
-# Prints the GPU and versions, the CUDA tests, then the benchmark on the GPU (table, then JSON) and the
-# two CPU pipelines on the same machine for comparison.
+# Prints the GPU and versions, the CUDA tests (CUDA graphs: bitwise the same weights as eager), the benchmark
+# on the GPU (eager, a graph per step, a graph per epoch, torch.compile inside the graph, 10 epochs each; and
+# data-parallel over nccl on one process), a summary of the figures 06_speed and benchmarks/README.md quote,
+# and the two CPU pipelines on the same machine for comparison.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-build/gpu_check}
@@ -33,11 +35,24 @@ echo "data: ${data[*]:-full-size dataset found}"
 
 echo "== tests, the GPU ones included"
 timeout 300 "$python" -m pytest -q -p no:cacheprovider -o addopts="" -rs \
-    tests/test_fast_loader.py tests/test_train_speed.py || echo "(some tests failed: see above)"
+    tests/test_fast_loader.py tests/test_train_speed.py tests/test_cuda_graphs.py || echo "(some tests failed: see above)"
 
-echo "== benchmark on cuda"
-timeout 400 "$python" benchmarks/bench_training.py --device cuda --epochs 3 "${data[@]}" \
-    --json-out "$out/bench_cuda.json" && cat "$out/bench_cuda.json"
+echo "== benchmark on cuda: eager against CUDA graphs (10 epochs each), and one process over nccl"
+timeout 600 "$python" benchmarks/bench_training.py --device cuda --epochs 10 "${data[@]}" \
+    --pipelines fast,graph-step,graph-epoch,graph-compiled,ddp-1 --json-out "$out/bench_graphs.json" \
+    && cat "$out/bench_graphs.json"
+"$python" - "$out/bench_graphs.json" <<'SUMMARY'
+import json, sys
+report = json.load(open(sys.argv[1]))
+print(f"== summary: {report['device_name']}, torch {report['torch']}, {report['data']}")
+for name, row in report["pipelines"].items():
+    print(f"{name:15} {row['s_per_epoch']:.3f} s/epoch (median), {sum(row['epoch_s']):.2f} s for "
+          f"{len(row['epoch_s'])} epochs, test accuracy {row['test_accuracy']:.2%}")
+for name, same in report.get("graph_same_weights", {}).items():
+    print(f"{name}: {'bitwise the same weights as eager' if same else 'DIFFERENT weights from eager'}")
+if "compiled_max_weight_difference" in report:
+    print(f"graph-compiled: largest weight difference from eager {report['compiled_max_weight_difference']:.3g}")
+SUMMARY
 
 echo "== the same machine's CPU, for comparison"
 timeout 300 "$python" benchmarks/bench_training.py --device cpu --epochs 2 --pipelines lesson-tuned,fast \

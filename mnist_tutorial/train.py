@@ -137,12 +137,14 @@ def fit(
     progress: bool | None = None,
     callbacks: Sequence[Callable[[History], None]] = (),
     threads: int | None = CPU_THREADS,
+    train_epoch: Callable[..., float] | None = None,
 ) -> History:
     """Train until `num_epochs` epochs are done in all, testing after each; returns the history.
 
     Continues from `history` (and `optimizer`'s state) when given. Stops with TrainingDivergedError once the loss
     diverges (see divergence.py). Interrupting (Ctrl-C, the notebook's stop button, SIGTERM in the CLI) ends
     training cleanly and returns the epochs completed so far. On the CPU it trains with `threads` threads.
+    `train_epoch` replaces train_one_epoch with a function of the same arguments (cuda_graphs.GraphedTraining).
     """
     model.to(device)
     optimizer = optimizer or make_optimizer(model)
@@ -153,7 +155,8 @@ def fit(
         try:
             for epoch in range(history.epochs + 1, num_epochs + 1):
                 loaders = (train_loader, test_loader)
-                run_epoch(model, loaders, optimizer, criterion, epoch, device, log_every, history, bars)
+                step = (model, optimizer, criterion, train_epoch or train_one_epoch)
+                run_epoch(step, loaders, epoch, device, log_every, history, bars)
                 for callback in callbacks:
                     callback(history)
         except KeyboardInterrupt:
@@ -162,12 +165,13 @@ def fit(
     return history
 
 
-def run_epoch(model, loaders, optimizer, criterion, epoch, device, log_every, history, bars) -> None:
+def run_epoch(step, loaders, epoch, device, log_every, history, bars) -> None:
     """Train one epoch (timed, watched for divergence, counted on the bars), test, and record it in `history`."""
+    model, optimizer, criterion, train_epoch = step
     train_loader, test_loader = loaders
     start = time.perf_counter()
     diverged = DivergenceCheck(lr=optimizer.param_groups[0]["lr"], epoch=epoch)
-    train_loss = train_one_epoch(
+    train_loss = train_epoch(
         model,
         bars.batches(train_loader, epoch),
         optimizer,

@@ -31,6 +31,7 @@ FLAGS = {
     "resume": "--resume",
     "checkpoint": "--checkpoint",
     "nproc": "--nproc",
+    "cuda_graphs": "--cuda-graphs",
 }
 
 

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from .. import defaults
 from ..dataset_specs import DATASETS
+from ..run.distributed import in_torchrun, train_and_save_parallel
 from ..run.train import train_and_save
 from .common import add_data_flags
 
@@ -33,11 +34,25 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--resume", default=None, metavar="CHECKPOINT", help=RESUME_RULE)
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bars")
+    parser.add_argument(
+        "--nproc",
+        type=int,
+        default=1,
+        metavar="N",
+        help="train data-parallel on N processes of this machine (torch.distributed: gloo on the CPU, nccl on CUDA, "
+        "one GPU each); the global batch stays --batch-size and each process takes 1/N of it, so N must divide it "
+        "(default: 1). Started by torchrun, the run joins torchrun's processes instead",
+    )
+    parser.add_argument(
+        "--cuda-graphs",
+        action="store_true",
+        help="on CUDA with the fast loader, replay each training step from a CUDA graph (see benchmarks/README.md)",
+    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    metrics = train_and_save(
+    settings = dict(
         dataset=args.dataset,
         data_dir=args.data_dir,
         source=args.source,
@@ -52,6 +67,10 @@ def run(args: argparse.Namespace) -> int:
         resume=args.resume,
         progress=args.progress,
     )
+    if args.nproc != 1 or in_torchrun():
+        metrics = train_and_save_parallel(nproc=args.nproc, **settings, cuda_graphs=args.cuda_graphs)
+    else:
+        metrics = train_and_save(**settings, cuda_graphs=args.cuda_graphs)
     if not metrics.get("interrupted"):
         return 0
     checkpoint = Path(args.out) / "model.pt"

@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.distributed as dist
 
 from .. import defaults
-from ..checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
-from ..data import load_data, make_test_loader
+from ..checkpoint import load_checkpoint
+from ..data import Data, load_data, make_test_loader
 from ..distributed import (
     ShardedLoader,
     backend_for,
@@ -29,14 +30,11 @@ from ..distributed import (
 )
 from ..errors import ConfigError
 from ..history import History
-from ..model import NeuralNetwork
-from ..settings import check_loader, check_settings
-from ..train import make_optimizer, pick_device, seed_everything
-from .evaluate import check_classes
+from ..train import make_optimizer, seed_everything
 from .lock import OutputLock
-from .outputs import clear_previous, make_metrics, prediction_figure, prepare_out, write_outputs
-from .resume import check_resumable, restore, settle, stored_settings
-from .train import check_same_source
+from .outputs import prepare_out
+from .resume import restore
+from .train import CheckpointSaver, check_run, finish, start_model
 
 
 @dataclass(frozen=True)
@@ -74,6 +72,7 @@ def train_and_save_parallel(
     loader: str | None = None,
     resume: str | os.PathLike | None = None,
     progress: bool | None = None,
+    cuda_graphs: bool = False,
 ) -> dict[str, Any]:
     """train_and_save on `nproc` processes (global batch `batch_size`, each process batch_size // nproc).
 
@@ -81,20 +80,17 @@ def train_and_save_parallel(
     (other ranks under torchrun: {}); an interrupted run returns {"interrupted": True, "epochs": ...}.
     """
     out = Path(out)
-    resumed = load_checkpoint(resume) if resume else None
     requested = {"dataset": dataset, "source": source, "batch_size": batch_size, "loader": loader, "lr": lr}
-    settings = settle({**requested, "momentum": momentum}, stored_settings(resumed) if resumed else None, resume)
-    check_settings(num_epochs=num_epochs, batch_size=settings["batch_size"], lr=settings["lr"], seed=seed,
-                   momentum=settings["momentum"])  # fmt: skip
-    check_loader(settings["loader"])
+    settings, _, torch_device = check_run(
+        {**requested, "momentum": momentum}, num_epochs=num_epochs, seed=seed, device=device, resume=resume
+    )
+    if cuda_graphs:
+        raise ConfigError("`cuda_graphs` replays one process's steps: leave out `cuda_graphs` or `nproc`")
     if settings["loader"] != "fast":
         raise ConfigError("`loader=lesson` cannot be split across processes: leave `loader` out (fast) for `nproc`")
-    torch_device = pick_device(device)
     world_size = int(os.environ["WORLD_SIZE"]) if in_torchrun() else nproc
     per_rank_batch(settings["batch_size"], world_size)
     check_devices(torch_device, world_size)
-    if resumed:
-        check_resumable(resume, resumed, num_epochs=num_epochs)
     job = Job(out, settings, str(resume) if resume else None, str(data_dir) if data_dir else None, num_epochs, seed,
               torch_device.type, progress)  # fmt: skip
     if in_torchrun():
@@ -134,13 +130,9 @@ def train_rank(rank: int, world_size: int, init_method: str, job: Job) -> dict[s
     with process_group(rank, world_size, device=job.device, init_method=init_method) as device, quiet_unless_rank0():
         seed_everything(job.seed)
         resumed = load_checkpoint(job.resume) if job.resume else None
-        model = model_from_checkpoint(job.resume, resumed) if resumed else NeuralNetwork()
-        data = load_data(dataset=job.settings["dataset"], source=job.settings["source"], data_dir=job.data_dir)
-        if resumed:
-            check_classes(job.resume, model, job.settings["dataset"])
-            check_same_source(job.resume, job.settings["source"], data.source.kind)
-        settings = {**job.settings, "source": data.source.kind}
-        model.to(device)
+        data = load_data_once_per_machine(job, rank)
+        settings = dict(job.settings)
+        model = start_model(job.resume, resumed, settings, data, device)
         optimizer = make_optimizer(model, lr=settings["lr"], momentum=settings["momentum"])
         train_loader = ShardedLoader(
             data.train.images, data.train.labels, batch_size=per_rank_batch(settings["batch_size"], world_size),
@@ -150,7 +142,7 @@ def train_rank(rank: int, world_size: int, init_method: str, job: Job) -> dict[s
         # The shards follow the epoch number, not a generator: a single-process checkpoint's shuffle state is moot.
         history = restore(job.resume, {**resumed, "shuffle_state": None}, optimizer, None) if resumed else History()
         train_loader.epoch = history.epochs
-        saver = EpochSaver(job.out, model=model, optimizer=optimizer, settings=settings)
+        saver = CheckpointSaver(job.out, model=model, optimizer=optimizer, loader=None, settings=settings)
         epochs_before, started = history.epochs, time.perf_counter()
         history = fit_data_parallel(model, train_loader, test_loader, num_epochs=job.num_epochs, optimizer=optimizer,
                                     device=device, history=history, progress=job.progress,
@@ -158,26 +150,19 @@ def train_rank(rank: int, world_size: int, init_method: str, job: Job) -> dict[s
         if rank != 0:
             return None
         if history.interrupted:  # under torchrun; processes spawned here leave Ctrl-C to the parent
-            return {"interrupted": True, "epochs": saver.epochs}
-        if history.epochs == epochs_before:  # resumed a run that had already reached num_epochs
-            saver(history)
-        print(f"Test Accuracy: {100 * history.test_accuracy[-1]:.2f}%")
+            return {"interrupted": True, "epochs": saver.saved_epochs(history)}
         recorded = {**settings, "seed": job.seed, "device": str(device), "nproc": world_size}
-        metrics = make_metrics(data, history, recorded, seconds=time.perf_counter() - started)
-        write_outputs(job.out, metrics, history, prediction_figure(model, data, test_loader, device=device))
-        return metrics
+        return finish(job.out, saver, history, epochs_before, (model, data, test_loader), recorded, started=started)
 
 
-class EpochSaver:
-    """Rank 0's fit() callback: rewrite model.pt after every epoch (the first save clears the previous run's)."""
+def load_data_once_per_machine(job: Job, rank: int) -> Data:
+    """The run's data; the first process of each machine alone may download it, the others wait, then read it."""
+    first = int(os.environ.get("LOCAL_RANK", rank)) == 0
 
-    def __init__(self, out: Path, *, model: NeuralNetwork, optimizer: torch.optim.Optimizer, settings: dict) -> None:
-        self.out, self.model, self.optimizer, self.settings = out, model, optimizer, settings
-        self.epochs: int | None = None
+    def load(download: bool) -> Data:
+        return load_data(dataset=job.settings["dataset"], source=job.settings["source"], data_dir=job.data_dir,
+                         download=download)  # fmt: skip
 
-    def __call__(self, history: History) -> None:
-        if self.epochs is None:
-            clear_previous(self.out)
-        save_checkpoint(self.out / "model.pt", model=self.model, dataset=self.settings["dataset"],
-                        history=history.to_dict(), optimizer=self.optimizer, settings=self.settings)  # fmt: skip
-        self.epochs = history.epochs
+    data = load(download=True) if first else None
+    dist.barrier()  # N processes downloading into one folder at once would overwrite each other's files
+    return data or load(download=False)

@@ -9,7 +9,8 @@ import torch
 
 from .. import defaults
 from ..checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
-from ..data import load_data, make_loaders
+from ..cuda_graphs import GraphedTraining
+from ..data import Data, load_data, make_loaders
 from ..errors import CheckpointError, ConfigError
 from ..history import History
 from ..model import NeuralNetwork
@@ -36,6 +37,7 @@ def train_and_save(
     loader: str | None = None,
     resume: str | os.PathLike | None = None,
     progress: bool | None = None,
+    cuda_graphs: bool = False,
 ) -> dict[str, Any]:
     """Train the lesson's network and write model.pt, metrics.json, loss.png and predictions.png to `out`.
 
@@ -44,31 +46,55 @@ def train_and_save(
     with the same weights as an uninterrupted run (same seed and settings, on the CPU). Until the first epoch
     is saved, `out` keeps the previous run's files as they were. Returns the metrics written; an interrupted run
     returns {"interrupted": True, "epochs": epochs in model.pt (None if this run saved none)}.
+    `cuda_graphs` replays each step from a CUDA graph (cuda_graphs.py): on CUDA with the fast loader only.
     """
     out = Path(out)
-    resumed = load_checkpoint(resume) if resume else None
     requested = {"dataset": dataset, "source": source, "batch_size": batch_size, "loader": loader, "lr": lr}
-    settings = settle({**requested, "momentum": momentum}, stored_settings(resumed) if resumed else None, resume)
+    settings, resumed, torch_device = check_run(
+        {**requested, "momentum": momentum}, num_epochs=num_epochs, seed=seed, device=device, resume=resume
+    )
+    check_cuda_graphs(cuda_graphs, torch_device, settings["loader"])
+    prepare_out(out)
+    with OutputLock(out):
+        train_epoch = GraphedTraining() if cuda_graphs else None
+        return _train(out, settings, resumed, resume, data_dir, num_epochs, seed, torch_device, progress, train_epoch)
+
+
+def check_run(
+    requested: dict[str, Any], *, num_epochs: int, seed: int, device: str | None, resume: str | os.PathLike | None
+) -> tuple[dict[str, Any], dict[str, Any] | None, torch.device]:
+    """Everything refused before any work: returns the settled settings, the checkpoint to resume, the device."""
+    resumed = load_checkpoint(resume) if resume else None
+    settings = settle(requested, stored_settings(resumed) if resumed else None, resume)
     check_settings(num_epochs=num_epochs, batch_size=settings["batch_size"], lr=settings["lr"], seed=seed,
                    momentum=settings["momentum"])  # fmt: skip
     check_loader(settings["loader"])
     torch_device = pick_device(device)
     if resumed:
         check_resumable(resume, resumed, num_epochs=num_epochs)
-    prepare_out(out)
-    with OutputLock(out):
-        return _train(out, settings, resumed, resume, data_dir, num_epochs, seed, torch_device, progress)
+    return settings, resumed, torch_device
 
 
-def _train(out, settings, resumed, resume, data_dir, num_epochs, seed, device, progress) -> dict[str, Any]:
-    seed_everything(seed)
+def start_model(resume, resumed, settings: dict[str, Any], data: Data, device: torch.device) -> NeuralNetwork:
+    """The network to train, fresh or from the checkpoint, after checking that the checkpoint fits this data."""
     model = model_from_checkpoint(resume, resumed) if resumed else NeuralNetwork()
-    data = load_data(dataset=settings["dataset"], source=settings["source"], data_dir=data_dir)
     if resumed:
         check_classes(resume, model, settings["dataset"])
         check_same_source(resume, settings["source"], data.source.kind)
     settings["source"] = data.source.kind
-    model.to(device)
+    return model.to(device)
+
+
+def check_cuda_graphs(wanted: bool, device: torch.device, loader: str) -> None:
+    """CUDA graphs replay a step on a CUDA device, from the fast loader's tensors, which stay put on the GPU."""
+    if wanted and (device.type != "cuda" or loader != "fast"):
+        raise ConfigError("`cuda_graphs` needs `device=cuda` and the fast loader: leave `cuda_graphs` out here")
+
+
+def _train(out, settings, resumed, resume, data_dir, num_epochs, seed, device, progress, train_epoch=None) -> dict:
+    seed_everything(seed)
+    data = load_data(dataset=settings["dataset"], source=settings["source"], data_dir=data_dir)
+    model = start_model(resume, resumed, settings, data, device)
     optimizer = make_optimizer(model, lr=settings["lr"], momentum=settings["momentum"])
     train_loader, test_loader = make_loaders(
         data, batch_size=settings["batch_size"], fast=settings["loader"] == "fast", device=device, seed=seed
@@ -78,14 +104,21 @@ def _train(out, settings, resumed, resume, data_dir, num_epochs, seed, device, p
     epochs_before = history.epochs
     started = time.perf_counter()
     history = fit(model, train_loader, test_loader, num_epochs=num_epochs, optimizer=optimizer, device=device,
-                  history=history, progress=progress, callbacks=[saver])  # fmt: skip
+                  history=history, progress=progress, callbacks=[saver], train_epoch=train_epoch)  # fmt: skip
     if history.interrupted:
         return {"interrupted": True, "epochs": saver.saved_epochs(history)}
+    recorded = {**settings, "seed": seed, "device": str(device)}
+    return finish(out, saver, history, epochs_before, (model, data, test_loader), recorded, started=started)
+
+
+def finish(out: Path, saver, history: History, epochs_before: int, trained, recorded, *, started: float) -> dict:
+    """The end of a finished run: the accuracy line, then metrics.json and the figures beside model.pt."""
+    model, data, test_loader = trained
     if history.epochs == epochs_before:  # resumed a run that had already reached num_epochs
         saver(history)
     print(f"Test Accuracy: {100 * history.test_accuracy[-1]:.2f}%")
-    recorded = {**settings, "seed": seed, "device": str(device)}
     metrics = make_metrics(data, history, recorded, seconds=time.perf_counter() - started)
+    device = next(model.parameters()).device
     write_outputs(out, metrics, history, prediction_figure(model, data, test_loader, device=device))
     return metrics
 
@@ -119,7 +152,7 @@ class CheckpointSaver:
             dataset=self.settings["dataset"],
             history=history.to_dict(),
             optimizer=self.optimizer,
-            shuffle_state=self.loader.generator.get_state(),
+            shuffle_state=self.loader.generator.get_state() if self.loader is not None else None,
             settings=self.settings,
         )
         self.epochs = history.epochs

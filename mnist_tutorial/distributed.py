@@ -1,0 +1,195 @@
+"""The lesson's training on N processes with torch.distributed: each trains on its shard, gradients averaged.
+
+DistributedDataParallel (DDP) keeps one copy of the network per process. Every process runs the lesson's
+step on its own part of each batch; during `loss.backward()` DDP averages the gradients of all processes
+with an all-reduce, so every copy takes the same optimizer step and the copies stay identical.
+
+The rules, in one place:
+- backend: gloo on the CPU, nccl on CUDA (one GPU per process); other devices are refused.
+- batches: the global batch stays the lesson's 64 and each of N processes takes 64 // N of it. An N that
+  does not divide the batch size is refused rather than silently changing the global batch.
+- shards: exactly DistributedSampler's (shuffle with seed + epoch, pad by repeating the first images so
+  that every process gets as many, drop_last=False), because the order comes from DistributedSampler itself.
+- only rank 0 prints and writes; the others train silently.
+"""
+
+import contextlib
+import io
+import math
+import os
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DistributedSampler
+
+from .data import Data, make_test_loader
+from .defaults import BATCH_SIZE, LR, MOMENTUM, SEED
+from .errors import ConfigError
+from .fast_loader import normalize
+from .history import History
+from .launch import launch
+from .model import NeuralNetwork
+from .train import fit, make_optimizer, seed_everything
+
+BACKENDS = {"cpu": "gloo", "cuda": "nccl"}
+TIMEOUT = timedelta(minutes=5)  # a collective waiting this long means another process died
+
+
+def backend_for(device: str | torch.device) -> str:
+    """The torch.distributed backend for `device`: gloo on the CPU, nccl on CUDA."""
+    kind = torch.device(device).type
+    if kind not in BACKENDS:
+        raise ConfigError(f"`device={kind}` cannot train data-parallel: use `device=cpu` or `device=cuda`")
+    return BACKENDS[kind]
+
+
+def per_rank_batch(batch_size: int, world_size: int) -> int:
+    """Each process's share of the global batch; refuses a `world_size` that does not divide it."""
+    if world_size < 1:
+        raise ConfigError(f"`nproc={world_size}` is not a positive whole number: pass 1 or more")
+    if batch_size % world_size:
+        divisors = ", ".join(str(n) for n in range(1, batch_size + 1) if batch_size % n == 0)
+        raise ConfigError(
+            f"`nproc={world_size}` does not divide `batch_size={batch_size}`, so the processes cannot split each "
+            f"batch evenly: pass an `nproc` that divides it ({divisors})"
+        )
+    return batch_size // world_size
+
+
+class ShardedLoader:
+    """One process's batches of a data-parallel run: a TensorLoader over DistributedSampler's shard.
+
+    images: (N, 28, 28) uint8; labels: (N,). Yields (inputs (b, 1, 28, 28) float32, labels (b,)) on `device`.
+    Each pass uses the next epoch's shuffle (`epoch` counts passes, from 0, as `set_epoch` does), so a run
+    resumed after k epochs sets `epoch = k` and continues with the same shards it would have had.
+    """
+
+    def __init__(
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        *,
+        batch_size: int,
+        rank: int,
+        world_size: int,
+        seed: int,
+        device: str | torch.device = "cpu",
+        epoch: int = 0,
+    ) -> None:
+        self.inputs = normalize(images).to(device)
+        self.labels = labels.to(device=device, dtype=torch.long)
+        self.batch_size = batch_size
+        self.epoch = epoch
+        # DistributedSampler only needs the dataset's length: the order is its own, not a copy of its rules.
+        self.sampler = DistributedSampler(range(len(labels)), num_replicas=world_size, rank=rank, seed=seed)
+
+    def __len__(self) -> int:
+        return math.ceil(self.sampler.num_samples / self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        self.sampler.set_epoch(self.epoch)
+        self.epoch += 1
+        order = torch.tensor(list(self.sampler), device=self.labels.device)
+        for batch in order.split(self.batch_size):
+            yield self.inputs.index_select(0, batch), self.labels.index_select(0, batch)
+
+
+@contextlib.contextmanager
+def process_group(
+    rank: int, world_size: int, *, device: str | torch.device, init_method: str = "env://"
+) -> Iterator[torch.device]:
+    """Join the process group for the duration of the block; yields this process's device (cuda:rank on GPUs)."""
+    backend = backend_for(device)
+    local = torch.device(device)
+    if local.type == "cuda":
+        # torchrun says which GPU of this machine is ours; processes spawned here number them from 0.
+        local = torch.device("cuda", int(os.environ.get("LOCAL_RANK", rank % torch.cuda.device_count())))
+        torch.cuda.set_device(local)
+    dist.init_process_group(backend, init_method=init_method, rank=rank, world_size=world_size, timeout=TIMEOUT)
+    try:
+        yield local
+    finally:
+        dist.destroy_process_group()
+
+
+def fit_data_parallel(model: torch.nn.Module, train_loader, test_loader, **fit_args: Any) -> History:
+    """fit() on this process, with `model` in DDP; call inside `process_group`. Only rank 0 prints.
+
+    The epoch's training loss in the history is the mean over all processes (one all-reduce per epoch);
+    the running-loss lines are rank 0's share of each batch. Callbacks run on every process after that mean.
+    """
+    device = next(model.parameters()).device
+    replicated = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    fit_args["callbacks"] = [mean_over_processes, *fit_args.get("callbacks", ())]
+    with quiet_unless_rank0():
+        if dist.get_rank() != 0:
+            fit_args["progress"] = False
+        return fit(replicated, train_loader, test_loader, **fit_args)
+
+
+def mean_over_processes(history: History) -> None:
+    """Replace the last epoch's training loss by its mean over all processes (each has as many batches)."""
+    device = "cuda" if dist.get_backend() == "nccl" else "cpu"
+    loss = torch.tensor([history.train_loss[-1]], dtype=torch.float64, device=device)
+    dist.all_reduce(loss)
+    history.train_loss[-1] = loss.item() / dist.get_world_size()
+
+
+@contextlib.contextmanager
+def quiet_unless_rank0() -> Iterator[None]:
+    """Swallow this process's printing unless it is rank 0 (or not in a process group)."""
+    if not dist.is_initialized() or dist.get_rank() == 0:
+        yield
+        return
+    with contextlib.redirect_stdout(io.StringIO()):
+        yield
+
+
+def same_parameters(model: torch.nn.Module) -> float:
+    """The largest difference between any two processes' copies of any parameter (0.0: all identical)."""
+    flat = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+    high, low = flat.clone(), flat.clone()
+    dist.all_reduce(high, op=dist.ReduceOp.MAX)
+    dist.all_reduce(low, op=dist.ReduceOp.MIN)
+    return (high - low).max().item()
+
+
+LESSON = {"num_epochs": 1, "batch_size": BATCH_SIZE, "lr": LR, "momentum": MOMENTUM, "seed": SEED, "device": "cpu"}
+
+
+def train_data_parallel(data: Data, *, nproc: int, **settings: Any) -> list[dict[str, Any]]:
+    """Train the lesson's network on `nproc` processes, silently; returns what each rank reports.
+
+    settings: num_epochs (1), batch_size (64, split across the processes), lr, momentum, seed, device ("cpu").
+    Each report holds the rank's history (train_loss, test_accuracy, seconds per epoch...), its batch size and
+    batches per epoch, `spread` (same_parameters after training) and, from rank 0, the weights as arrays.
+    """
+    settings = {**LESSON, **settings}
+    per_rank_batch(settings["batch_size"], nproc)  # refuse before starting any process
+    backend_for(settings["device"])
+    return launch(train_worker, nproc, data, settings)
+
+
+def train_worker(rank: int, world_size: int, init_method: str, data: Data, settings: dict[str, Any]) -> dict:
+    """One process of `train_data_parallel`."""
+    batch_size = per_rank_batch(settings["batch_size"], world_size)
+    with (
+        process_group(rank, world_size, device=settings["device"], init_method=init_method) as device,
+        contextlib.redirect_stdout(io.StringIO()),
+    ):
+        seed_everything(settings["seed"])
+        model = NeuralNetwork().to(device)
+        optimizer = make_optimizer(model, lr=settings["lr"], momentum=settings["momentum"])
+        images, labels = data.train.images, data.train.labels
+        train = ShardedLoader(images, labels, batch_size=batch_size, rank=rank, world_size=world_size,
+                              seed=settings["seed"], device=device)  # fmt: skip
+        history = fit_data_parallel(model, train, make_test_loader(data, device=device), optimizer=optimizer,
+                                    num_epochs=settings["num_epochs"], device=device, progress=False)  # fmt: skip
+        spread = same_parameters(model)
+    weights = {name: t.detach().cpu().numpy() for name, t in model.state_dict().items()} if rank == 0 else None
+    report = {"rank": rank, "batches": len(train), "batch_size": batch_size, "spread": spread, "weights": weights}
+    return {**report, **history.to_dict()}
