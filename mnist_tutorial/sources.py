@@ -16,6 +16,8 @@ from .errors import ConfigError, DataError
 
 SOURCES = ("auto", "full", "sample")
 SAMPLE_DIR = SAMPLE_ROOT / "MNIST" / "raw"
+
+
 @dataclass(frozen=True)
 class DataSource:
     """A folder holding the four IDX files of one dataset, and how it was found."""

@@ -155,9 +155,7 @@ def test_a_state_dict_missing_layers(tmp_path):
     [(OSError(errno.ENOSPC, "No space left on device"), "the disk is full: free some disk space"),
      (OSError(errno.EACCES, "Permission denied"), "permission denied: choose a folder you can write to")],
 )  # fmt: skip
-def test_a_full_disk_or_a_refusal_keeps_the_checkpoint_and_names_the_cause(
-    tmp_path, monkeypatch, error, cause
-):
+def test_a_full_disk_or_a_refusal_keeps_the_checkpoint_and_names_the_cause(tmp_path, monkeypatch, error, cause):
     first = saved(tmp_path / "model.pt")
 
     def fail_half_way(path, data):

@@ -1,6 +1,5 @@
 """progress: bars or plain lines, chosen by argument, environment or surroundings; bars always closed."""
 
-
 import pytest
 import torch
 from tqdm import tqdm

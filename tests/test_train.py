@@ -90,9 +90,7 @@ def test_non_finite_loss_stops_training_and_names_the_learning_rate():
     model = NeuralNetwork()
     train, test = loaders(tiny_data())
     saved = []
-    with pytest.raises(
-        TrainingDivergedError, match=r"learning rate 1e\+06: training stopped, as it cannot recover"
-    ):
+    with pytest.raises(TrainingDivergedError, match=r"learning rate 1e\+06: training stopped, as it cannot recover"):
         fit(model, train, test, num_epochs=3, optimizer=make_optimizer(model, lr=1e6), callbacks=[saved.append])
     assert saved == []  # no epoch of NaNs was handed on to be saved
 
