@@ -2,7 +2,13 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-stamp
+# An offline kit (make wheelhouse, or one copied from a USB stick) in $(KIT): installs come from it, never the network.
+KIT ?= wheels
+KIT_FILE := $(wildcard $(KIT)/KIT.json)
+# The install stamp is named by a hash of what was installed (pyproject.toml's content, the kit's KIT.json, this
+# folder's path), not by a file time: a git pull or a copy that only changes times reinstalls nothing, a move does.
+INSTALL_KEY := $(shell cat pyproject.toml $(KIT_FILE) | $(PYTHON) -c 'import hashlib, os, sys; print(hashlib.sha256(sys.stdin.buffer.read() + os.getcwd().encode()).hexdigest()[:16])')
+STAMP := $(VENV)/.installed-$(INSTALL_KEY)
 
 # run and test use the embedded sample, so their numbers are the same everywhere
 # (make run SOURCE=auto to use full MNIST); make lab lets the package choose (auto).
@@ -10,11 +16,16 @@ SOURCE ?= sample
 
 .PHONY: run test lab bench format clean chromium
 
-$(STAMP): pyproject.toml
+$(STAMP):
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "Python 3.10+ is needed, found " + sys.version'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+ifneq ($(KIT_FILE),)
+	$(BIN)/python -m pip install --quiet --no-index --find-links $(KIT)/wheels -e .
+else
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+endif
+	rm -f $(VENV)/.installed-*
 	touch $@
 
 run: $(STAMP)
@@ -23,6 +34,7 @@ run: $(STAMP)
 test: $(STAMP) chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	MNIST_TUTORIAL_OFFLINE=1 MNIST_TUTORIAL_SOURCE=sample MNIST_TUTORIAL_DEVICE=cpu MNIST_TUTORIAL_PROGRESS=text \
 		$(BIN)/python -m pytest
 
@@ -38,11 +50,15 @@ chromium:
 		fi; \
 	fi
 
+# As root (containers, hosted VMs) JupyterLab needs --allow-root. ROOM=1 is the workshop's room setting: every
+# laptop uses the embedded sample and never touches the network (the same as MNIST_TUTORIAL_SOURCE=sample and
+# MNIST_TUTORIAL_OFFLINE=1 in the environment, which lab passes on too). python -m: a moved .venv still starts.
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks/
+	$(if $(ROOM),MNIST_TUTORIAL_SOURCE=sample MNIST_TUTORIAL_OFFLINE=1) $(BIN)/python -m jupyterlab notebooks/ \
+		$$([ "$$(id -u)" -eq 0 ] && echo --allow-root)
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_training.py
+	$(BIN)/python benchmarks/bench_training.py --pipelines all
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
@@ -50,3 +66,44 @@ format: $(STAMP)
 
 clean:
 	rm -rf build runs .pytest_cache .ruff_cache
+
+# What nbval's kernels see under make test (the sample, the CPU, no network, text progress).
+NOTEBOOK_ENV := MNIST_TUTORIAL_OFFLINE=1 MNIST_TUTORIAL_SOURCE=sample MNIST_TUTORIAL_DEVICE=cpu MNIST_TUTORIAL_PROGRESS=text
+
+# Every dependency at the lowest version pyproject.toml declares (constraints generated from it, never kept
+# by hand), then what make test runs: ruff, the unit tests and nbval. Not part of make test: the first
+# install downloads a few GB (PyTorch with its CUDA libraries).
+.PHONY: test-oldest
+OLDEST := .venv-oldest
+test-oldest: chromium
+	test -x $(OLDEST)/bin/python || $(PYTHON) -m venv $(OLDEST)
+	$(PYTHON) tools/oldest_constraints.py pyproject.toml $(OLDEST)/constraints.txt
+	$(OLDEST)/bin/python -m pip install --quiet -c $(OLDEST)/constraints.txt -e ".[dev]"
+	$(OLDEST)/bin/python -m pip list --format=freeze | grep -iE '^(torch|torchvision|numpy|jupyterlab|pytest|nbval)=='
+	$(OLDEST)/bin/ruff check .
+	$(OLDEST)/bin/ruff format --check .
+	$(NOTEBOOK_ENV) $(OLDEST)/bin/python -m pytest
+
+# The maintainer's loop: edit a notebook, make notebooks (re-execute every notebook in place, solutions
+# included, exactly as nbval checks them), make test. See CONTRIBUTING.md.
+.PHONY: notebooks
+notebooks: $(STAMP)
+	$(BIN)/python tools/execute_notebooks.py
+
+# The lesson notebooks with their outputs cleared and without the solutions, for a teacher to hand out.
+.PHONY: student
+student: $(STAMP)
+	$(BIN)/python tools/make_student.py build/student
+
+# The offline workshop kit in $(KIT) (wheels/): this OS, CPU and Python's wheels, the course's own, full MNIST when
+# present, install.sh. TORCH=default keeps PyPI's torch (with CUDA on Linux); the default is PyTorch's CPU-only
+# wheels where they exist. See docs/teaching.md.
+.PHONY: wheelhouse
+wheelhouse: $(STAMP)
+	$(BIN)/python tools/kit.py $(KIT) $(if $(TORCH),--torch $(TORCH))
+
+# The course as a static website in build/site/ (offline): every notebook with its committed outputs, the README as
+# the front page, the learning path as navigation, and the draw page of a network trained on the embedded sample.
+.PHONY: site
+site: $(STAMP)
+	$(NOTEBOOK_ENV) $(BIN)/python tools/build_site.py --out build/site

@@ -1,0 +1,198 @@
+"""The committed notebooks, read as files: clean outputs, a fresh run's execution, and the lesson's own code.
+
+Every notebook under notebooks/ (solutions included) is found by glob, so a new one is checked as soon as it
+exists. Outputs must hold nothing machine-specific (no absolute path) and no error, and every code cell must
+have run, in order, in one fresh kernel (`make notebooks`). The lesson notebooks 01-04 hold no `assert`
+(a learner's experiment must not trip one) and write the lesson's code themselves (issue 9's acceptance).
+"""
+
+import ast
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+from IPython.core.inputtransformer2 import TransformerManager
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+EVERY_NOTEBOOK = sorted(path for path in NOTEBOOKS.rglob("*.ipynb") if ".ipynb_checkpoints" not in path.parts)
+LESSONS = sorted(NOTEBOOKS.glob("0[1-4]_*.ipynb"))  # the lesson notebooks proper: 01_model .. 04_evaluation
+
+
+def absolute_paths() -> dict[str, re.Pattern[str]]:
+    """What betrays the machine that ran a notebook, by name: its folders, and installed or temporary files."""
+    patterns = {
+        "the repository's path": re.escape(str(ROOT)),
+        "a site-packages path": r"/[^\s'\"]*site-packages",
+        "a /tmp/ path": r"(?<![\w.])/tmp/",
+        "a home folder": r"(?<![\w.])/(home|Users)/[^/\s]+/",
+    }
+    home = str(Path.home())
+    if home != "/":  # "/" as a home folder would match every path
+        patterns["this home folder"] = re.escape(home) + r"(?![\w.-])"
+    return {name: re.compile(pattern) for name, pattern in patterns.items()}
+
+
+ABSOLUTE_PATHS = absolute_paths()
+
+
+def name(path: Path) -> str:
+    return str(path.relative_to(NOTEBOOKS))
+
+
+def read(path: Path) -> nbformat.NotebookNode:
+    return nbformat.read(path, as_version=4)
+
+
+def code_cells(notebook: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
+    return [cell for cell in notebook.cells if cell.cell_type == "code"]
+
+
+def output_texts(output: nbformat.NotebookNode) -> list[str]:
+    """The text a reader sees in one output: streams, text/* data (not images), and errors with tracebacks."""
+    if output.output_type == "stream":
+        return [output.text]
+    if output.output_type == "error":
+        return [output.ename, output.evalue, *output.traceback]
+    data = output.get("data", {})
+    return [
+        "".join(value) if isinstance(value, list) else str(value)
+        for mime, value in data.items()
+        if mime.startswith("text/")
+    ]
+
+
+@pytest.mark.parametrize("path", EVERY_NOTEBOOK, ids=name)
+def test_no_output_holds_an_absolute_path(path: Path) -> None:
+    found = [
+        f"cell {index}: {what}: {match.group(0)!r}"
+        for index, cell in enumerate(read(path).cells)
+        for output in cell.get("outputs", [])
+        for text in output_texts(output)
+        for what, pattern in ABSOLUTE_PATHS.items()
+        for match in [pattern.search(text)]
+        if match
+    ]
+    assert not found, f"{name(path)} shows paths of the machine that ran it (print them relative instead): {found}"
+
+
+@pytest.mark.parametrize("path", EVERY_NOTEBOOK, ids=name)
+def test_no_output_is_an_error(path: Path) -> None:
+    errors = [
+        f"cell {index}: {output.get('ename', 'a traceback on stderr')}"
+        for index, cell in enumerate(read(path).cells)
+        for output in cell.get("outputs", [])
+        if output.output_type == "error"
+        or (output.output_type == "stream" and "Traceback (most recent call last)" in output.text)
+    ]
+    assert not errors, f"{name(path)} was committed with errors: {errors}"
+
+
+@pytest.mark.parametrize("path", EVERY_NOTEBOOK, ids=name)
+def test_every_code_cell_ran_in_order_in_one_kernel(path: Path) -> None:
+    counts = [cell.execution_count for cell in code_cells(read(path)) if cell.source.strip()]
+    assert counts == list(range(1, len(counts) + 1)), (
+        f"{name(path)}'s execution counts are {counts}: re-execute it top to bottom (`make notebooks`)"
+    )
+
+
+def as_python(source: str) -> str:
+    """A code cell as the plain Python IPython runs: magics and shell escapes become get_ipython() calls."""
+    return TransformerManager().transform_cell(source)
+
+
+def test_the_lesson_notebooks_are_found() -> None:
+    assert [path.name[:2] for path in LESSONS] == ["01", "02", "03", "04"]
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=name)
+def test_no_assert_in_a_lesson_notebook(path: Path) -> None:
+    asserts = []
+    for index, cell in enumerate(read(path).cells):
+        if cell.cell_type == "code":
+            tree = ast.parse(as_python(cell.source), filename=f"{name(path)}, cell {index}")
+            asserts += [f"cell {index}, line {node.lineno}" for node in ast.walk(tree) if isinstance(node, ast.Assert)]
+    assert not asserts, f"{name(path)} has asserts a learner's experiment could trip (print a verdict): {asserts}"
+
+
+def test_magics_are_skipped_and_asserts_still_found() -> None:
+    tree = ast.parse(as_python("%matplotlib inline\nfiles = !ls\nif files:\n    %time x = 2\n    assert x\nlen?"))
+    assert sum(isinstance(node, ast.Assert) for node in ast.walk(tree)) == 1
+    assert not any(isinstance(node, ast.Assert) for node in ast.walk(ast.parse(as_python("%%time\nassert 1\n"))))
+
+
+# The lesson's code as the learner writes it in 01-04 (issue 9's acceptance): code cells, not printed output.
+LESSON_CODE = [
+    "class NeuralNetwork",
+    "transforms.Normalize((0.5,), (0.5,))",
+    "nn.CrossEntropyLoss()",
+    "optim.SGD(",
+    "optimizer.zero_grad()",
+    "loss.backward()",
+    "optimizer.step()",
+]
+
+
+def lesson_source() -> str:
+    return "\n".join(cell.source for path in LESSONS for cell in code_cells(read(path)))
+
+
+@pytest.mark.parametrize("line", LESSON_CODE)
+def test_the_lesson_notebooks_write_the_lessons_code(line: str) -> None:
+    if line not in lesson_source():
+        pytest.fail(f"no code cell of 01-04 contains {line!r}")
+
+
+def test_04_prints_the_test_accuracy_itself() -> None:
+    evaluation = next(path for path in LESSONS if path.name.startswith("04_"))
+    cells = code_cells(read(evaluation))
+    assert any("Test Accuracy:" in cell.source and "print(" in cell.source for cell in cells)
+    printed = "".join(text for cell in cells for output in cell.outputs for text in output_texts(output))
+    assert re.search(r"Test Accuracy: \d+\.\d\d%", printed)  # what `make run` reports
+
+
+def test_03_shows_the_lessons_running_loss() -> None:
+    training = next(path for path in LESSONS if path.name.startswith("03_"))
+    streams = [output.text for cell in code_cells(read(training)) for output in cell.outputs if "text" in output]
+    assert any(re.search(r"^\[Epoch 1, Batch \d+\] Loss: \d+\.\d{3}$", text, re.MULTILINE) for text in streams)
+
+
+def exercise_numbers(notebook: nbformat.NotebookNode) -> set[int]:
+    """The numbers of the exercises under a notebook's "Exercises" heading, up to the next heading of its level.
+
+    An exercise starts a line with its number in bold (`**2. The shape after fc2.**`) or in a heading
+    (`### Exercise 2`, `### 2. ...`).
+    """
+    numbers: set[int] = set()
+    level = None
+    for cell in notebook.cells:
+        if cell.cell_type != "markdown":
+            continue
+        for line in cell.source.splitlines():
+            heading = re.match(r"^(#+)\s+(.*)", line)
+            if heading and level is None and "Exercises" in heading.group(2):
+                level = len(heading.group(1))
+            elif heading and level is not None and len(heading.group(1)) <= level:
+                return numbers
+            elif level is not None and (found := re.match(r"^(?:\*\*|#+\s+)(?:Exercise\s+)?(\d+)[.:)]?", line)):
+                numbers.add(int(found.group(1)))
+    return numbers
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=name)
+def test_each_lesson_ends_with_exercises_and_their_solutions(path: Path) -> None:
+    numbers = exercise_numbers(read(path))
+    assert len(numbers) >= 3, f"{name(path)} has exercises {sorted(numbers)} under an 'Exercises' heading: 3 or more"
+    assert (NOTEBOOKS / "solutions" / path.name).is_file(), f"no solutions/{path.name}"
+
+
+def test_exercises_are_counted_within_their_section() -> None:
+    cells = [
+        "## Settings\n**1. Not an exercise.**",
+        "## Exercises\n**1. One.**",
+        "**2. Two.**\n### Exercise 3",
+        "## Summary\n**4. No.**",
+    ]
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(source) for source in cells])
+    assert exercise_numbers(notebook) == {1, 2, 3}

@@ -1,0 +1,64 @@
+"""tools/oldest_constraints.py: every dependency of a pyproject pinned to the floor it declares."""
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TOOL = Path(__file__).resolve().parent.parent / "tools" / "oldest_constraints.py"
+spec = importlib.util.spec_from_file_location("oldest_constraints", TOOL)
+oldest_constraints = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(oldest_constraints)
+
+PYPROJECT = """\
+[project]
+name = "demo"
+dependencies = [
+    "torch>=2.4,<3",
+    "numpy >= 1.24",
+    "Pillow~=10.1",
+    "tqdm==4.66.1",
+    "tomli>=1.1; python_version < '3.11'",
+    "uvicorn[standard]>=0.20",
+]
+
+[project.optional-dependencies]
+dev = ["pytest>=8", "numpy>=1.24"]
+docs = ["sphinx<9,>=7.2"]
+"""
+
+
+def test_pins_every_group_to_its_floor(tmp_path: Path) -> None:
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(PYPROJECT, encoding="utf-8")
+    lines = [line for line in oldest_constraints.constraints(pyproject).splitlines() if not line.startswith("#")]
+    assert lines == [
+        "torch==2.4",
+        "numpy==1.24",
+        "Pillow==10.1",
+        "tqdm==4.66.1",
+        "tomli==1.1 ; python_version < '3.11'",
+        "uvicorn==0.20",  # constraints files take no extras
+        "pytest==8",
+        "sphinx==7.2",  # the floor, wherever it stands among the specifiers
+    ]
+
+
+def test_writes_the_file_it_is_given(tmp_path: Path) -> None:
+    pyproject, out = tmp_path / "pyproject.toml", tmp_path / "constraints.txt"
+    pyproject.write_text(PYPROJECT, encoding="utf-8")
+    subprocess.run([sys.executable, str(TOOL), str(pyproject), str(out)], check=True)
+    assert "torch==2.4\n" in out.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("requirement", ["torch", "torch<3", "torch!=2.5"])
+def test_a_dependency_without_a_floor_is_refused(requirement: str) -> None:
+    with pytest.raises(ValueError, match="declares no floor"):
+        oldest_constraints.floor_pin(requirement)
+
+
+def test_the_projects_own_floors() -> None:
+    text = oldest_constraints.constraints(TOOL.parent.parent / "pyproject.toml")
+    assert "\ntorch==" in text and "\npytest==" in text  # runtime and [dev] both pinned
