@@ -1,6 +1,6 @@
 """The trained network outside PyTorch: an ONNX file for any runtime, and a web page that runs it offline.
 
-`export_model(checkpoint, out)` writes into the folder `out`:
+`export_model(checkpoint=..., out=...)` writes into the folder `out`:
 - model.onnx: the lesson's network as it is (input "image", float32 (batch, 1, 28, 28), already normalised;
   output "logits", (batch, 10): softmax gives the probabilities), with a dynamic batch size;
 - metadata.json: class names, the normalisation the input needs, the test accuracy, where it came from;
@@ -53,7 +53,7 @@ class Exported:
     page: Path
 
 
-def export_model(checkpoint: str | os.PathLike, out: str | os.PathLike) -> Exported:
+def export_model(*, checkpoint: str | os.PathLike, out: str | os.PathLike) -> Exported:
     """Write model.onnx, metadata.json and the draw page (index.html and what it needs) into the folder `out`."""
     checkpoint, out = Path(checkpoint), Path(out)
     state = load_checkpoint(checkpoint)

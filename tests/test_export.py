@@ -29,7 +29,7 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def exported(run_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("export") / "page"
-    export_model(run_dir / "model.pt", out)
+    export_model(checkpoint=run_dir / "model.pt", out=out)
     return out
 
 
@@ -84,7 +84,7 @@ def test_metrics_of_another_run_are_not_taken_for_this_ones(run_dir: Path, tmp_p
     state["epoch"] = 1
     torch.save(state, tmp_path / "model.pt")
     (tmp_path / "metrics.json").write_text(json.dumps({"epochs": 2, "test_accuracy": 0.99}))
-    export_model(tmp_path / "model.pt", tmp_path / "out")
+    export_model(checkpoint=tmp_path / "model.pt", out=tmp_path / "out")
     metadata = json.loads((tmp_path / "out" / "metadata.json").read_text())
     assert metadata["test_accuracy"] == state["history"]["test_accuracy"][0] != 0.99
 
@@ -105,7 +105,7 @@ def test_a_fashion_checkpoint_without_metrics_names_its_classes(tmp_path: Path) 
     torch.manual_seed(0)
     history = {"train_loss": [1.0], "test_loss": [1.0], "test_accuracy": [0.5], "seconds": [1.0]}
     save_checkpoint(tmp_path / "model.pt", model=NeuralNetwork(), dataset="fashion", history=history)
-    export_model(tmp_path / "model.pt", tmp_path / "out")
+    export_model(checkpoint=tmp_path / "model.pt", out=tmp_path / "out")
     metadata = json.loads((tmp_path / "out" / "metadata.json").read_text())
     assert metadata["class_names"][0] == "T-shirt/top" and metadata["class_names"][9] == "Ankle boot"
     assert metadata["test_accuracy"] == 0.5  # from the checkpoint's history, in the absence of metrics.json
@@ -113,7 +113,7 @@ def test_a_fashion_checkpoint_without_metrics_names_its_classes(tmp_path: Path) 
 
 def test_a_bare_state_dict_exports_with_unknown_accuracy(tmp_path: Path) -> None:
     torch.save(NeuralNetwork().state_dict(), tmp_path / "weights.pt")
-    export_model(tmp_path / "weights.pt", tmp_path / "out")
+    export_model(checkpoint=tmp_path / "weights.pt", out=tmp_path / "out")
     metadata = json.loads((tmp_path / "out" / "metadata.json").read_text())
     assert metadata["test_accuracy"] is None and metadata["dataset"] == "mnist"
 

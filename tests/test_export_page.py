@@ -44,7 +44,7 @@ def page(run_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ob
     from playwright.sync_api import sync_playwright
 
     folder = tmp_path_factory.mktemp("export") / "page"
-    export_model(run_dir / "model.pt", folder)
+    export_model(checkpoint=run_dir / "model.pt", out=folder)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         tab = browser.new_page(viewport={"width": 900, "height": 700}, device_scale_factor=2)  # as on a phone

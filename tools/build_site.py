@@ -219,7 +219,7 @@ def build_site(out: Path, *, notebooks: Path = ROOT / "notebooks", readme: Path 
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(share_styles(text, "../" * page.target.count("/"), out))
         written.append(target)
-    export_model(draw_page_checkpoint(out.parent / f"{out.name}-model"), out / "draw")
+    export_model(checkpoint=draw_page_checkpoint(out.parent / f"{out.name}-model"), out=out / "draw")
     (out / ".nojekyll").touch()  # GitHub Pages: serve the files as they are
     broken = broken_links(out)
     if broken:

@@ -13,7 +13,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    exported = export_model(args.checkpoint, args.out)
+    exported = export_model(checkpoint=args.checkpoint, out=args.out)
     size_kb = exported.onnx.stat().st_size / 1024
     print(f"Wrote {exported.onnx} ({size_kb:.0f} KB) and {exported.metadata}")
     print(f"Draw a digit for it: open {exported.page} in a browser (it works offline)")

@@ -4,24 +4,14 @@ import math
 
 import torch
 
-from .common import never_raises, unusable, verdict, whole_number
-
-
-def as_float(answer: object) -> float | None:
-    """The answer as a float (a number or a one-element tensor), else None."""
-    if isinstance(answer, bool | str) or answer is None:
-        return None
-    try:
-        return float(answer)  # type: ignore[arg-type]
-    except (TypeError, ValueError, RuntimeError):
-        return None
+from .common import as_number, never_raises, unusable, verdict, whole_number
 
 
 def as_pair(answer: object) -> tuple[float, float] | None:
     """The answer as two floats (a tuple or list of two numbers), else None."""
     if not isinstance(answer, tuple | list) or len(answer) != 2:
         return None
-    low, high = (as_float(value) for value in answer)
+    low, high = (as_number(value) for value in answer)
     return None if low is None or high is None else (low, high)
 
 
@@ -53,7 +43,7 @@ def training_bytes(train_set: object) -> torch.Tensor:
 def mean_pixel(answer: object, train_set: object) -> bool:
     """Check the mean of every pixel of every training image, as ToTensor() gives them (0 to 1)."""
     mean = training_bytes(train_set).double().div(255).mean().item()
-    value = as_float(answer)
+    value = as_number(answer)
     close = value is not None and math.isclose(value, mean, abs_tol=5e-4)
     if value is None:
         hint = unusable(answer, "one number, such as 0.5")
