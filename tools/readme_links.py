@@ -15,7 +15,6 @@ from repository import BRANCH, REPOSITORY
 
 ROOT = Path(__file__).resolve().parent.parent
 START, END = "<!-- links:start -->", "<!-- links:end -->"
-COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
 
 
 def links(notebooks: list[str], repository: str = REPOSITORY, branch: str = BRANCH) -> str:
@@ -23,10 +22,10 @@ def links(notebooks: list[str], repository: str = REPOSITORY, branch: str = BRAN
     blob = f"github/{repository}/blob/{branch}/notebooks"
     rows = ["| Notebook | Open in |", "|---|---|"]
     for name in notebooks:
-        colab = f"[![Open in Colab]({COLAB_BADGE})](https://colab.research.google.com/{blob}/{name})"
+        colab = f"[Colab](https://colab.research.google.com/{blob}/{name})"  # text, not a badge: nothing to fetch
         kaggle = f"[Kaggle](https://kaggle.com/kernels/welcome?src=https://github.com/{repository}/blob/{branch}/notebooks/{name})"
         studio = f"[Studio Lab](https://studiolab.sagemaker.aws/import/{blob}/{name})"
-        rows.append(f"| `{name}` | {colab} {kaggle} · {studio} |")
+        rows.append(f"| `{name}` | {colab} · {kaggle} · {studio} |")
     binder = f"https://mybinder.org/v2/gh/{repository}/{branch}?urlpath=lab/tree/notebooks"
     rows += ["", f"All of them in JupyterLab on Binder: [launch Binder]({binder}) (uses environment.yml)."]
     return "\n".join(rows)

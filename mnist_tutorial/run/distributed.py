@@ -147,12 +147,15 @@ def train_rank(rank: int, world_size: int, init_method: str, job: Job) -> dict[s
         history = fit_data_parallel(model, train_loader, test_loader, num_epochs=job.num_epochs, optimizer=optimizer,
                                     device=device, history=history, progress=job.progress,
                                     callbacks=[saver] if rank == 0 else [])  # fmt: skip
-        if rank != 0:
-            return None
-        if history.interrupted:  # under torchrun; processes spawned here leave Ctrl-C to the parent
-            return {"interrupted": True, "epochs": saver.saved_epochs(history)}
-        recorded = {**settings, "seed": job.seed, "device": str(device), "nproc": world_size}
-        return finish(job.out, saver, history, epochs_before, (model, data, test_loader), recorded, started=started)
+        result = None
+        if rank == 0 and history.interrupted:  # under torchrun; processes spawned here leave Ctrl-C to the parent
+            result = {"interrupted": True, "epochs": saver.saved_epochs(history)}
+        elif rank == 0:
+            recorded = {**settings, "seed": job.seed, "device": str(device), "nproc": world_size}
+            result = finish(job.out, saver, history, epochs_before, (model, data, test_loader), recorded,
+                            started=started)  # fmt: skip
+        dist.barrier()  # leave together: a process torn down while rank 0 still writes can abort in gloo's threads
+        return result
 
 
 def load_data_once_per_machine(job: Job, rank: int) -> Data:
