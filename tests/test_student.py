@@ -33,8 +33,11 @@ def test_each_copy_is_its_lesson_cleared_and_valid(student: Path, lesson: Path) 
     copy = nbformat.read(student / lesson.name, as_version=4)
     nbformat.validate(copy)
     original = nbformat.read(lesson, as_version=4)
-    # the lesson itself (not its solution), cell for cell
-    assert [cell.source for cell in copy.cells] == [cell.source for cell in original.cells]
+    # the lesson itself (not its solution), cell for cell; only links to the solutions become plain text
+    code_sources = [cell.source for cell in copy.cells if cell.cell_type == "code"]
+    assert code_sources == [cell.source for cell in original.cells if cell.cell_type == "code"]
+    unlinked = [make_student.SOLUTION_LINK.sub(r"\1 (from your teacher)", cell.source) for cell in original.cells]
+    assert [cell.source for cell in copy.cells] == unlinked
     code = [cell for cell in copy.cells if cell.cell_type == "code"]
     assert all(cell.outputs == [] and cell.execution_count is None for cell in code)
     assert all("execution" not in cell.metadata for cell in copy.cells)
@@ -59,3 +62,14 @@ def test_a_folder_it_did_not_write_is_left_alone(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="not written by make_student"):
         make_student.make_student(tmp_path)
     assert (tmp_path / "homework.txt").read_text(encoding="utf-8") == "mine"
+
+
+def test_student_copies_have_no_links_to_the_solutions_they_leave_out(tmp_path):
+    out = tmp_path / "student"
+    make_student.make_student(out)
+    exercises = [path for path in out.glob("0[1-4]_*.ipynb")]
+    assert exercises
+    for path in exercises:
+        text = " ".join(cell.source for cell in nbformat.read(path, as_version=4).cells)
+        assert "](solutions/" not in text, path.name
+        assert "(from your teacher)" in text, path.name

@@ -7,6 +7,7 @@ a teacher to hand out.
     python tools/make_student.py [OUT]
 """
 
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -18,12 +19,18 @@ NOTEBOOKS = ROOT / "notebooks"
 OUT = ROOT / "build" / "student"
 # Written into every copy, so that a later run may replace the folder; any other non-empty folder is refused.
 MARKER = ".student-copy"
+SOLUTION_LINK = re.compile(r"\[([^\]]*)\]\(solutions/[^)]*\)")
 
 
 def cleared(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """The notebook with no outputs, no execution counts, no per-cell timings and no saved widget state."""
+    """The notebook with no outputs, no execution counts, no per-cell timings and no saved widget state.
+
+    Links to the solutions, which the copy leaves out, become plain text that says where they come from.
+    """
     for cell in notebook.cells:
         cell.metadata.pop("execution", None)
+        if cell.cell_type == "markdown":
+            cell.source = SOLUTION_LINK.sub(r"\1 (from your teacher)", cell.source)
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None
