@@ -1,6 +1,7 @@
 """tools/execute_notebooks.py (`make notebooks`): in place, from the notebook's folder, under nbval's settings."""
 
 import importlib.util
+import json
 from pathlib import Path
 
 import nbformat
@@ -55,3 +56,28 @@ def test_stops_at_the_first_failing_notebook_and_leaves_it_as_it_was(
     assert nbformat.read(after, as_version=4).cells[0].outputs == []
     error = capsys.readouterr().err
     assert "a.ipynb failed after" in error and "ZeroDivisionError" in error
+
+
+def test_settle_joins_split_streams_and_renumbers_widgets_the_same_way_every_time(tmp_path):
+    def made(ids: list[str]) -> nbformat.NotebookNode:
+        cell = nbformat.v4.new_code_cell("print(1); print(2)")
+        cell.outputs = [
+            nbformat.v4.new_output("stream", name="stdout", text="1\n"),
+            nbformat.v4.new_output("stream", name="stdout", text="2\n"),
+            nbformat.v4.new_output("stream", name="stderr", text="warning\n"),
+            nbformat.v4.new_output(
+                "display_data", data={"application/vnd.jupyter.widget-view+json": {"model_id": ids[0]}}
+            ),
+        ]
+        notebook = nbformat.v4.new_notebook(cells=[cell])
+        state = {ids[0]: {"state": {"children": [f"IPY_MODEL_{ids[1]}"]}}, ids[1]: {"state": {}}}
+        notebook.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": state}}
+        return notebook
+
+    first, second = made(["a" * 32, "b" * 32]), made(["c" * 32, "d" * 32])
+    for notebook in (first, second):
+        execute_notebooks.settle(notebook, tmp_path)
+    assert first.cells[0].outputs == second.cells[0].outputs and first.metadata == second.metadata
+    outputs = first.cells[0].outputs
+    assert [(o.output_type, o.get("text")) for o in outputs[:2]] == [("stream", "1\n2\n"), ("stream", "warning\n")]
+    assert "a" * 32 not in json.dumps(first)

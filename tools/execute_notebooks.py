@@ -8,6 +8,8 @@ cell stops the run with its error and a non-zero exit, and leaves that notebook'
 `execute` is shared with tools/run_course.py (`make run`), which runs copies into build/notebooks/.
 """
 
+import hashlib
+import json
 import os
 import sys
 import time
@@ -55,7 +57,44 @@ def execute(notebook: nbformat.NotebookNode, folder: Path) -> float:
     )
     started = time.perf_counter()
     client.execute()
-    return time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    settle(notebook, folder)
+    return seconds
+
+
+def settle(notebook: nbformat.NotebookNode, folder: Path) -> None:
+    """Make outputs that vary only by accident the same on every run, in place.
+
+    A kernel flushes printed text when it happens to, so one cell's lines arrive as one stream output or as
+    several: consecutive streams are joined. Widgets get random ids: they are renumbered in creation order.
+    """
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.outputs = joined_streams(cell.outputs)
+    state = notebook.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state")
+    if state:
+        text = json.dumps(notebook)
+        for index, old in enumerate(list(state)):
+            text = text.replace(old, hashlib.md5(f"{folder.name}/{index}".encode()).hexdigest())
+        notebook.clear()
+        notebook.update(nbformat.from_dict(json.loads(text)))
+
+
+def joined_streams(outputs: list) -> list:
+    """`outputs` with each run of consecutive stream outputs to the same stream joined into one."""
+    joined: list = []
+    for output in outputs:
+        previous = joined[-1] if joined else None
+        if (
+            output.output_type == "stream"
+            and previous
+            and previous.output_type == "stream"
+            and (previous.name == output.name)
+        ):
+            previous.text += output.text
+        else:
+            joined.append(output)
+    return joined
 
 
 def lesson_notebooks(folder: Path = NOTEBOOKS) -> list[Path]:
