@@ -79,7 +79,7 @@ def check_python() -> Check:
 
 
 def shown(specifier: SpecifierSet) -> str:
-    """ ">=2.4,<3" (lower bound first), as pyproject.toml writes it."""
+    """ ">=2.5,<3" (lower bound first), as pyproject.toml writes it."""
     return ",".join(sorted(map(str, specifier), key=lambda part: not part.startswith(">")))
 
 

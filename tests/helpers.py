@@ -1,7 +1,7 @@
 """Helpers the tests share: tiny learnable datasets written by the package itself, and comparisons.
 
 A plain module, imported as `from helpers import ...`: test modules must not import from conftest.py,
-since pytest keeps one module named conftest at a time (notebooks/ has its own).
+since pytest keeps one module named conftest at a time (the repository's root has its own).
 """
 
 import hashlib

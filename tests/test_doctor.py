@@ -256,9 +256,11 @@ def test_a_torch_that_cannot_be_imported(capsys, monkeypatch, data_dir):
     monkeypatch.setattr(doctor_checks, "torch_devices", broken)
     status, out = run_doctor(capsys, "--data-dir", str(data_dir))
     assert status == 1
+    torch = next(r for r in doctor_checks.course_requirements() if r.name == "torch")
+    torch_needed = f"torch{doctor_checks.shown(torch.specifier)}"  # the floor pyproject.toml declares
     assert fix_lines(out) == [
         "fix: torch: cannot be imported (libtorch_cpu.so: cannot open shared object file): "
-        'pip install --force-reinstall "torch>=2.4,<3"'
+        f'pip install --force-reinstall "{torch_needed}"'
     ]
 
 
