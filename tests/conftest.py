@@ -80,3 +80,13 @@ def closed_port_url() -> str:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     return f"http://127.0.0.1:{port}/"
+
+
+@pytest.fixture(scope="session")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A short run of the lesson on the embedded sample, as `mnist-tutorial train` writes it (model.pt, metrics)."""
+    from mnist_tutorial.run.train import train_and_save
+
+    out = tmp_path_factory.mktemp("run")
+    train_and_save(source="sample", num_epochs=2, device="cpu", out=out, progress=False)
+    return out

@@ -12,18 +12,10 @@ import pytest
 import torch
 
 import mnist_tutorial.cli as cli
-from mnist_tutorial import load_data, load_model, normalize, save_checkpoint, train_and_save
+from mnist_tutorial import load_data, load_model, normalize, save_checkpoint
 from mnist_tutorial.cli import export as export_command
 from mnist_tutorial.export import PAGE_FILES, export_model
 from mnist_tutorial.model import NeuralNetwork
-
-
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A short run of the lesson on the embedded sample, as `mnist-tutorial train` writes it."""
-    out = tmp_path_factory.mktemp("run")
-    train_and_save(source="sample", num_epochs=2, device="cpu", out=out, progress=False)
-    return out
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from mnist_tutorial import load_data, load_model, normalize, train_and_save
+from mnist_tutorial import load_data, load_model, normalize
 from mnist_tutorial.drawing import preprocess, rasterize, to_mnist_bytes
 from mnist_tutorial.export import export_model
 
@@ -27,13 +27,6 @@ CHROMIUM = Path(os.environ.get("MNIST_TUTORIAL_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"]
 PEN, SIZE = 18, 280  # the page's pen width and canvas size, as in the JupyterLab pad
 TOLERANCE = 1e-4
-
-
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("run")
-    train_and_save(source="sample", num_epochs=2, device="cpu", out=out, progress=False)
-    return out
 
 
 @pytest.fixture(scope="module")

@@ -2,17 +2,10 @@
 
 from unittest import mock
 
-from mnist_tutorial import History, live_plot
+from helpers import history_of
+
+from mnist_tutorial import live_plot
 from mnist_tutorial.live_plot import LivePlot
-
-
-def history_of(epochs: int) -> History:
-    return History(
-        train_loss=[1.0 / (e + 1) for e in range(epochs)],
-        test_loss=[1.1 / (e + 1) for e in range(epochs)],
-        test_accuracy=[0.5 + 0.04 * e for e in range(epochs)],
-        seconds=[0.25] * epochs,
-    )
 
 
 def test_live_plot_draws_into_an_image_widget() -> None:

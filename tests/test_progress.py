@@ -2,20 +2,12 @@
 
 import pytest
 import torch
+from helpers import history_of
 from tqdm import tqdm
 
-from mnist_tutorial import History, NeuralNetwork, fit, progress
+from mnist_tutorial import NeuralNetwork, fit, progress
 from mnist_tutorial.defaults import PROGRESS_ENV
 from mnist_tutorial.progress import Progress, bars_wanted, in_notebook
-
-
-def history_of(epochs: int) -> History:
-    return History(
-        train_loss=[1.0 / (e + 1) for e in range(epochs)],
-        test_loss=[1.1 / (e + 1) for e in range(epochs)],
-        test_accuracy=[0.5 + 0.04 * e for e in range(epochs)],
-        seconds=[0.25] * epochs,
-    )
 
 
 def batches(count: int, *, interrupt_at: int | None = None):
