@@ -60,15 +60,23 @@ def mean_pixel(answer: object, train_set: object) -> bool:
 
 @never_raises
 def batches_per_epoch(answer: object, *, batch_size: int, images: int) -> bool:
-    """Check how many batches a DataLoader of `images` images yields per epoch at `batch_size`."""
+    """Check how many batches a DataLoader of `images` images yields per epoch at `batch_size` (02 and 03 ask)."""
     expected = math.ceil(images / batch_size)
     count = whole_number(answer)
     if count is None:
-        hint = unusable(answer, "a whole number, such as 100")
-    elif count == images // batch_size:
-        hint = "the last batch counts too, even when it holds fewer images (the DataLoader keeps it)"
+        hint = unusable(answer, "a whole number of batches")
+    elif count == images // batch_size and count != expected:
+        hint = (
+            f"{images:,} images do not split evenly into batches of {batch_size}: "
+            "the last batch counts too, a last, smaller one"
+        )
+    elif count == images:
+        hint = "that is the number of images: how many batches of the batch size do they fill?"
     elif count == images * batch_size:
         hint = "divide the number of images by the batch size, don't multiply"
     else:
-        hint = f"each batch holds {batch_size} images, and together they cover all {images:,} once"
+        hint = (
+            f"divide the images into batches of {batch_size}: together they cover all {images:,} once, "
+            "a partial last batch included"
+        )
     return verdict(count == expected, correct=f"{expected} batches of up to {batch_size} images", hint=hint)
