@@ -18,7 +18,6 @@ import io
 import math
 import os
 from collections.abc import Iterator
-from datetime import timedelta
 from typing import Any
 
 import torch
@@ -31,12 +30,11 @@ from .defaults import BATCH_SIZE, LR, MOMENTUM, SEED
 from .errors import ConfigError
 from .fast_loader import normalize
 from .history import History
-from .launch import launch
+from .launch import TIMEOUT, join_meeting, launch
 from .model import NeuralNetwork
 from .train import fit, make_optimizer, seed_everything
 
 BACKENDS = {"cpu": "gloo", "cuda": "nccl"}
-TIMEOUT = timedelta(minutes=5)  # a collective waiting this long means another process died
 
 
 def backend_for(device: str | torch.device) -> str:
@@ -100,16 +98,23 @@ class ShardedLoader:
 
 @contextlib.contextmanager
 def process_group(
-    rank: int, world_size: int, *, device: str | torch.device, init_method: str = "env://"
+    rank: int, world_size: int, *, device: str | torch.device, store_port: int | None = None
 ) -> Iterator[torch.device]:
-    """Join the process group for the duration of the block; yields this process's device (cuda:rank on GPUs)."""
+    """Join the process group for the duration of the block; yields this process's device (cuda:rank on GPUs).
+
+    store_port: where `launch` has the processes meet; None under torchrun, whose environment says where.
+    """
     backend = backend_for(device)
     local = torch.device(device)
     if local.type == "cuda":
         # torchrun says which GPU of this machine is ours; processes spawned here number them from 0.
         local = torch.device("cuda", int(os.environ.get("LOCAL_RANK", rank % torch.cuda.device_count())))
         torch.cuda.set_device(local)
-    dist.init_process_group(backend, init_method=init_method, rank=rank, world_size=world_size, timeout=TIMEOUT)
+    if store_port is None:
+        dist.init_process_group(backend, init_method="env://", rank=rank, world_size=world_size, timeout=TIMEOUT)
+    else:
+        store = join_meeting(store_port, rank, world_size)
+        dist.init_process_group(backend, store=store, rank=rank, world_size=world_size, timeout=TIMEOUT)
     try:
         yield local
     finally:
@@ -174,11 +179,11 @@ def train_data_parallel(data: Data, *, nproc: int, **settings: Any) -> list[dict
     return launch(train_worker, nproc, data, settings)
 
 
-def train_worker(rank: int, world_size: int, init_method: str, data: Data, settings: dict[str, Any]) -> dict:
+def train_worker(rank: int, world_size: int, store_port: int, data: Data, settings: dict[str, Any]) -> dict:
     """One process of `train_data_parallel`."""
     batch_size = per_rank_batch(settings["batch_size"], world_size)
     with (
-        process_group(rank, world_size, device=settings["device"], init_method=init_method) as device,
+        process_group(rank, world_size, device=settings["device"], store_port=store_port) as device,
         contextlib.redirect_stdout(io.StringIO()),
     ):
         seed_everything(settings["seed"])

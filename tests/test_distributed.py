@@ -5,6 +5,7 @@ launch train small data for few steps, and the rules are checked without process
 """
 
 import json
+import socket
 
 import pytest
 import torch
@@ -14,6 +15,7 @@ from mnist_tutorial.checkpoint import load_checkpoint, load_model
 from mnist_tutorial.data import make_test_loader
 from mnist_tutorial.distributed import ShardedLoader, backend_for, per_rank_batch, train_data_parallel
 from mnist_tutorial.errors import ConfigError
+from mnist_tutorial.launch import HOST, join_meeting, meeting_point
 from mnist_tutorial.model import NeuralNetwork
 from mnist_tutorial.run.distributed import train_and_save_parallel
 from mnist_tutorial.run.outputs import OUTPUTS
@@ -31,6 +33,16 @@ def test_the_global_batch_is_split_evenly_or_refused():
     assert [per_rank_batch(64, n) for n in (1, 2, 4, 64)] == [64, 32, 16, 1]
     with pytest.raises(ConfigError, match=r"`nproc=3` does not divide `batch_size=64`.*\(1, 2, 4, 8, 16, 32, 64\)"):
         per_rank_batch(64, 3)
+
+
+def test_the_meeting_point_listens_before_any_process_starts():
+    # A port that is only picked, not held, until rank 0 binds it can be taken in between (by another program,
+    # or as the source port of a process's own early connection); the launcher's store holds it from the start.
+    store = meeting_point(2)
+    with socket.socket() as other, pytest.raises(OSError):
+        other.bind((HOST, store.port))
+    join_meeting(store.port, rank=1, nproc=2).set("greeting", "hello")
+    assert store.get("greeting") == b"hello"
 
 
 def shard_orders(n_images: int, world_size: int, epoch: int) -> list[list[int]]:

@@ -97,7 +97,7 @@ def train_and_save_parallel(
         rank = int(os.environ["RANK"])
         if rank == 0:
             prepare_out(out)
-        return train_rank(rank, world_size, "env://", job) or {}
+        return train_rank(rank, world_size, None, job) or {}
     prepare_out(out)
     started = time.time()
     with OutputLock(out):
@@ -125,9 +125,9 @@ def epochs_saved_since(path: Path, started: float) -> int | None:
     return load_checkpoint(path)["epoch"]
 
 
-def train_rank(rank: int, world_size: int, init_method: str, job: Job) -> dict[str, Any] | None:
+def train_rank(rank: int, world_size: int, store_port: int | None, job: Job) -> dict[str, Any] | None:
     """One process of the run: train on its shard; rank 0 also saves every epoch and writes the outputs."""
-    with process_group(rank, world_size, device=job.device, init_method=init_method) as device, quiet_unless_rank0():
+    with process_group(rank, world_size, device=job.device, store_port=store_port) as device, quiet_unless_rank0():
         seed_everything(job.seed)
         resumed = load_checkpoint(job.resume) if job.resume else None
         data = load_data_once_per_machine(job, rank)
