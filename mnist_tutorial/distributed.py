@@ -113,7 +113,7 @@ def process_group(
     if store_port is None:
         dist.init_process_group(backend, init_method="env://", rank=rank, world_size=world_size, timeout=TIMEOUT)
     else:
-        store = join_meeting(store_port, rank, world_size)
+        store = join_meeting(store_port, world_size)
         dist.init_process_group(backend, store=store, rank=rank, world_size=world_size, timeout=TIMEOUT)
     try:
         yield local

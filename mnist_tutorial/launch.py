@@ -55,7 +55,7 @@ def launch(worker: Callable[..., Any], nproc: int, *args: Any) -> list[Any]:
         raise
     finally:
         _stop(processes.processes)  # after Ctrl-C or any other exception here: no process is left running
-        del store
+        del store  # the meeting point closes once every process has gone
     _drain(results, received)
     return [received[rank][1] for rank in range(nproc)]
 
@@ -65,7 +65,7 @@ def meeting_point(nproc: int) -> dist.TCPStore:
     return dist.TCPStore(HOST, 0, nproc, is_master=True, timeout=TIMEOUT, wait_for_workers=False)
 
 
-def join_meeting(store_port: int, rank: int, nproc: int) -> dist.TCPStore:
+def join_meeting(store_port: int, nproc: int) -> dist.TCPStore:
     """This process's connection to the launcher's TCPStore, for `dist.init_process_group(store=...)`."""
     return dist.TCPStore(HOST, store_port, nproc, is_master=False, timeout=TIMEOUT)
 

@@ -41,7 +41,7 @@ def test_the_meeting_point_listens_before_any_process_starts():
     store = meeting_point(2)
     with socket.socket() as other, pytest.raises(OSError):
         other.bind((HOST, store.port))
-    join_meeting(store.port, rank=1, nproc=2).set("greeting", "hello")
+    join_meeting(store.port, nproc=2).set("greeting", "hello")
     assert store.get("greeting") == b"hello"
 
 
