@@ -95,12 +95,20 @@ notebooks: $(STAMP)
 student: $(STAMP)
 	$(BIN)/python tools/make_student.py build/student
 
-# The offline workshop kit in $(KIT) (wheels/): this OS, CPU and Python's wheels, the course's own, full MNIST when
-# present, install.sh. TORCH=default keeps PyPI's torch (with CUDA on Linux); the default is PyTorch's CPU-only
-# wheels where they exist. See docs/teaching.md.
-.PHONY: wheelhouse
+# The offline workshop kit in $(KIT) (wheels/): this OS, CPU and Python's wheels, the course's own, the student
+# copies of the notebooks, full MNIST when present, install.sh and start.sh. TORCH=default keeps PyPI's torch (with
+# CUDA on Linux); the default is PyTorch's CPU-only wheels where they exist. See docs/teaching.md.
+.PHONY: wheelhouse kit-check
 wheelhouse: $(STAMP)
 	$(BIN)/python tools/kit.py $(KIT) $(if $(TORCH),--torch $(TORCH))
+
+# The kit as a laptop gets it (not part of make test: it builds the real kit, about 0.35 GB or 3 GB): build it, then
+# install it offline into a folder with a space in its name (in a network namespace with only loopback, as root),
+# run the laptop check (doctor --run-notebook) and the printed start command, and stop JupyterLab once it answers.
+KIT_LAPTOP := build/kit-check/laptop ✓ café
+kit-check: wheelhouse
+	rm -rf build/kit-check && mkdir -p build/kit-check
+	$(BIN)/python tools/kit.py $(KIT) --check --laptop "$(KIT_LAPTOP)"
 
 # The course as a static website in build/site/ (offline): every notebook with its committed outputs, the README as
 # the front page, the learning path as navigation, and the draw page of a network trained on the embedded sample.

@@ -37,14 +37,14 @@ from pathlib import Path
 import torch
 
 from mnist_tutorial import defaults
-from mnist_tutorial.cuda_graphs import GraphedTraining
 from mnist_tutorial.data import Data, Split, load_data, make_loaders
-from mnist_tutorial.distributed import train_data_parallel
+from mnist_tutorial.datasets.sources import DataSource, get_spec
 from mnist_tutorial.errors import TutorialError
 from mnist_tutorial.evaluate import evaluate
 from mnist_tutorial.history import History
 from mnist_tutorial.model import NeuralNetwork
-from mnist_tutorial.sources import DataSource, get_spec
+from mnist_tutorial.parallel.ddp import train_data_parallel
+from mnist_tutorial.speed.cuda_graphs import GraphedTraining
 from mnist_tutorial.train import cpu_threads, fit, make_optimizer, pick_device, seed_everything
 
 

@@ -1,14 +1,23 @@
 """mnist_tutorial: the code behind the notebooks, one small module per step of the lesson."""
 
 from .checkpoint import load_checkpoint, load_model, save_checkpoint
-from .data import Data, ImageDataset, Split, lesson_transform, load_data, make_loaders, make_test_loader
+from .data import (
+    Data,
+    ImageDataset,
+    Split,
+    TensorLoader,
+    lesson_transform,
+    load_data,
+    make_loaders,
+    make_test_loader,
+    normalize,
+)
+from .datasets.sources import resolve_source
 from .errors import CheckpointError, ConfigError, DataError, OutputError, TrainingDivergedError, TutorialError
 from .evaluate import confusion_matrix, evaluate, most_confident_mistakes, per_class_accuracy, predict
-from .fast_loader import TensorLoader, normalize
 from .history import History
 from .model import NeuralNetwork, count_parameters
 from .run import evaluate_checkpoint, train_and_save
-from .sources import resolve_source
 from .train import cpu_threads, fit, make_optimizer, pick_device, seed_everything, train_one_epoch
 
 __all__ = [

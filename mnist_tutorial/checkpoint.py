@@ -182,3 +182,17 @@ def load_model(path: str | os.PathLike) -> NeuralNetwork:
     """The trained NeuralNetwork stored at `path`, on the CPU, in eval mode."""
     model = model_from_checkpoint(path, load_checkpoint(path))
     return model.eval()
+
+
+def describe(state: dict[str, Any]) -> str:
+    """How a checkpoint's network was trained, in one line: epochs, layer sizes, data and settings."""
+    sizes, settings = state.get("sizes") or {}, state.get("settings") or {}
+    parts = [f"{state.get('epoch', 0)} epochs"]
+    if "hidden1" in sizes:
+        parts.append(f"layers 784-{sizes['hidden1']}-{sizes['hidden2']}-{sizes.get('num_classes', 10)}")
+    for name, label in (("lr", "lr"), ("momentum", "momentum"), ("batch_size", "batch size")):
+        if isinstance(settings.get(name), int | float):
+            parts.append(f"{label} {settings[name]:g}")
+    source = {"sample": "the embedded sample", "full": "full data"}.get(settings.get("source"), "")
+    parts.append(f"on {state.get('dataset', 'mnist')}" + (f" ({source})" if source else ""))
+    return ", ".join(parts)

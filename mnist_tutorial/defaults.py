@@ -30,7 +30,7 @@ IN_CHECKOUT = (PACKAGE_DIR.parent / "pyproject.toml").is_file()
 PROJECT_ROOT = PACKAGE_DIR.parent if IN_CHECKOUT else Path.cwd()
 DATA_DIR = PROJECT_ROOT / "data"  # downloads of full data land here: what the lesson's root="./data" means
 BUILD_DIR = PROJECT_ROOT / "build"  # checkpoints and figures the notebooks write
-SAMPLE_ROOT = PACKAGE_DIR / "sample"  # the embedded sample, inside the package so that wheels carry it
+SAMPLE_ROOT = PACKAGE_DIR / "datasets" / "sample"  # the embedded sample, inside the package so that wheels carry it
 
 # Environment variables, read in exactly one place each (sources.py, train.py and progress.py).
 OFFLINE_ENV = "MNIST_TUTORIAL_OFFLINE"  # "1": never touch the network

@@ -5,8 +5,8 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
+from .data import normalize
 from .errors import ConfigError
-from .fast_loader import normalize
 
 
 @torch.inference_mode()

@@ -1,8 +1,10 @@
 """The training loop: seeding, device choice, one epoch of the lesson's step, and `fit` around it."""
 
+import math
 import os
 import random
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
@@ -11,11 +13,11 @@ import torch
 from torch import nn
 
 from .defaults import CPU_THREADS, DEVICE_ENV, LOG_EVERY, LR, MOMENTUM, NUM_EPOCHS
-from .divergence import DivergenceCheck
-from .errors import ConfigError
+from .errors import ConfigError, TrainingDivergedError
 from .evaluate import evaluate
 from .history import History
 from .progress import Progress
+from .settings import check_count
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
@@ -86,31 +88,50 @@ def train_one_epoch(
     Returns the epoch's mean loss. `on_batch(batch, loss)` runs after every step (fit checks divergence there).
     """
     model.train()
-    running_loss = total_loss = 0.0
-    batch = 0
-    for batch, (inputs, labels) in enumerate(train_loader, start=1):
+    losses = LossLog(epoch=epoch, log_every=log_every, log=log, on_batch=on_batch)
+    for inputs, labels in train_loader:
         inputs, labels = inputs.to(device), labels.to(device)
-        optimizer.zero_grad()
-        outputs = model(inputs.view(-1, 784))
-        loss = criterion(outputs, labels)
-        loss.backward()
-        optimizer.step()
+        loss = training_step(model, optimizer, criterion, inputs, labels)
+        losses.add(loss.item())
+    return losses.mean()
 
-        running_loss += loss.item()
-        if batch % log_every == 0:
-            log(f"[Epoch {epoch}, Batch {batch}] Loss: {running_loss / log_every:.3f}")
-            total_loss, running_loss = total_loss + running_loss, 0.0
-        if on_batch is not None:
-            on_batch(batch, loss.item())
-    if batch == 0:
-        raise ConfigError("`train_loader` yielded no batches: pass a loader over at least one image")
-    return (total_loss + running_loss) / batch
+
+def training_step(model: nn.Module, optimizer, criterion: nn.Module, inputs, labels) -> torch.Tensor:
+    """The lesson's step on one batch; returns the loss (a 0-d tensor, not yet read). inputs: (B, 1, 28, 28)."""
+    optimizer.zero_grad()
+    outputs = model(inputs.view(-1, 784))
+    loss = criterion(outputs, labels)
+    loss.backward()
+    optimizer.step()
+    return loss
+
+
+class LossLog:
+    """The lesson's bookkeeping of losses, fed one float per batch in order: running-loss lines and `on_batch`."""
+
+    def __init__(self, *, epoch: int, log_every: int, log: Callable[[str], None], on_batch) -> None:
+        self.epoch, self.log_every, self.log, self.on_batch = epoch, log_every, log, on_batch
+        self.batch, self.running_loss, self.total_loss = 0, 0.0, 0.0
+
+    def add(self, loss: float) -> None:
+        self.batch += 1
+        self.running_loss += loss
+        if self.batch % self.log_every == 0:
+            self.log(f"[Epoch {self.epoch}, Batch {self.batch}] Loss: {self.running_loss / self.log_every:.3f}")
+            self.total_loss, self.running_loss = self.total_loss + self.running_loss, 0.0
+        if self.on_batch is not None:
+            self.on_batch(self.batch, loss)
+
+    def mean(self) -> float:
+        """The epoch's mean loss; refuses an epoch without batches."""
+        if self.batch == 0:
+            raise ConfigError("`train_loader` yielded no batches: pass a loader over at least one image")
+        return (self.total_loss + self.running_loss) / self.batch
 
 
 def check_fit_args(model: nn.Module, loaders: Sequence[Iterable], optimizer: torch.optim.Optimizer, num_epochs: int):
     """Refuse misuse that would otherwise train nothing, or fail deep inside the loop."""
-    if isinstance(num_epochs, bool) or not isinstance(num_epochs, int) or num_epochs < 1:
-        raise ConfigError(f"`num_epochs={num_epochs!r}` is not a positive whole number: pass 1 or more")
+    check_count("num_epochs", num_epochs)
     for name, loader in zip(("train_loader", "test_loader"), loaders, strict=True):
         if hasattr(loader, "__len__") and len(loader) == 0:
             raise ConfigError(f"`{name}` is empty: build it from a dataset with at least one image")
@@ -142,7 +163,7 @@ def fit(
     """Train until `num_epochs` epochs are done in all, testing after each; returns the history.
 
     Continues from `history` (and `optimizer`'s state) when given. Stops with TrainingDivergedError once the loss
-    diverges (see divergence.py). Interrupting (Ctrl-C, the notebook's stop button, SIGTERM in the CLI) ends
+    diverges (see DivergenceCheck). Interrupting (Ctrl-C, the notebook's stop button, SIGTERM in the CLI) ends
     training cleanly and returns the epochs completed so far. On the CPU it trains with `threads` threads.
     `train_epoch` replaces train_one_epoch with a function of the same arguments (cuda_graphs.GraphedTraining).
     """
@@ -154,9 +175,23 @@ def fit(
     with Progress(enabled=progress, num_epochs=num_epochs, start=history.epochs) as bars, cpu_threads(threads, device):
         try:
             for epoch in range(history.epochs + 1, num_epochs + 1):
-                loaders = (train_loader, test_loader)
-                step = (model, optimizer, criterion, train_epoch or train_one_epoch)
-                run_epoch(step, loaders, epoch, device, log_every, history, bars)
+                diverged = DivergenceCheck(lr=optimizer.param_groups[0]["lr"], epoch=epoch)
+                start = time.perf_counter()
+                train_loss = (train_epoch or train_one_epoch)(
+                    model,
+                    bars.batches(train_loader, epoch),
+                    optimizer,
+                    criterion,
+                    epoch=epoch,
+                    device=device,
+                    log_every=log_every,
+                    log=bars.write,
+                    on_batch=diverged,
+                )
+                seconds = time.perf_counter() - start
+                test_loss, test_accuracy = evaluate(model, test_loader, device=device)
+                history.add_epoch(train_loss, test_loss, test_accuracy, seconds)
+                bars.epoch_done(history)
                 for callback in callbacks:
                     callback(history)
         except KeyboardInterrupt:
@@ -165,27 +200,49 @@ def fit(
     return history
 
 
-def run_epoch(step, loaders, epoch, device, log_every, history, bars) -> None:
-    """Train one epoch (timed, watched for divergence, counted on the bars), test, and record it in `history`."""
-    model, optimizer, criterion, train_epoch = step
-    train_loader, test_loader = loaders
-    start = time.perf_counter()
-    diverged = DivergenceCheck(lr=optimizer.param_groups[0]["lr"], epoch=epoch)
-    train_loss = train_epoch(
-        model,
-        bars.batches(train_loader, epoch),
-        optimizer,
-        criterion,
-        epoch=epoch,
-        device=device,
-        log_every=log_every,
-        log=bars.write,
-        on_batch=diverged,
-    )
-    seconds = time.perf_counter() - start
-    test_loss, test_accuracy = evaluate(model, test_loader, device=device)
-    history.train_loss.append(train_loss)
-    history.test_loss.append(test_loss)
-    history.test_accuracy.append(test_accuracy)
-    history.seconds.append(seconds)
-    bars.epoch_done(history)
+# Stopping a run that cannot recover: a loss that is not finite, or far above an untrained network's.
+#
+# The rule: stop as soon as one batch's loss is NaN or infinite, or once the mean loss of the last
+# `WINDOW` batches exceeds `FACTOR` times ln(number of classes).
+#
+# Why: a network that spreads its bets evenly over 10 classes scores ln 10 ≈ 2.30, whatever the labels, so
+# a freshly initialised network starts near it, and learning only goes below. Single batches spike far above
+# it without meaning much (measured on the embedded sample, seed 0: up to 35 at lr 0.3), so one batch proves
+# nothing; a mean over 10 batches does. lr 0.0001 to 0.1 never take it above 2.3. Between 0.2 and 0.9 the first
+# steps knock the ReLUs out and the network ends at chance (loss ≈ 2.31, accuracy ≈ 10%), some runs after a
+# 10-batch mean of 5 to 6.5, which is a bad run but a finite one that the accuracy reports, some (0.6, 0.7,
+# 0.9) after one beyond the limit, which stops them. lr 1 and more pass 100 within the first 10 batches
+# (lr 1e4: 3e32) and never come back. Four times chance, 9.2, lies well above every run that learns.
+WINDOW = 10  # batches averaged before judging: one noisy batch must not stop a run
+LARGEST_LR_THAT_TRAINS = 0.01  # of 03's table: 94% on the sample in 10 epochs; 0.1 overshoots, 0.2+ dies
+FACTOR = 4.0  # times the loss of an untrained network
+
+
+class DivergenceCheck:
+    """Call it after every step with the batch's loss; it raises TrainingDivergedError when the run diverged."""
+
+    def __init__(self, *, lr: float, num_classes: int = 10, epoch: int = 1) -> None:
+        self.lr = lr
+        self.limit = FACTOR * math.log(num_classes)
+        self.recent: deque[float] = deque(maxlen=WINDOW)
+        self.epoch = epoch
+
+    def __call__(self, batch: int, loss: float) -> None:
+        self.recent.append(loss)
+        if not math.isfinite(loss):
+            self._stop(f"the loss became {loss}", batch)
+        if len(self.recent) == WINDOW and sum(self.recent) / WINDOW > self.limit:
+            mean = sum(self.recent) / WINDOW
+            chance = self.limit / FACTOR
+            self._stop(f"the loss grew to {mean:.3g}, far above an untrained network's {chance:.2f}", batch)
+
+    def _stop(self, what: str, batch: int) -> None:
+        raise TrainingDivergedError(
+            f"{what} by epoch {self.epoch}, batch {batch}, with learning rate {self.lr:g}: training stopped, as it "
+            f"cannot recover; try a smaller one, e.g. `lr={suggested_lr(self.lr):g}`"
+        )
+
+
+def suggested_lr(lr: float) -> float:
+    """A learning rate to try after `lr` diverged: a tenth of it, and never above one known to train."""
+    return min(lr / 10, LARGEST_LR_THAT_TRAINS)

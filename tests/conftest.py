@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from helpers import write_dataset
 
-from mnist_tutorial import download
+from mnist_tutorial.datasets import download
+from mnist_tutorial.datasets.sources import DATASETS
 from mnist_tutorial.defaults import OFFLINE_ENV, SOURCE_ENV
-from mnist_tutorial.sources import DATASETS
 
 
 @pytest.fixture(autouse=True)
@@ -85,7 +85,7 @@ def closed_port_url() -> str:
 @pytest.fixture(scope="session")
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A short run of the lesson on the embedded sample, as `mnist-tutorial train` writes it (model.pt, metrics)."""
-    from mnist_tutorial.run.train import train_and_save
+    from mnist_tutorial.run.training import train_and_save
 
     out = tmp_path_factory.mktemp("run")
     train_and_save(source="sample", num_epochs=2, device="cpu", out=out, progress=False)

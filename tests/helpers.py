@@ -11,9 +11,9 @@ import numpy as np
 import torch
 
 from mnist_tutorial.data import Data, Split
+from mnist_tutorial.datasets.idx import write_idx
+from mnist_tutorial.datasets.sources import SPLIT_FILES, DataSource, get_spec
 from mnist_tutorial.history import History
-from mnist_tutorial.idx import write_idx
-from mnist_tutorial.sources import SPLIT_FILES, DataSource, get_spec
 
 
 def digits(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

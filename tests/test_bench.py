@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist_tutorial.idx import write_idx
+from mnist_tutorial.datasets.idx import write_idx
 
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_training.py"
 FIGURES = {

@@ -17,8 +17,8 @@ from helpers import md5, same_weights
 
 from mnist_tutorial import NeuralNetwork, checkpoint, load_checkpoint, load_model
 from mnist_tutorial.cli import main
+from mnist_tutorial.datasets.idx import write_idx
 from mnist_tutorial.files import atomic_path
-from mnist_tutorial.idx import write_idx
 from mnist_tutorial.run.outputs import OUTPUTS
 
 SCRIPT = Path(sys.executable).parent / "mnist-tutorial"
@@ -67,6 +67,17 @@ def test_the_console_script_and_its_exit_statuses(sample_run):
     bad = subprocess.run([SCRIPT, "train", "--epochs", "0"], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2
     assert bad.stderr == "mnist-tutorial: error: --epochs 0 is not a positive whole number: pass 1 or more\n"
+
+
+def test_python_dash_m_runs_the_same_command_line(tmp_path):
+    command = [sys.executable, "-m", "mnist_tutorial"]
+    helped = subprocess.run([*command, "--help"], capture_output=True, text=True, timeout=120)
+    assert helped.returncode == 0 and helped.stdout.startswith("usage: mnist-tutorial")
+    assert all(command in helped.stdout for command in ("train", "evaluate", "export", "doctor"))
+    flags = ["train", "--source", "sample", "--epochs", "1", "--out", "X"]
+    trained = subprocess.run([*command, *flags], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert trained.returncode == 0, trained.stderr
+    assert "Test Accuracy:" in trained.stdout and sorted(os.listdir(tmp_path / "X")) == sorted(OUTPUTS)
 
 
 def run(args: list[str], capsys) -> tuple[int, str, str]:
@@ -284,7 +295,7 @@ def test_an_interrupt_before_training_is_one_line(tmp_path, capsys, monkeypatch)
     def interrupted(**kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("mnist_tutorial.run.train.load_data", interrupted)
+    monkeypatch.setattr("mnist_tutorial.run.training.load_data", interrupted)
     assert refused(["train", "--out", tmp_path / "out"], capsys, status=130) == "mnist-tutorial: interrupted"
 
 
@@ -293,7 +304,7 @@ def test_non_finite_loss_stops_with_the_learning_rate_and_saves_nothing(tmp_path
     line = refused([*args, "--epochs", "3"], capsys, status=1)
     assert re.fullmatch(
         r"mnist-tutorial: error: the loss became (nan|inf) by epoch 1, batch \d+, with learning rate 1e\+06: "
-        r"training stopped, as it cannot recover; try a smaller one, e\.g\. --lr 100000",
+        r"training stopped, as it cannot recover; try a smaller one, e\.g\. --lr 0\.01",
         line,
     ), line
     assert os.listdir(tmp_path / "out") == []

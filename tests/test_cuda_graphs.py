@@ -9,12 +9,11 @@ import pytest
 import torch
 from helpers import same_weights, tiny_data
 
-from mnist_tutorial.cuda_graphs import Capture, GraphedTraining, graph_per_epoch
 from mnist_tutorial.data import make_loaders
-from mnist_tutorial.divergence import DivergenceCheck
 from mnist_tutorial.errors import ConfigError, TrainingDivergedError
 from mnist_tutorial.model import NeuralNetwork
-from mnist_tutorial.train import make_optimizer, seed_everything, train_one_epoch
+from mnist_tutorial.speed.cuda_graphs import Capture, GraphedTraining, graph_per_epoch
+from mnist_tutorial.train import DivergenceCheck, make_optimizer, seed_everything, train_one_epoch
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (benchmarks/gpu_check.sh)")
 

@@ -10,10 +10,10 @@ from torchvision import datasets
 
 from mnist_tutorial import load_data, make_loaders, make_test_loader, normalize
 from mnist_tutorial.data import ImageDataset, lesson_transform, read_split
+from mnist_tutorial.datasets.idx import write_idx
+from mnist_tutorial.datasets.sources import SAMPLE_DIR, DataSource
 from mnist_tutorial.defaults import SAMPLE_ROOT
 from mnist_tutorial.errors import ConfigError, DataError
-from mnist_tutorial.idx import write_idx
-from mnist_tutorial.sources import SAMPLE_DIR, DataSource
 
 
 @pytest.fixture(scope="module")

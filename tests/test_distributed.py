@@ -13,13 +13,12 @@ from helpers import tiny_data
 
 from mnist_tutorial.checkpoint import load_checkpoint, load_model
 from mnist_tutorial.data import make_test_loader
-from mnist_tutorial.distributed import ShardedLoader, backend_for, per_rank_batch, train_data_parallel
 from mnist_tutorial.errors import ConfigError
-from mnist_tutorial.launch import HOST, join_meeting, meeting_point
 from mnist_tutorial.model import NeuralNetwork
-from mnist_tutorial.run.distributed import train_and_save_parallel
+from mnist_tutorial.parallel.ddp import ShardedLoader, backend_for, per_rank_batch, train_data_parallel
+from mnist_tutorial.parallel.launch import HOST, join_meeting, meeting_point
 from mnist_tutorial.run.outputs import OUTPUTS
-from mnist_tutorial.run.train import train_and_save
+from mnist_tutorial.run.training import train_and_save
 from mnist_tutorial.train import fit, make_optimizer, seed_everything
 
 
@@ -93,7 +92,7 @@ def test_two_ranks_of_32_end_as_one_process_of_64():
 
 def test_nproc_2_writes_the_outputs_of_a_single_process_run(tmp_path, capfd):
     out = tmp_path / "run"
-    metrics = train_and_save_parallel(nproc=2, source="sample", num_epochs=1, device="cpu", out=out)
+    metrics = train_and_save(nproc=2, source="sample", num_epochs=1, device="cpu", out=out)
     assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == sorted(OUTPUTS)
     assert json.loads((out / "metrics.json").read_text()) == metrics
     assert metrics["nproc"] == 2 and metrics["batch_size"] == 64 and metrics["epochs"] == 1
@@ -113,6 +112,6 @@ def test_an_error_in_a_process_is_raised_here_in_its_own_words():
 
 def test_refused_before_any_process_starts(tmp_path):
     with pytest.raises(ConfigError, match="`nproc=3` does not divide"):
-        train_and_save_parallel(nproc=3, source="sample", device="cpu", out=tmp_path)
+        train_and_save(nproc=3, source="sample", device="cpu", out=tmp_path)
     with pytest.raises(ConfigError, match="`loader=lesson` cannot be split"):
-        train_and_save_parallel(nproc=2, source="sample", device="cpu", loader="lesson", out=tmp_path)
+        train_and_save(nproc=2, source="sample", device="cpu", loader="lesson", out=tmp_path)

@@ -2,7 +2,9 @@
 
 import contextlib
 import io
+import json
 import math
+import re
 
 import pytest
 import torch
@@ -10,8 +12,8 @@ from helpers import tiny_data
 
 from mnist_tutorial import NeuralNetwork, fit, load_data, make_loaders, make_optimizer, seed_everything
 from mnist_tutorial.cli import main
-from mnist_tutorial.divergence import FACTOR, WINDOW, DivergenceCheck
 from mnist_tutorial.errors import TrainingDivergedError
+from mnist_tutorial.train import FACTOR, WINDOW, DivergenceCheck
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +36,17 @@ def test_the_cli_stops_lr_1e4_within_the_first_epoch_naming_the_learning_rate(tm
     err = capsys.readouterr().err
     assert err.startswith("mnist-tutorial: error: the loss grew to ") and len(err.splitlines()) == 1
     assert "by epoch 1, batch 10, with learning rate 10000: training stopped" in err
-    assert err.rstrip().endswith("try a smaller one, e.g. --lr 1000")
+    assert err.rstrip().endswith("try a smaller one, e.g. --lr 0.01")
+
+
+@pytest.mark.parametrize("lr", ["1", "10", "1e4"])
+def test_the_suggested_learning_rate_trains(tmp_path, capsys, lr):
+    args = ["train", "--source", "sample", "--epochs", "3", "--no-progress"]
+    assert main([*args, "--lr", lr, "--out", str(tmp_path / "diverged")]) == 1
+    suggested = re.search(r"e\.g\. --lr (\S+)$", capsys.readouterr().err.rstrip()).group(1)
+    assert main([*args, "--lr", suggested, "--out", str(tmp_path / "suggested")]) == 0
+    metrics = json.loads((tmp_path / "suggested" / "metrics.json").read_text())
+    assert metrics["epochs"] == 3 and metrics["test_accuracy"] > 0.5
 
 
 # The lesson's rate, the ones 03's exercises and 05's playground table suggest, and 0.1 (which overshoots,

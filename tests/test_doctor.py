@@ -2,27 +2,36 @@
 
 import argparse
 import json
+import os
 import shutil
+import sys
 from types import SimpleNamespace
 
+import nbformat
 import pytest
 from helpers import md5, write_dataset
 from packaging.requirements import Requirement
 from torchvision import datasets
 
-from mnist_tutorial import doctor_checks, doctor_data, doctor_lab, download, sources
-from mnist_tutorial.cli import doctor as doctor_command
+from mnist_tutorial.cli.commands import add_doctor
+from mnist_tutorial.datasets import download, sources
 from mnist_tutorial.defaults import OFFLINE_ENV, SOURCE_ENV
+from mnist_tutorial.doctor import checks as doctor_checks
+from mnist_tutorial.doctor import data_checks as doctor_data
+from mnist_tutorial.doctor import kernel_checks
+from mnist_tutorial.doctor import lab_checks as doctor_lab
+from mnist_tutorial.doctor import report as doctor_report
 
 GOOD_FRONTENDS = {"@jupyter-widgets/jupyterlab-manager": ("5.0.16", True), "ipycanvas": ("0.14.3", True)}
 WIDGET_VERSIONS = {"ipywidgets": "8.1.9", "ipycanvas": "0.14.3"}
 REAL_FRONTEND_EXTENSIONS = doctor_lab.frontend_extensions
+REAL_RUN_ONE_CELL = kernel_checks.run_one_cell
 
 
 def run_doctor(capsys, *argv: str) -> tuple[int, str]:
     """`mnist-tutorial doctor ARGV`: (exit status, stdout)."""
     parser = argparse.ArgumentParser()
-    doctor_command.add_parser(parser.add_subparsers())
+    add_doctor(parser.add_subparsers())
     args = parser.parse_args(["doctor", *argv])
     status = args.run(args)
     return status, capsys.readouterr().out
@@ -34,6 +43,12 @@ def known_frontends(monkeypatch):
     monkeypatch.setattr(doctor_lab, "frontend_extensions", lambda: dict(GOOD_FRONTENDS))
     real_version = doctor_lab.metadata.version
     monkeypatch.setattr(doctor_lab.metadata, "version", lambda name: WIDGET_VERSIONS.get(name) or real_version(name))
+
+
+@pytest.fixture(autouse=True)
+def kernel_starts(monkeypatch):
+    """A kernel that starts and runs its cell (a real one takes seconds: the tests below start them on purpose)."""
+    monkeypatch.setattr(kernel_checks, "run_one_cell", lambda deadline_s: doctor_checks.ok("kernel", "stand-in"))
 
 
 @pytest.fixture
@@ -257,7 +272,7 @@ def test_a_torch_that_cannot_be_imported(capsys, monkeypatch, data_dir):
     status, out = run_doctor(capsys, "--data-dir", str(data_dir))
     assert status == 1
     torch = next(r for r in doctor_checks.course_requirements() if r.name == "torch")
-    torch_needed = f"torch{doctor_checks.shown(torch.specifier)}"  # the floor pyproject.toml declares
+    torch_needed = f"torch{doctor_checks.as_range(torch.specifier)}"  # the floor pyproject.toml declares
     assert fix_lines(out) == [
         "fix: torch: cannot be imported (libtorch_cpu.so: cannot open shared object file): "
         f'pip install --force-reinstall "{torch_needed}"'
@@ -272,3 +287,124 @@ def test_a_check_that_breaks_is_a_fix_line_not_a_traceback(capsys, monkeypatch, 
     status, out = run_doctor(capsys, "--data-dir", str(data_dir))
     assert status == 1
     assert fix_lines(out) == ["fix: data source: could not be checked (RuntimeError: boom): reinstall the course"]
+
+
+def test_a_real_kernel_starts_and_runs_one_cell():
+    check = REAL_RUN_ONE_CELL(kernel_checks.KERNEL_DEADLINE_S)
+    assert check.status == "ok", check.line
+    assert check.detail.startswith("a python3 kernel started and ran `import mnist_tutorial` in ")
+
+
+@pytest.fixture
+def kernel_that_exits(monkeypatch, tmp_path):
+    """The python3 kernel spec, pointing at this Python with a command that exits at once (as a broken one does)."""
+    from jupyter_client import kernelspec
+
+    spec = kernelspec.KernelSpec(
+        argv=[sys.executable, "-c", "import sys; sys.exit(3)", "-f", "{connection_file}"],
+        display_name="Python 3",
+        language="python",
+        resource_dir=str(tmp_path),
+    )
+    monkeypatch.setattr(kernelspec.KernelSpecManager, "get_kernel_spec", lambda self, name: spec)
+    monkeypatch.setattr(kernel_checks, "run_one_cell", REAL_RUN_ONE_CELL)
+
+
+def test_a_kernel_that_cannot_start_is_a_fix_naming_the_likely_causes(capsys, data_dir, kernel_that_exits):
+    status, out = run_doctor(capsys, "--data-dir", str(data_dir))
+    (line,) = fix_lines(out)
+    assert status == 1
+    assert line.startswith("fix: kernel: a python3 kernel did not start within 30 s (RuntimeError: Kernel died")
+    assert "a firewall or security tool blocking local connections on 127.0.0.1" in line
+    assert line.endswith(f"or a broken ipykernel: {doctor_checks.install_hint('ipykernel', force=True)}")
+
+
+def test_a_kernel_past_its_deadline(monkeypatch):
+    monkeypatch.setattr(kernel_checks, "run_one_cell", REAL_RUN_ONE_CELL)
+    check = kernel_checks.check_kernel(deadline_s=0.001)
+    assert check.status == "fix"
+    assert check.detail.startswith("a python3 kernel did not start within 0.001 s (RuntimeError: Kernel didn't respond")
+
+
+def test_without_loopback_no_kernel_is_started(capsys, monkeypatch, data_dir):
+    def must_not_start(deadline_s):
+        raise AssertionError("a kernel was started without loopback")
+
+    monkeypatch.setattr(kernel_checks, "loopback_works", lambda timeout=2.0: False)
+    monkeypatch.setattr(kernel_checks, "run_one_cell", must_not_start)
+    status, out = run_doctor(capsys, "--data-dir", str(data_dir))
+    assert status == 1
+    assert fix_lines(out) == [
+        "fix: kernel: no kernel can start here: this machine's loopback network (127.0.0.1) does not work, and "
+        "Jupyter talks to its kernels over it: bring it up (Linux: sudo ip link set lo up) or ask whoever manages "
+        "this machine"
+    ]
+
+
+def test_a_missing_ipykernel_is_named(monkeypatch):
+    real_find_spec = kernel_checks.importlib.util.find_spec
+    monkeypatch.setattr(
+        kernel_checks.importlib.util, "find_spec", lambda name: None if name == "ipykernel" else real_find_spec(name)
+    )
+    assert kernel_checks.cause() == (
+        f"ipykernel is missing from this Python: {doctor_checks.install_hint('ipykernel')}"
+    )
+
+
+def write_notebook(path, *sources: str):
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in sources])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, path)
+    return path
+
+
+def test_run_notebook_runs_a_lesson_on_the_sample_and_says_how_long(capsys, tmp_path, data_dir, monkeypatch):
+    monkeypatch.delenv(SOURCE_ENV, raising=False)
+    lesson = write_notebook(
+        tmp_path / "03_training.ipynb",
+        "import os, pathlib",
+        f"assert os.environ[{SOURCE_ENV!r}] == 'sample' and os.environ[{OFFLINE_ENV!r}] == '1'",
+        "pathlib.Path('ran-here').write_text('yes')",  # from the notebook's own folder, as in JupyterLab
+    )
+    before = lesson.read_text()
+    status, out = run_doctor(capsys, "--data-dir", str(data_dir), "--run-notebook", str(lesson))
+    lines = out.splitlines()
+    assert status == 0, out
+    assert lines[-2].startswith("ok: notebook 03_training.ipynb: ran end to end on the sample in ")
+    assert lines[-1].startswith("PASS: the course will work here (") and lines[-1].endswith(" s in all)")
+    assert (tmp_path / "ran-here").read_text() == "yes"
+    assert lesson.read_text() == before  # the learner's copy keeps no outputs
+    assert SOURCE_ENV not in os.environ  # the room setting was for the kernel only
+
+
+def test_run_notebook_names_the_cell_that_failed(capsys, tmp_path, data_dir):
+    lesson = write_notebook(tmp_path / "lesson.ipynb", "x = 1", "x / 0")
+    status, out = run_doctor(capsys, "--data-dir", str(data_dir), "--run-notebook", str(lesson))
+    (line,) = fix_lines(out)
+    assert status == 1
+    assert line.startswith("fix: notebook lesson.ipynb: stopped at cell 2 after ")
+    assert line.endswith(
+        "(ZeroDivisionError: division by zero): open it in JupyterLab and run that cell to see the whole error"
+    )
+    assert out.splitlines()[-1].startswith("FAIL: 1 of ")
+
+
+def test_run_notebook_without_the_notebook(capsys, tmp_path, data_dir, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    status, out = run_doctor(capsys, "--data-dir", str(data_dir), "--run-notebook")
+    assert status == 1
+    assert fix_lines(out) == [
+        "fix: notebook 03_training.ipynb: 03_training.ipynb not found: run this in the course's folder, or name "
+        "one: --run-notebook PATH"
+    ]
+
+
+def test_report_dir_gets_one_file_named_after_the_host(capsys, tmp_path, data_dir, monkeypatch):
+    monkeypatch.setattr(doctor_report.platform, "node", lambda: "laptop 07/café")
+    reports = tmp_path / "usb" / "reports"
+    status, out = run_doctor(capsys, "--json", "--data-dir", str(data_dir), "--report-dir", str(reports))
+    written = reports / "laptop_07_café.json"
+    assert status == 0
+    assert [path.name for path in reports.iterdir()] == [written.name]
+    assert json.loads(written.read_text(encoding="utf-8")) == json.loads(out)  # stdout stays one JSON report
+    assert json.loads(out)["host"] == "laptop 07/café"

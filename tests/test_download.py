@@ -8,10 +8,10 @@ from torchvision import datasets
 
 from mnist_tutorial import load_data, resolve_source
 from mnist_tutorial.cli import main
+from mnist_tutorial.datasets.download import download_files
+from mnist_tutorial.datasets.sources import DATASETS, SPLIT_FILES
 from mnist_tutorial.defaults import OFFLINE_ENV
-from mnist_tutorial.download import download_files
 from mnist_tutorial.errors import DataError
-from mnist_tutorial.sources import DATASETS, SPLIT_FILES
 
 NAMES = [f"{name}.gz" for pair in SPLIT_FILES.values() for name in pair]
 
@@ -58,7 +58,8 @@ def test_wrong_md5_leaves_nothing_behind(tmp_path, served, monkeypatch, mirror):
         resolve_source(source="full", data_dir=tmp_path / "data")
     assert str(caught.value) == (
         f"could not download {NAMES[0]} ({mirror[0]}{NAMES[0]}: md5 {md5(served / NAMES[0])}, expected {'0' * 32}): "
-        'check your connection, or use `source="sample"`'
+        f"check your connection, or copy the four files into {tmp_path / 'data' / 'MNIST' / 'raw'}, "
+        'or use `source="sample"`'
     )
     assert not (tmp_path / "data").exists()  # not even the folders made for it
 

@@ -8,10 +8,10 @@ from helpers import md5, write_dataset
 from torchvision import datasets
 from tqdm import tqdm
 
-from mnist_tutorial import download, sources
+from mnist_tutorial.datasets import download, sources
+from mnist_tutorial.datasets.sources import DATASETS, SPLIT_FILES
 from mnist_tutorial.defaults import OFFLINE_ENV, PROGRESS_ENV
 from mnist_tutorial.errors import DataError
-from mnist_tutorial.sources import DATASETS, SPLIT_FILES
 
 NAMES = [f"{name}.gz" for pair in SPLIT_FILES.values() for name in pair]
 MNIST = DATASETS["mnist"]

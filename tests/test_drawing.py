@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from mnist_tutorial import load_data, normalize
-from mnist_tutorial.drawing import BOX, SIZE, area_weights, preprocess, rasterize, scale_to_box, to_mnist_bytes
+from mnist_tutorial.deploy.drawing import BOX, SIZE, area_weights, preprocess, rasterize, scale_to_box, to_mnist_bytes
 
 
 def ink_box(image: np.ndarray) -> tuple[int, int, int, int]:

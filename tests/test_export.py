@@ -13,8 +13,7 @@ import torch
 
 import mnist_tutorial.cli as cli
 from mnist_tutorial import load_data, load_model, normalize, save_checkpoint
-from mnist_tutorial.cli import export as export_command
-from mnist_tutorial.export import PAGE_FILES, export_model
+from mnist_tutorial.deploy.export import PAGE_FILES, export_model
 from mnist_tutorial.model import NeuralNetwork
 
 
@@ -114,10 +113,8 @@ def test_a_bare_state_dict_exports_with_unknown_accuracy(tmp_path: Path) -> None
 
 
 @pytest.fixture
-def main(monkeypatch: pytest.MonkeyPatch):
-    """mnist_tutorial.cli.main, with `export` among its subcommands (whether or not it is registered yet)."""
-    if export_command not in cli.COMMANDS:
-        monkeypatch.setattr(cli, "COMMANDS", (*cli.COMMANDS, export_command))
+def main():
+    """mnist_tutorial.cli.main, the command line with `export` among its subcommands."""
     return cli.main
 
 

@@ -16,8 +16,8 @@ import pytest
 import torch
 
 from mnist_tutorial import load_data, load_model, normalize
-from mnist_tutorial.drawing import preprocess, rasterize, to_mnist_bytes
-from mnist_tutorial.export import export_model
+from mnist_tutorial.deploy.drawing import preprocess, rasterize, to_mnist_bytes
+from mnist_tutorial.deploy.export import export_model
 
 pytestmark = pytest.mark.browser
 

@@ -7,9 +7,8 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from mnist_tutorial.data import Data, ImageDataset, Split, lesson_transform, make_loaders
-from mnist_tutorial.fast_loader import TensorLoader, normalize
-from mnist_tutorial.sources import DataSource, get_spec
+from mnist_tutorial.data import Data, ImageDataset, Split, TensorLoader, lesson_transform, make_loaders, normalize
+from mnist_tutorial.datasets.sources import DataSource, get_spec
 
 
 def make_split(n: int, seed: int = 0) -> Split:

@@ -1,15 +1,23 @@
-"""The workshop kit, end to end on a fake dependency set: build it from local wheels, install it offline, check it."""
+"""The workshop kit, end to end on hand-made wheels: build it from local folders, install it offline, start it.
+
+Nothing here downloads: PyPI is a folder of hand-made wheels, PyTorch's CPU-only index a folder laid out as one
+(or a closed port, or a server that never answers), and JupyterLab a stand-in that serves on 127.0.0.1. A real
+kit (3 GB) is built and checked by `make kit-check`.
+"""
 
 import base64
 import hashlib
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
+import nbformat
 import pytest
 
 KIT_TOOL = Path(__file__).resolve().parent.parent / "tools" / "kit.py"
@@ -17,7 +25,31 @@ spec = importlib.util.spec_from_file_location("kit", KIT_TOOL)
 kit = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(kit)
 
-HERMETIC_PIP = {"PIP_CONFIG_FILE": os.devnull, "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1"}
+HERMETIC_PIP = kit.HERMETIC_PIP
+# A stand-in for JupyterLab: notes where and how it was started, then serves its folder's names on 127.0.0.1.
+FAKE_LAB = """import http.server, json, os, sys
+from pathlib import Path
+room = {k: os.environ.get(k) for k in ("MNIST_TUTORIAL_SOURCE", "MNIST_TUTORIAL_OFFLINE")}
+Path("started.json").write_text(json.dumps({"cwd": os.getcwd(), "argv": sys.argv[1:], "env": room}))
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = json.dumps({"content": [{"name": path.name} for path in Path().iterdir()]}).encode()
+        self.send_response(200 if self.path.endswith("token=abc") else 403)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+print(f"    http://127.0.0.1:{server.server_port}/lab?token=abc", file=sys.stderr, flush=True)
+server.serve_forever()
+"""
+FAKE_DOCTOR = (
+    "import os, sys\n\ndef main():\n    import fake_dep_a, fake_dep_b\n    print('fake doctor: PASS', sys.argv[1:])\n"
+)
+FAKE_DOCTOR += "    sys.exit(int(os.environ.get('FAKE_DOCTOR_EXIT', '0')))\n"
 
 
 def write_wheel(folder: Path, name: str, version: str, *, requires=(), files=None, scripts=None) -> Path:
@@ -47,64 +79,220 @@ def write_wheel(folder: Path, name: str, version: str, *, requires=(), files=Non
     return wheel
 
 
+@pytest.fixture(autouse=True)
+def hermetic_pip(monkeypatch):
+    """pip as on a fresh machine: no configuration file, no PIP_* variable (this one's find-links hold real torch)."""
+    for key in [key for key in os.environ if key.startswith("PIP_")]:
+        monkeypatch.delenv(key)
+    for key, value in HERMETIC_PIP.items():
+        monkeypatch.setenv(key, value)
+
+
+def as_index(folder: Path) -> str:
+    """`folder`'s wheels laid out as a simple index (one folder per project, each with an index.html): its URL."""
+    index = folder.parent / f"{folder.name}-index"
+    for wheel in folder.glob("*.whl"):
+        project = index / wheel.name.split("-")[0].lower().replace("_", "-")
+        project.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(wheel, project)
+        links = "".join(f'<a href="{w.name}">{w.name}</a>\n' for w in sorted(project.glob("*.whl")))
+        (project / "index.html").write_text(f"<html><body>\n{links}</body></html>\n")
+    return index.as_uri()
+
+
 @pytest.fixture
 def index(tmp_path):
-    """A local "package index" (a folder): two dependencies, a build requirement stand-in and the fake course."""
+    """A local "PyPI" (a folder): two dependencies, a build requirement stand-in, a JupyterLab stand-in, PyPI's torch
+    (with its CUDA wheels) and torchvision, and the fake course that needs them."""
     folder = tmp_path / "index"
     folder.mkdir()
     write_wheel(folder, "fake-dep-a", "1.0")
     write_wheel(folder, "fake-dep-b", "2.0", requires=["fake-dep-a>=1"])
     write_wheel(folder, "setuptools", "99.0")  # what the kit adds for offline `pip install -e .`
-    doctor = "import sys\n\ndef main():\n    import fake_dep_a, fake_dep_b\n    print('fake doctor: PASS')\n"
+    write_wheel(folder, "jupyterlab", "4.9", files={"jupyterlab/__main__.py": FAKE_LAB})
+    write_wheel(folder, "nvidia-cublas-cu12", "12.0")
+    write_wheel(folder, "triton", "3.0")
+    write_wheel(folder, "torch", "2.5.0", requires=["nvidia-cublas-cu12", "triton", "fake-dep-a"])
+    write_wheel(folder, "torchvision", "0.20.0", requires=["torch==2.5.0"])
     course = write_wheel(
         tmp_path,
         "fake-course",
         "0.1",
-        requires=["fake-dep-b>=2", 'fake-dev-tool; extra == "dev"'],  # learners get no [dev] extras
-        files={"fake_course/doctor.py": doctor},
+        requires=["fake-dep-b>=2", "jupyterlab", "torch>=2.5", "torchvision>=0.20", 'fake-dev-tool; extra == "dev"'],
+        files={"fake_course/doctor.py": FAKE_DOCTOR},
         scripts={"fake-course": "fake_course.doctor:main"},
     )
     return folder, course
 
 
-def test_a_kit_installs_offline_into_a_fresh_venv_and_runs_the_check(tmp_path, index, monkeypatch):
-    folder, course = index
-    for key, value in HERMETIC_PIP.items():
-        monkeypatch.setenv(key, value)
-    notebooks = tmp_path / "notebooks"
-    notebooks.mkdir()
-    (notebooks / "01_model.ipynb").write_text("{}")
-    out = tmp_path / "kit"
-    info = kit.build_kit(
+@pytest.fixture
+def cpu_index(tmp_path):
+    """A local stand-in for PyTorch's CPU-only index: torch and torchvision +cpu, as a simple index's URL."""
+    folder = tmp_path / "cpu"
+    folder.mkdir()
+    write_wheel(folder, "torch", "2.5.0+cpu", requires=["fake-dep-a"])
+    write_wheel(folder, "torchvision", "0.20.0+cpu", requires=["torch==2.5.0"])
+    write_wheel(folder, "torch", "2.6.0+cpu", requires=["fake-dep-a"])  # newer, but not the one torchvision needs
+    return as_index(folder)
+
+
+@pytest.fixture
+def notebooks(tmp_path):
+    """A lesson notebook with an output, a solution's link and its solution: the kit must clear and drop them."""
+    folder = tmp_path / "notebooks"
+    (folder / "solutions").mkdir(parents=True)
+    cell = nbformat.v4.new_code_cell(
+        "print(1)", execution_count=1, outputs=[nbformat.v4.new_output("stream", text="1")]
+    )
+    link = nbformat.v4.new_markdown_cell("See [the solution](solutions/01_model.ipynb).")
+    nbformat.write(nbformat.v4.new_notebook(cells=[link, cell]), folder / "01_model.ipynb")
+    nbformat.write(nbformat.v4.new_notebook(cells=[cell]), folder / "solutions" / "01_model.ipynb")
+    return folder
+
+
+def build(out, index, notebooks, *, torch="default", cpu_index="http://127.0.0.1:9/", course=None):
+    folder, fake_course = index
+    return kit.build_kit(
         out,
-        torch="default",
-        course_wheel=course,
+        torch=torch,
+        course_wheel=course or fake_course,
         pip_args=["--no-index", "--find-links", str(folder)],
-        check=("fake-course",),
+        check=("fake-course", "doctor"),
         notebooks=notebooks,
         with_data=False,
+        cpu_index=cpu_index,
     )
-    assert info["wheels"] == [
-        "fake_course-0.1-py3-none-any.whl",
-        "fake_dep_a-1.0-py3-none-any.whl",
-        "fake_dep_b-2.0-py3-none-any.whl",
-        "setuptools-99.0-py3-none-any.whl",
-    ]
-    assert json.loads((out / "KIT.json").read_text())["python"] == f"{sys.version_info[0]}.{sys.version_info[1]}"
-    laptop = tmp_path / "laptop"
-    env = {**os.environ, **HERMETIC_PIP, "PYTHON": sys.executable, "PIP_FIND_LINKS": ""}
-    done = subprocess.run(["sh", str(out / "install.sh"), str(laptop)], env=env, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    assert "fake doctor: PASS" in done.stdout
-    assert (laptop / "01_model.ipynb").read_text() == "{}"
+
+
+def assert_matches_its_wheels(out: Path, info: dict) -> None:
+    """KIT.json is what build_kit returned, and lists exactly the wheels in the kit, with their total size."""
+    wheels = sorted((out / "wheels").glob("*.whl"))
+    assert json.loads((out / "KIT.json").read_text()) == info
+    assert info["wheels"] == [wheel.name for wheel in wheels]
+    assert info["wheels_bytes"] == sum(wheel.stat().st_size for wheel in wheels)
+
+
+def test_a_cpu_kit_holds_the_cpu_build_and_says_so(tmp_path, index, notebooks, cpu_index):
+    out = tmp_path / "kit"
+    info = build(out, index, notebooks, torch="cpu", cpu_index=cpu_index)
+    assert_matches_its_wheels(out, info)
+    assert (info["torch_asked"], info["torch"], info["torch_build"], info["gpu_wheels"]) == (
+        "cpu",
+        "2.5.0+cpu",
+        "cpu",
+        [],
+    )
+    assert "torchvision-0.20.0+cpu-py3-none-any.whl" in info["wheels"]
+    assert "CPU-only: no CUDA libraries" in kit.summary(out, info)
+
+
+def test_a_default_kit_records_its_cuda_build(tmp_path, index, notebooks, closed_port_url):
+    out = tmp_path / "kit"
+    info = build(out, index, notebooks, torch="default", cpu_index=closed_port_url)  # never asked
+    assert_matches_its_wheels(out, info)
+    assert (info["torch_asked"], info["torch"], info["torch_build"]) == ("default", "2.5.0", "cuda")
+    assert info["gpu_wheels"] == ["nvidia_cublas_cu12-12.0-py3-none-any.whl", "triton-3.0-py3-none-any.whl"]
+    line = kit.summary(out, info)
+    assert f"({info['size_bytes'] / 1e9:.2f} GB, 9 wheels; torch 2.5.0 with CUDA: 2 GPU library wheels" in line
+
+
+@pytest.mark.parametrize("server", ["closed_port_url", "silent_server"])
+def test_an_unreachable_cpu_index_stops_the_kit_in_one_line(tmp_path, index, notebooks, server, request, monkeypatch):
+    url = request.getfixturevalue(server)
+    monkeypatch.setattr(kit, "INDEX_TIMEOUT_S", 2)  # a server that never answers is given up on after one try
+    out = tmp_path / "kit"
+    started = time.monotonic()
+    with pytest.raises(kit.KitError) as raised:
+        build(out, index, notebooks, torch="cpu", cpu_index=url)
+    message = str(raised.value)
+    assert time.monotonic() - started < 60
+    assert "\n" not in message
+    assert message.startswith(f"the CPU-only build of PyTorch was asked for, and its index {url} cannot be reached")
+    assert message.endswith(
+        "build with --torch default (make wheelhouse TORCH=default) for PyPI's torch with its "
+        "CUDA libraries: a kit of about 3.2 GB instead of 0.35 GB"
+    )
+    assert [wheel.name for wheel in (out / "wheels").iterdir()] == ["fake_course-0.1-py3-none-any.whl"]
+    assert not (out / "KIT.json").exists()
+
+
+def test_a_cpu_kit_that_pip_would_fill_with_another_build_is_refused(tmp_path, index, notebooks):
+    folder, _ = index
+    with pytest.raises(kit.KitError, match=r"pip took torchvision-0\.20\.0-py3-none-any\.whl instead \(from a"):
+        build(tmp_path / "kit", index, notebooks, torch="cpu", cpu_index=as_index(folder))  # PyPI's, not +cpu
+
+
+def test_the_kit_holds_the_student_copies(tmp_path, index, notebooks):
+    out = tmp_path / "kit"
+    info = build(out, index, notebooks)
+    assert info["notebooks"] == ["01_model.ipynb"]
+    copy = nbformat.read(out / "notebooks" / "01_model.ipynb", as_version=4)
+    assert copy.cells[1].outputs == [] and copy.cells[1].execution_count is None
+    assert copy.cells[0].source == "See the solution (from your teacher)."
+    assert not (out / "notebooks" / "solutions").exists()
+
+
+def test_a_kit_installs_offline_into_a_relative_folder_and_starts_on_the_room_setting(tmp_path, index, notebooks):
+    out = tmp_path / "kit"
+    build(out, index, notebooks)
+    laptop = "my course ✓ café"  # relative, with spaces and beyond ASCII, as a learner might type it
+    env = {**os.environ, "PYTHON": sys.executable}
+    done = subprocess.run(
+        [sys.executable, KIT_TOOL, str(out), "--check", "--laptop", laptop],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    target = tmp_path / laptop
+    if os.geteuid() == 0:
+        assert done.stdout.startswith("kit check: in a network namespace with only loopback (unshare -n)")
+    assert "fake doctor: PASS ['doctor']" in done.stdout  # install.sh's check
+    assert "fake doctor: PASS ['doctor', '--run-notebook']" in done.stdout  # the laptop check
+    assert f'Installed. Start the course with: sh "{target}/start.sh"' in done.stdout
+    assert f"kit check: installed into {target} in " in done.stdout
+    started = json.loads((target / "started.json").read_text())
+    assert started["cwd"] == str(target)  # JupyterLab opened on the student copies
+    assert started["env"] == {"MNIST_TUTORIAL_SOURCE": "sample", "MNIST_TUTORIAL_OFFLINE": "1"}
+    assert started["argv"] == (["--allow-root"] if os.geteuid() == 0 else [])
+    assert nbformat.read(target / "01_model.ipynb", as_version=4).cells[1].outputs == []
     installed = subprocess.run(
-        [laptop / ".venv" / "bin" / "python", "-m", "pip", "list", "--format=freeze"], capture_output=True, text=True
+        [target / ".venv" / "bin" / "python", "-m", "pip", "list", "--format=freeze"], capture_output=True, text=True
     ).stdout.split()
     assert sorted(line.split("==")[0] for line in installed if line.startswith("fake")) == [
         "fake-course",
         "fake-dep-a",
         "fake-dep-b",
     ]
+
+
+def test_install_ends_with_the_checks_exit_status(tmp_path, index, notebooks):
+    out = tmp_path / "kit"
+    build(out, index, notebooks)
+    env = {**os.environ, "PYTHON": sys.executable, "FAKE_DOCTOR_EXIT": "3"}
+    done = subprocess.run(
+        ["sh", out / "install.sh", "rel course"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    target = tmp_path / "rel course"
+    assert done.returncode == 3
+    assert "Installed" not in done.stdout
+    assert done.stderr.strip() == (
+        f"install.sh: the course is installed in {target}, but its check failed (exit status 3): do what the fix: "
+        f'lines above say, then check again with: cd "{target}" && .venv/bin/fake-course doctor'
+    )
+
+
+def test_start_sh_opens_jupyterlab_on_its_folder(tmp_path):
+    """The real JupyterLab, through start.sh, in a folder named as a learner might: it answers, then stops."""
+    folder = tmp_path / "my course ✓"
+    folder.mkdir()
+    (folder / ".venv").symlink_to(sys.prefix)  # this environment stands in for the installed one
+    kit.write_scripts(folder, "mnist-tutorial", "3.x", ["mnist-tutorial", "doctor"])
+    (folder / "01_model.ipynb").write_text(nbformat.writes(nbformat.v4.new_notebook()))
+    served = kit.serve_and_stop(f'sh "{folder}/start.sh" --no-browser', ["01_model.ipynb"], dict(os.environ))
+    assert "01_model.ipynb" in served["listed"]
 
 
 def test_the_install_script_refuses_another_python(tmp_path):
@@ -127,7 +315,7 @@ def test_a_kit_for_another_platform_is_refused_in_a_sentence(wanted, word):
 
 def test_learners_get_no_dev_extras(index):
     _, course = index
-    assert kit.requirements_of(course) == ["fake-dep-b>=2"]
+    assert kit.requirements_of(course) == ["fake-dep-b>=2", "jupyterlab", "torch>=2.5", "torchvision>=0.20"]
 
 
 def test_cpu_wheels_are_the_default_where_pytorch_has_them(monkeypatch):

@@ -4,8 +4,8 @@ from unittest import mock
 
 from helpers import history_of
 
-from mnist_tutorial import live_plot
-from mnist_tutorial.live_plot import LivePlot
+from mnist_tutorial.widgets import live_plot
+from mnist_tutorial.widgets.live_plot import LivePlot
 
 
 def test_live_plot_draws_into_an_image_widget() -> None:
@@ -28,9 +28,12 @@ def test_live_plot_updates_one_display_in_a_notebook(monkeypatch) -> None:
         for epochs in (1, 2, 3):
             plot(history_of(epochs))
     display.assert_called_once()
-    assert display.call_args.kwargs == {"display_id": True}
+    assert display.call_args.kwargs["display_id"] is True
     assert handle.update.call_count == 2
     assert handle.update.call_args.args[0] is plot.figure
+    # each display carries the figure's sentence as its alt text, updated with the figure
+    assert display.call_args.kwargs["metadata"]["image/png"]["alt"].startswith("After 1 epoch")
+    assert "over 3 epochs" in handle.update.call_args.kwargs["metadata"]["image/png"]["alt"]
 
 
 def test_live_plot_outside_a_notebook_only_keeps_the_figure(capsys) -> None:

@@ -13,9 +13,10 @@ NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "04_evaluation
 
 
 def code_cell(containing: str) -> str:
-    """The source of the one code cell of 04 that contains `containing`."""
+    """The source of the one code cell of 04 that contains `containing` (the whole program at its end aside)."""
     notebook = nbformat.read(NOTEBOOK, as_version=4)
-    (source,) = [c.source for c in notebook.cells if c.cell_type == "code" and containing in c.source]
+    cells = [c for c in notebook.cells if c.cell_type == "code" and "class NeuralNetwork" not in c.source]
+    (source,) = [c.source for c in cells if containing in c.source]
     return source
 
 

@@ -147,7 +147,7 @@ def test_the_settings_cell_feeds_the_run(tmp_path, monkeypatch, capsys):
     notebook = edited_copy(lr=0.01, batch_size=32, num_epochs=1)
     NotebookClient(notebook, timeout=300, resources={"metadata": {"path": str(tmp_path)}}).execute()
     lines = printed(notebook)
-    assert "250 batches of 32 images per epoch, on cpu" in lines  # 8,000 sample images
+    assert "250 batches of 32 images per epoch" in lines  # 8,000 sample images
     running = [line for line in lines if line.startswith("[Epoch")]
 
     data = load_data(source="sample")
@@ -159,3 +159,59 @@ def test_the_settings_cell_feeds_the_run(tmp_path, monkeypatch, capsys):
     assert [line.split("]")[0] for line in running] == [f"[Epoch 1, Batch {b}" for b in (50, 100, 150, 200, 250)]
     committed = [line for line in printed(nbformat.read(NOTEBOOK, as_version=4)) if line.startswith("[Epoch 1,")]
     assert running[0] != committed[0]  # the lesson's settings print another first loss
+
+
+# ------------------------------------------------------------------------ a learner's mistakes, diagnosed
+
+
+def notebook_env(monkeypatch) -> None:
+    for name, value in {SOURCE_ENV: "sample", DEVICE_ENV: "cpu", PROGRESS_ENV: "text"}.items():
+        monkeypatch.setenv(name, value)
+
+
+def writing_into(notebook: nbformat.NotebookNode, build: Path) -> nbformat.NotebookNode:
+    """The notebook with BUILD_DIR pointed at `build` (right after its imports), so a test never touches build/."""
+    index = next(i for i, cell in enumerate(notebook.cells) if "BUILD_DIR" in cell.source and "import" in cell.source)
+    notebook.cells.insert(
+        index + 1, nbformat.v4.new_code_cell(f"from pathlib import Path\nBUILD_DIR = Path({str(build)!r})")
+    )
+    return notebook
+
+
+def cut_after(notebook: nbformat.NotebookNode, text: str) -> nbformat.NotebookNode:
+    index = next(i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code" and text in cell.source)
+    notebook.cells = notebook.cells[: index + 1]
+    return notebook
+
+
+def execute(notebook: nbformat.NotebookNode, folder: Path) -> list[str]:
+    NotebookClient(notebook, timeout=600, resources={"metadata": {"path": str(folder)}}).execute()
+    return printed(notebook)
+
+
+def test_a_loop_without_zero_grad_is_named_and_its_network_is_the_one_04_judges(tmp_path, monkeypatch):
+    notebook_env(monkeypatch)
+    training = writing_into(nbformat.read(NOTEBOOK, as_version=4), tmp_path)
+    loop = loop_cell(training)
+    loop.source = loop.source.replace("optimizer.zero_grad()", "# optimizer.zero_grad()")
+    lines = execute(cut_after(training, "save_checkpoint("), tmp_path)
+    verdicts = [line for line in lines if "zero_grad" in line]
+    assert any(line.startswith("below 87% after 10 epochs: the gradients stored in your network") for line in verdicts)
+    assert any(line.startswith("fit's network differs from yours. Likely: the gradients") for line in verdicts)
+    evaluation = writing_into(nbformat.read(NOTEBOOK.with_name("04_evaluation.ipynb"), as_version=4), tmp_path)
+    lines = execute(cut_after(evaluation, 'print(f"Test Accuracy: {100 * correct / total:.2f}%")'), tmp_path)
+    accuracy = float(next(line for line in lines if line.startswith("Test Accuracy:")).split()[-1].rstrip("%"))
+    assert accuracy < 20  # the broken network, near chance: not a network the learner never trained
+    assert any(line.startswith("loaded your network from 03") for line in lines)
+
+
+def test_a_model_made_again_after_its_optimizer_is_named(tmp_path, monkeypatch):
+    notebook_env(monkeypatch)
+    notebook = writing_into(edited_copy(num_epochs=1), tmp_path)
+    model_cell = next(cell for cell in code_cells(notebook) if cell.source.startswith("torch.manual_seed(seed)\nmodel"))
+    optimizer_cell = next(cell for cell in code_cells(notebook) if "optimizer = optim.SGD(model" in cell.source)
+    notebook.cells.insert(notebook.cells.index(optimizer_cell) + 1, nbformat.v4.new_code_cell(model_cell.source))
+    full = nbformat.read(NOTEBOOK, as_version=4)
+    notebook.cells += cut_after(full, "check.accuracy_verdict(").cells[full.cells.index(loop_cell(full)) + 1 :]
+    lines = execute(notebook, tmp_path)
+    assert any("the optimizer holds another network's parameters" in line for line in lines)

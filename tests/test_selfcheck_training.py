@@ -4,7 +4,9 @@ import math
 
 import pytest
 import torch
+from helpers import tiny_data
 
+from mnist_tutorial import NeuralNetwork, TensorLoader
 from mnist_tutorial.selfcheck import training as check
 
 
@@ -89,7 +91,7 @@ def test_accuracy_verdict_with_the_lessons_settings():
         (0.70, {"momentum": 0.0}, "exercise 4"),
         (0.8185, {"epochs": 4}, "fewer than the lesson's 10"),
         (0.80, {"batch_size": 256}, "fewer steps"),
-        (0.50, {}, "restart the kernel"),
+        (0.50, {}, "compare your loop cell with the lesson's five lines"),
     ],
 )
 def test_accuracy_verdict_explains_a_low_accuracy_from_the_settings(accuracy, settings, reason):
@@ -105,3 +107,30 @@ def test_accuracy_verdict_above_the_bar_with_other_settings():
 def test_accuracy_verdict_uses_the_datasets_bar():
     assert check.accuracy_verdict(0.80, epochs=10, dataset="fashion").startswith("above 75%")
     assert check.accuracy_verdict(0.80, epochs=1).startswith("below 87% after 1 epoch:")
+
+
+def test_the_untrained_loss_must_be_measured_not_recalled(capsys):
+    data = tiny_data(128)
+    expected = check.fresh_loss(data, 0)
+    assert check.untrained_loss(round(expected, 3), train_set=data, seed=0)
+    assert not check.untrained_loss(2.303, train_set=data, seed=0)
+    assert "that is ln 10" in capsys.readouterr().out.splitlines()[-1]
+    assert check.untrained_loss(torch.tensor(expected, requires_grad=True), train_set=data, seed=0)
+
+
+def test_a_missing_zero_grad_and_a_stale_optimizer_are_found_on_the_network(capsys):
+    data = tiny_data(128)
+    torch.manual_seed(0)
+    model = NeuralNetwork()
+    loader = TensorLoader(data.train.images, data.train.labels, batch_size=32, shuffle=False)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    for inputs, labels in [*loader] * 25:  # a hundred steps without zero_grad: the gradients pile up
+        torch.nn.functional.cross_entropy(model(inputs), labels).backward()
+        optimizer.step()
+    causes = check.checked_causes(model, optimizer, loader, lr=0.01, momentum=0.9, batch_size=32)
+    assert len(causes) == 1 and "`optimizer.zero_grad()` is missing" in causes[0]
+    stale = check.checked_causes(NeuralNetwork(), optimizer, loader, lr=0.01, momentum=0.9, batch_size=32)
+    assert stale and "the optimizer holds another network's parameters" in stale[0]
+    changed = check.checked_causes(model, optimizer, loader, lr=0.1, momentum=0.9, batch_size=64)
+    assert any("lr=0.01" in cause and "lr=0.1" in cause for cause in changed)
+    assert any("batch_size=64" in cause for cause in changed)

@@ -14,9 +14,9 @@ import pytest
 from helpers import write_dataset
 
 from mnist_tutorial import resolve_source
+from mnist_tutorial.datasets.sources import DATASETS, SAMPLE_DIR
 from mnist_tutorial.defaults import PROJECT_ROOT, SOURCE_ENV
 from mnist_tutorial.errors import ConfigError, DataError
-from mnist_tutorial.sources import DATASETS, SAMPLE_DIR
 
 
 def test_auto_finds_full_data_in_data_dir_mnist_raw(tiny_data_dir):
@@ -91,7 +91,7 @@ def test_data_dir_inside_a_file(tmp_path):
 
 
 def test_missing_sample(monkeypatch, tmp_path):
-    monkeypatch.setattr("mnist_tutorial.sources.SAMPLE_DIR", tmp_path)
+    monkeypatch.setattr("mnist_tutorial.datasets.sources.SAMPLE_DIR", tmp_path)
     with pytest.raises(
         DataError,
         match=r"the embedded sample is missing from .*: reinstall the course with pip, or in a checkout restore it",

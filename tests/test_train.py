@@ -6,10 +6,9 @@ from helpers import digits, same_weights, tiny_data
 from torch import nn
 
 from mnist_tutorial import History, NeuralNetwork, fit, make_optimizer, pick_device, seed_everything, train_one_epoch
-from mnist_tutorial.data import Data
+from mnist_tutorial.data import Data, TensorLoader, normalize
 from mnist_tutorial.defaults import DEVICE_ENV
 from mnist_tutorial.errors import ConfigError, TrainingDivergedError
-from mnist_tutorial.fast_loader import TensorLoader, normalize
 
 
 def loaders(data: Data, seed: int = 0) -> tuple[TensorLoader, TensorLoader]:

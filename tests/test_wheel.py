@@ -46,8 +46,8 @@ def installed(wheel, tmp_path_factory) -> Path:
 def test_the_wheel_carries_the_sample_and_the_page(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte"):
-        assert f"mnist_tutorial/sample/MNIST/raw/{name}" in names
-    assert "mnist_tutorial/sample/MD5SUMS" in names and "mnist_tutorial/web/index.html" in names
+        assert f"mnist_tutorial/datasets/sample/MNIST/raw/{name}" in names
+    assert "mnist_tutorial/datasets/sample/MD5SUMS" in names and "mnist_tutorial/deploy/web/index.html" in names
 
 
 def offline_env() -> dict[str, str]:
@@ -59,11 +59,16 @@ def test_the_course_comes_from_the_wheel_not_the_checkout(installed, tmp_path):
     where = subprocess.run([installed / "python", "-c", "import mnist_tutorial as m; print(m.__file__)"], cwd=tmp_path,
                            capture_output=True, text=True, check=True, env=offline_env()).stdout  # fmt: skip
     assert str(PROJECT_ROOT) not in where and "site-packages" in where
+    helped = subprocess.run(
+        [installed / "python", "-m", "mnist_tutorial", "--help"], cwd=tmp_path, text=True, capture_output=True
+    )
+    assert helped.returncode == 0 and helped.stdout.startswith("usage: mnist-tutorial")
 
 
-def test_train_runs_offline_from_an_empty_folder(installed, tmp_path):
-    result = subprocess.run([installed / "mnist-tutorial", "train", "--epochs", "1", "--out", "run"], cwd=tmp_path,
-                            capture_output=True, text=True, env=offline_env(), timeout=300)  # fmt: skip
+@pytest.mark.parametrize("command", [["mnist-tutorial"], ["python", "-m", "mnist_tutorial"]])
+def test_train_runs_offline_from_an_empty_folder(installed, tmp_path, command):
+    command = [installed / command[0], *command[1:], "train", "--source", "sample", "--epochs", "1", "--out", "run"]
+    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, env=offline_env(), timeout=300)
     assert result.returncode == 0, result.stderr
     assert "the embedded sample" in result.stdout and "Test Accuracy:" in result.stdout
     assert sorted(os.listdir(tmp_path / "run")) == ["loss.png", "metrics.json", "model.pt", "predictions.png"]

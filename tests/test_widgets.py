@@ -216,7 +216,7 @@ def test_a_stroke_gets_a_prediction(model) -> None:
 
 
 def test_the_prediction_is_the_models_on_the_prepared_drawing(model) -> None:
-    from mnist_tutorial.drawing import preprocess, rasterize
+    from mnist_tutorial.deploy.drawing import preprocess, rasterize
 
     pad = draw_digit(model)
     pad.pen_down(60, 60)

@@ -38,6 +38,15 @@ TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
 {%- block extra_css -%}<style type="text/css">{{ resources.site_css }}</style>{%- endblock extra_css -%}
 {%- block body_header -%}{{ super() }}{{ resources.site_nav }}{%- endblock body_header -%}
 {%- block body_footer -%}{{ resources.site_footer }}{{ super() }}{%- endblock body_footer -%}
+{%- block data_png scoped -%}
+{#- nbconvert's own block ignores the output's alt metadata (and its exporter then writes "No description has
+    been provided for this image"): give the <img> the sentence the notebook displayed it with. -#}
+{%- set alttext = output | get_metadata('alt', 'image/png') -%}
+<div class="jp-RenderedImage jp-OutputArea-output {{ extra_class }}">
+<img src="data:image/png;base64,{{ output.data['image/png'] | escape_html }}"
+{%- if alttext %} alt="{{ alttext | escape_html }}"{% endif %}>
+</div>
+{%- endblock data_png -%}
 """
 
 CSS = """
@@ -51,6 +60,20 @@ nav.course .current { font-weight: 700; color: #1f2328; }
 footer.course { display: flex; justify-content: space-between; gap: 1rem; margin: 2rem 0 1rem; padding-top: 0.8rem;
   border-top: 1px solid #d0d7de; font: 14px/1.4 system-ui, sans-serif; }
 footer.course a { color: #0969da; text-decoration: none; }
+/* Contrast of at least 4.5:1 (WCAG 2.1 AA) on the code cells' grey (#f5f5f5) and the page's white, where
+   JupyterLab's light theme falls short: operators, numbers, comments, prompts. Set on body, which wins over the
+   theme's :root for everything inside it. */
+body {
+  --jp-mirror-editor-operator-color: #8a2be2; --jp-mirror-editor-meta-color: #8a2be2;
+  --jp-mirror-editor-number-color: #007000; --jp-mirror-editor-quote-color: #007000;
+  --jp-mirror-editor-comment-color: #3a6e6e; --jp-mirror-editor-atom-color: #4b4bc8;
+  --jp-mirror-editor-bracket-color: #5c5c45; --jp-mirror-editor-hr-color: #595959;
+  --jp-mirror-editor-error-color: #c00000;
+  --jp-cell-inprompt-font-color: #1a5f9e; --jp-cell-outprompt-font-color: #a8380d;
+  --jp-cell-prompt-not-active-font-color: #595959; --jp-cell-prompt-not-active-opacity: 1;
+}
+/* A link inside text is underlined: told from the words around it by more than its colour. */
+body .jp-RenderedHTMLCommon a:link, body .jp-RenderedHTMLCommon a:visited, .try-it a { text-decoration: underline; }
 .try-it { margin: 1rem 0; padding: 0.8rem 1rem; border: 1px solid #54aeff; border-radius: 6px; background: #ddf4ff;
   font: 15px/1.5 system-ui, sans-serif; }
 """
@@ -196,7 +219,7 @@ def broken_links(site: Path) -> list[str]:
 
 def build_site(out: Path, *, notebooks: Path = ROOT / "notebooks", readme: Path = ROOT / "README.md") -> list[Path]:
     """Write the site into `out` (replacing it); returns the pages written. Raises if a link is broken."""
-    from mnist_tutorial.export import export_model
+    from mnist_tutorial.deploy.export import export_model
 
     path, others = plan(notebooks, readme)
     extras = [(page.target, page.title) for page in others if not page.target.startswith("solutions/")]

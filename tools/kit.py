@@ -1,33 +1,56 @@
 """Write the offline workshop kit: a folder a teacher copies to a USB stick and installs on laptops with no network.
 
     python tools/kit.py DIR [--torch cpu|default]      (make wheelhouse: DIR is wheels/)
+    python tools/kit.py DIR --check [--laptop FOLDER]  (make kit-check: install DIR as a laptop would, start it)
 
 DIR gets: wheels/ (the course's own wheel and every dependency's, for this OS, CPU and Python; no [dev] tools),
-data/MNIST/raw/ (full MNIST's four files, when this checkout has them), notebooks/, KIT.json (what the kit is
-for), and install.sh (install.ps1 on Windows): it makes a virtual environment with
-`pip install --no-index --find-links wheels`, copies the notebooks and data, then runs `mnist-tutorial doctor`.
+notebooks/ (the students' copies: outputs cleared, no solutions, made by tools/make_student.py), data/MNIST/raw/
+(full MNIST's four files, when this checkout has them), KIT.json (what the kit is for and what it holds, read
+from its wheels), install.sh and start.sh (install.ps1 and start.ps1 on Windows). install.sh makes a virtual
+environment with `pip install --no-index --find-links wheels`, copies the notebooks, the data and start.sh, runs
+`mnist-tutorial doctor`, and prints the start command: start.sh opens JupyterLab with the room setting.
 
 Wheels are per platform, and pip cannot resolve torch's dependencies for another OS, so a kit is built on a
-machine like the learners' (one kit per OS, CPU and Python). `--torch cpu` takes torch from PyTorch's CPU-only
-index (about 0.35 GB in all instead of 3 GB of CUDA libraries): the default where that index has wheels.
+machine like the learners' (one kit per OS, CPU and Python). `--torch cpu` takes torch and torchvision from
+PyTorch's CPU-only index (about 0.35 GB in all instead of 3 GB of CUDA libraries): the default where that index
+has wheels. When it cannot be reached, the build stops after one short try and says so; it never falls back to
+the CUDA build quietly.
 """
 
 import argparse
 import json
+import os
 import platform
+import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
 import zipfile
 from email.parser import Parser
 from pathlib import Path
+
+from packaging.requirements import Requirement
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import make_student
 
 ROOT = Path(__file__).resolve().parent.parent
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 CPU_INDEX_SYSTEMS = {("Linux", "x86_64"), ("Linux", "aarch64"), ("Windows", "AMD64")}  # macOS wheels are CPU-only
 BUILD_REQUIREMENTS = ["setuptools>=77"]  # pyproject's build backend, so `pip install -e .` works offline too
 SCRIPTS = Path(__file__).resolve().parent / "kit_scripts"
+CPU_BUILD = ("torchvision", "torch")  # from the CPU-only index; torchvision first, as it names the torch it needs
+GPU_WHEELS = ("nvidia_", "triton-", "pytorch_triton")  # CUDA's libraries and its compiler: no laptop uses them
+INDEX_TIMEOUT_S = 10  # one short try per index, instead of pip's 5 retries per package
+PYPI_TRY = ["--retries", "1", "--timeout", "15"]
+CUDA_KIT_GB = 3.2  # the kit with PyPI's Linux torch (measured: 139 wheels); the CPU-only one is about 0.35 GB
 
 
 class KitError(Exception):
@@ -60,11 +83,13 @@ def refuse_another_kit(out: Path, torch: str) -> None:
     if not record.is_file():
         return
     old = json.loads(record.read_text())
-    wanted = {**this_platform(), "torch": torch}
+    old["torch_asked"] = old.get("torch_asked", old.get("torch"))  # kits before KIT.json read its wheels
+    wanted = {**this_platform(), "torch_asked": torch}
     if any(old.get(key) != value for key, value in wanted.items()):
         raise KitError(
             f"{out} holds a kit for {old.get('system')} {old.get('machine')}, Python {old.get('python')}, torch "
-            f"{old.get('torch')}: delete it, or write this kit ({wanted['python']}, torch {torch}) into another folder"
+            f"{old.get('torch_asked')}: delete it, or write this kit ({wanted['python']}, torch {torch}) into "
+            "another folder"
         )
 
 
@@ -102,17 +127,138 @@ def project_name(project: Path) -> str:
     raise KitError("pyproject.toml names no project")
 
 
-def download_dependencies(requirements: list[str], wheels: Path, torch: str, pip_args: list[str]) -> None:
-    """`pip download` binary wheels of `requirements` (and their dependencies) for this machine into `wheels`."""
-    index = ["--index-url", CPU_INDEX, "--extra-index-url", "https://pypi.org/simple"] if torch == "cpu" else []
+def version_of(wheel: Path) -> str:
+    """A wheel's version, from its file name (torch-2.9.0+cpu-cp311-... gives 2.9.0+cpu)."""
+    return wheel.name.split("-")[1]
+
+
+def is_cpu_build(version: str) -> bool:
+    """PyTorch's CPU-only wheels carry +cpu; on macOS every wheel is CPU-only (with Apple's GPU) and has no label."""
+    return version.endswith("+cpu") or (platform.system() == "Darwin" and "+" not in version)
+
+
+def one_try() -> list[str]:
+    """pip's options for one short try of an index."""
+    return ["--retries", "0", "--timeout", str(INDEX_TIMEOUT_S)]
+
+
+def unreachable(index: str) -> str | None:
+    """Why `index` cannot be reached (one short request for its torch page), or None when it answers at all."""
+    if index.startswith("file:"):
+        folder = Path(urllib.request.url2pathname(urllib.parse.urlparse(index).path))
+        return None if folder.is_dir() else f"no folder {folder}"
+    try:
+        with urllib.request.urlopen(f"{index.rstrip('/')}/torch/", timeout=INDEX_TIMEOUT_S):
+            return None
+    except urllib.error.HTTPError:
+        return None  # it answered
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        reason = getattr(error, "reason", error)
+        return " ".join(str(reason).split()) or type(error).__name__
+
+
+def download_cpu_build(requirements: list[str], wheels: Path, index: str) -> list[str]:
+    """torchvision's and torch's CPU-only wheels from `index` into `wheels`; returns exact pins (torch==2.9.0+cpu).
+
+    One short try each: an index that cannot be reached, that has no wheel for this Python, or a pip configuration
+    that brings another build stops the kit in one sentence, and nothing lands in `wheels`.
+    """
+    wanted = {Requirement(text).name.lower(): Requirement(text) for text in requirements}
+    needed = {name: wanted[name].specifier for name in CPU_BUILD if name in wanted}
+    pins = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for name in CPU_BUILD:
+            if name not in needed:
+                continue
+            asked = f"{name}{needed[name]}"
+            command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:"]
+            done = subprocess.run(
+                [*command, *one_try(), "--index-url", index, "-d", scratch, asked], capture_output=True, text=True
+            )
+            found = sorted(Path(scratch).glob(f"{name}-*.whl"))
+            if done.returncode != 0 or not found:
+                raise KitError(no_cpu_build(index, asked, done.stderr))
+            if not is_cpu_build(version_of(found[0])):
+                if unreachable(index) is not None:  # pip's configuration offered a fallback: the index is the cause
+                    raise KitError(no_cpu_build(index, asked, done.stderr))
+                raise KitError(
+                    f"the CPU-only build of {name} was asked for, and pip took {found[0].name} instead (from a "
+                    f"find-links or extra-index-url in pip's configuration: pip config list): remove it, or {CUDA_HINT}"
+                )
+            for requirement in map(Requirement, requirements_of(found[0])):  # torchvision names its torch
+                if requirement.name.lower() in needed:
+                    needed[requirement.name.lower()] &= requirement.specifier
+            pins.append(f"{name}=={version_of(found[0])}")
+        for wheel in Path(scratch).glob("*.whl"):
+            shutil.move(wheel, wheels / wheel.name)
+    return pins
+
+
+CUDA_HINT = (
+    f"build with --torch default (make wheelhouse TORCH=default) for PyPI's torch with its CUDA libraries: a kit of "
+    f"about {CUDA_KIT_GB:.1f} GB instead of 0.35 GB"
+)
+
+
+def no_cpu_build(index: str, asked: str, pip_said: str) -> str:
+    """The one sentence for a CPU-only wheel that pip could not get from `index`."""
+    reason = unreachable(index)
+    if reason is not None:
+        return (
+            f"the CPU-only build of PyTorch was asked for, and its index {index} cannot be reached from here "
+            f"({reason}): build the kit on a machine that reaches it, or {CUDA_HINT}"
+        )
+    last = next((line for line in reversed(pip_said.splitlines()) if line.strip()), "no message")
+    here = this_platform()
+    return (
+        f"PyTorch's CPU-only index {index} has no {asked} wheel for Python {here['python']} on {here['system']} "
+        f"{here['machine']} (pip: {last.strip()}): build the kit with a Python that it has wheels for, or {CUDA_HINT}"
+    )
+
+
+def download_dependencies(requirements: list[str], wheels: Path, pip_args: list[str]) -> None:
+    """`pip download` binary wheels of `requirements` (and their dependencies) for this machine into `wheels`.
+
+    Wheels already in `wheels` (the CPU-only torch, pinned in `requirements`) are taken from there.
+    """
     command = [sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:", "-d", wheels]
-    subprocess.run([*command, *index, *pip_args, *requirements], check=True)
+    done = subprocess.run([*command, *PYPI_TRY, "--find-links", wheels, *pip_args, *requirements])
+    if done.returncode != 0:
+        raise KitError(
+            f"pip could not download the course's dependencies into {wheels} (its message is above): check this "
+            "machine's network and pip's index (pip config list), then build the kit again"
+        )
+
+
+def describe_wheels(wheels: Path) -> dict:
+    """What the kit's wheels are, read from the files themselves: torch's version and build, CUDA's wheels, size."""
+    files = sorted(wheels.glob("*.whl"))
+    torches = [version_of(wheel) for wheel in files if wheel.name.split("-")[0].lower() == "torch"]
+    if len(torches) > 1:
+        raise KitError(
+            f"{wheels} holds {len(torches)} torch wheels ({', '.join(torches)}): delete it, then build again"
+        )
+    gpu = [wheel.name for wheel in files if wheel.name.lower().startswith(GPU_WHEELS)]
+    torch = torches[0] if torches else None
+    local = (torch or "").partition("+")[2]
+    build = None if torch is None else "rocm" if local.startswith("rocm") else "cuda" if gpu or local else "cpu"
+    if build == "cuda" and local == "cpu":
+        build = "cpu"  # a +cpu torch beside leftover CUDA wheels is still a CPU build; gpu_wheels lists those
+    return {
+        "torch": torch,
+        "torch_build": build,
+        "gpu_wheels": gpu,
+        "gpu_wheels_bytes": sum((wheels / name).stat().st_size for name in gpu),
+        "wheels": [wheel.name for wheel in files],
+        "wheels_bytes": sum(wheel.stat().st_size for wheel in files),
+    }
 
 
 def copy_full_data(out: Path) -> bool:
     """Full MNIST's four files into out/data/MNIST/raw, when this checkout has them; True if copied."""
     sys.path.insert(0, str(ROOT))
-    from mnist_tutorial import defaults, sources
+    from mnist_tutorial import defaults
+    from mnist_tutorial.datasets import sources
 
     folder = sources.find_full(sources.get_spec("mnist"), defaults.DATA_DIR)
     if folder is None:
@@ -125,23 +271,33 @@ def copy_full_data(out: Path) -> bool:
     return True
 
 
-def learner_notebooks() -> Path:
-    """`make student`'s copies (outputs cleared, no solutions) when built, else the notebooks without solutions/."""
-    student = ROOT / "build" / "student"
-    return student if student.is_dir() else ROOT / "notebooks"
+def write_student_copies(source: Path, out: Path) -> list[str]:
+    """The students' copies of `source`'s notebooks (tools/make_student.py) in out/notebooks; returns their names."""
+    target = out / "notebooks"
+    if target.is_dir() and not (target / make_student.MARKER).exists() and (out / "KIT.json").is_file():
+        shutil.rmtree(target)  # an older kit's copies, made before the kit made them itself
+    return sorted(path.name for path in make_student.make_student(target, source))
+
+
+def write_scripts(out: Path, course: str, python: str, check: list[str]) -> list[Path]:
+    """install.sh and start.sh (.ps1 on Windows) from the templates in tools/kit_scripts, filled in for this kit."""
+    suffix = ".ps1" if platform.system() == "Windows" else ".sh"
+    fill = {"@COURSE@": course, "@PYTHON@": python, "@CHECK_PROGRAM@": check[0], "@CHECK_ARGS@": " ".join(check[1:])}
+    written = []
+    for name in ("install", "start"):
+        text = (SCRIPTS / f"{name}{suffix}").read_text(encoding="utf-8")
+        for key, value in fill.items():
+            text = text.replace(key, value)
+        script = out / f"{name}{suffix}"
+        script.write_text(text, encoding="utf-8", newline="\r\n" if suffix == ".ps1" else "\n")
+        script.chmod(0o755)
+        written.append(script)
+    return written
 
 
 def write_install_script(out: Path, course: str, python: str, check: list[str]) -> Path:
-    """install.sh (install.ps1 on Windows) from the template in tools/kit_scripts, filled in for this kit."""
-    template = SCRIPTS / ("install.ps1" if platform.system() == "Windows" else "install.sh")
-    fill = {"@COURSE@": course, "@PYTHON@": python, "@CHECK_PROGRAM@": check[0], "@CHECK_ARGS@": " ".join(check[1:])}
-    text = template.read_text()
-    for key, value in fill.items():
-        text = text.replace(key, value)
-    script = out / template.name
-    script.write_text(text)
-    script.chmod(0o755)
-    return script
+    """install.sh (install.ps1 on Windows) and its start script; returns the install script."""
+    return write_scripts(out, course, python, check)[0]
 
 
 def build_kit(
@@ -153,8 +309,9 @@ def build_kit(
     check: tuple[str, ...] = ("mnist-tutorial", "doctor"),
     notebooks: Path | None = None,
     with_data: bool = True,
+    cpu_index: str = CPU_INDEX,
 ) -> dict:
-    """Write the kit into `out`; returns what KIT.json records."""
+    """Write the kit into `out`; returns what KIT.json records (read from what `out` holds once written)."""
     torch = torch or default_torch()
     refuse_another_kit(out, torch)
     wheels = out / "wheels"
@@ -163,27 +320,186 @@ def build_kit(
         course_wheel = build_course_wheel(ROOT, wheels)
     elif course_wheel.parent != wheels:
         course_wheel = Path(shutil.copy2(course_wheel, wheels))
-    download_dependencies([*requirements_of(course_wheel), *BUILD_REQUIREMENTS], wheels, torch, list(pip_args))
-    notebooks = notebooks or learner_notebooks()
-    if notebooks.is_dir():
-        shutil.copytree(
-            notebooks,
-            out / "notebooks",
-            ignore=shutil.ignore_patterns(".*", "__pycache__", "*.py", "solutions"),
-            dirs_exist_ok=True,
-        )
+    requirements = [*requirements_of(course_wheel), *BUILD_REQUIREMENTS]
+    pins = download_cpu_build(requirements, wheels, cpu_index) if torch == "cpu" else []
+    download_dependencies([*requirements, *pins], wheels, list(pip_args))
+    copies = write_student_copies(notebooks or ROOT / "notebooks", out)
     course = course_wheel.name.split("-")[0].replace("_", "-")
+    full_data = with_data and copy_full_data(out)
+    write_scripts(out, course, this_platform()["python"], list(check))
+    found = describe_wheels(wheels)
+    if torch == "cpu" and found["torch"] is not None and found["torch_build"] != "cpu":
+        raise KitError(
+            f"{wheels} holds torch {found['torch']}, not the CPU-only build asked for: delete it, then build"
+        )
     info = {
         **this_platform(),
-        "torch": torch,
+        "torch_asked": torch,
+        **{key: found[key] for key in ("torch", "torch_build", "gpu_wheels", "gpu_wheels_bytes")},
         "course": course,
         "course_wheel": course_wheel.name,
-        "full_data": with_data and copy_full_data(out),
-        "wheels": sorted(p.name for p in wheels.glob("*.whl")),
+        "check": list(check),
+        "full_data": full_data,
+        "notebooks": copies,
+        "size_bytes": sum(p.stat().st_size for p in out.rglob("*") if p.is_file() and p.name != "KIT.json"),
+        "wheels_bytes": found["wheels_bytes"],
+        "wheels": found["wheels"],
     }
     (out / "KIT.json").write_text(json.dumps(info, indent=2) + "\n")
-    write_install_script(out, course, info["python"], list(check))
     return info
+
+
+def summary(out: Path, info: dict) -> str:
+    """The line `make wheelhouse` ends with: what the kit holds, as KIT.json records it."""
+    if info["torch"] is None:
+        torch = "no torch"
+    elif info["torch_build"] == "cpu":
+        torch = f"torch {info['torch']}, CPU-only: no CUDA libraries"
+    else:
+        torch = (
+            f"torch {info['torch']} with {info['torch_build'].upper()}: {len(info['gpu_wheels'])} GPU library wheels, "
+            f"{info['gpu_wheels_bytes'] / 1e9:.2f} GB of them"
+        )
+    install = (
+        f"powershell -ExecutionPolicy Bypass -File {out}\\install.ps1"
+        if info["system"] == "Windows"
+        else (f"sh {out}/install.sh")
+    )
+    return (
+        f"kit: {out} ({info['size_bytes'] / 1e9:.2f} GB, {len(info['wheels'])} wheels; {torch}) for {info['system']} "
+        f"{info['machine']} with Python {info['python']}; on a laptop: {install}"
+    )
+
+
+HERMETIC_PIP = {"PIP_CONFIG_FILE": os.devnull, "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1"}
+SERVER_URL = re.compile(r"http://(?:127\.0\.0\.1|localhost):(\d+)/\S*?token=(\w+)")
+START_DEADLINE_S = 120
+STOP_DEADLINE_S = 20
+INSIDE = "MNIST_TUTORIAL_KIT_CHECK_INSIDE"  # set in the network namespace that --check re-runs itself in
+
+
+def laptop_env() -> dict[str, str]:
+    """This environment as a fresh laptop has it: no pip configuration, no index, no find-links."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PIP_")}
+    return {**env, **HERMETIC_PIP}
+
+
+def isolated(command: list[str]) -> list[str] | None:
+    """`command` in a new network namespace with only loopback up (unshare -n, as root), or None where it cannot be."""
+    if shutil.which("unshare") is None or shutil.which("ip") is None:
+        return None
+    wrapper = ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$@"', "sh"]
+    if subprocess.run([*wrapper, "true"], capture_output=True).returncode != 0:
+        return None
+    return [*wrapper, *command]
+
+
+def streamed(command: list[str], **options) -> tuple[int, list[str]]:
+    """Run `command`, echoing its output as it comes; (exit status, its lines)."""
+    lines = []
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **options) as process:
+        for line in process.stdout:
+            print(line, end="", flush=True)
+            lines.append(line.rstrip("\n"))
+    return process.returncode, lines
+
+
+def start_command(lines: list[str]) -> str:
+    """The command install.sh printed last ("Installed. Start the course with: ...")."""
+    marker = "Start the course with: "
+    found = [line.split(marker, 1)[1] for line in lines if marker in line]
+    if not found:
+        raise KitError("the install script printed no start command")
+    return found[-1]
+
+
+def serve_and_stop(command: str, notebooks: list[str], env: dict[str, str]) -> dict:
+    """Run the start command (in a process group of its own), wait for its server on 127.0.0.1, ask it for its
+    files, then stop it (SIGTERM, then SIGKILL after STOP_DEADLINE_S); returns what it answered and when."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        ["sh", "-c", command],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        start_new_session=True,
+        cwd=tempfile.gettempdir(),
+    )
+    found, log = {}, []
+
+    def read() -> None:
+        for line in process.stdout:
+            log.append(line.rstrip("\n"))
+            hit = SERVER_URL.search(line)
+            if hit and not found:
+                found.update(port=int(hit.group(1)), token=hit.group(2))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        listed = None
+        while time.perf_counter() - started < START_DEADLINE_S and process.poll() is None and listed is None:
+            time.sleep(0.2)
+            if found:
+                url = f"http://127.0.0.1:{found['port']}/api/contents?token={found['token']}"
+                try:
+                    with urllib.request.urlopen(url, timeout=5) as response:
+                        listed = sorted(item["name"] for item in json.load(response)["content"])
+                except OSError:
+                    pass
+        seconds = time.perf_counter() - started
+    finally:
+        stop(process)
+        reader.join(timeout=STOP_DEADLINE_S)
+    if listed is None:
+        tail = " | ".join(log[-5:]) or "no output"
+        raise KitError(f"the start command did not answer on 127.0.0.1 within {START_DEADLINE_S} s ({tail})")
+    missing = sorted(set(notebooks) - set(listed))
+    if missing:
+        raise KitError(f"JupyterLab answered, but its folder lacks the kit's notebooks {', '.join(missing)}")
+    return {"port": found["port"], "seconds": seconds, "listed": listed}
+
+
+def stop(process: subprocess.Popen) -> None:
+    """SIGTERM to the process group, SIGKILL after STOP_DEADLINE_S."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=STOP_DEADLINE_S)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def check_kit(kit: Path, laptop: str) -> int:
+    """Install `kit` into `laptop` (relative to this folder, as a learner types it) with pip's configuration off,
+    run the laptop check (the kit's check with --run-notebook), run the printed start command, and check that
+    JupyterLab answers on 127.0.0.1 with the kit's notebooks; then stop it. Prints each step and its seconds."""
+    info = json.loads((kit / "KIT.json").read_text())
+    if platform.system() == "Windows":
+        raise KitError("--check drives install.sh: on Windows, run install.ps1 and start.ps1 by hand")
+    env = {**laptop_env(), "PYTHON": os.environ.get("PYTHON", sys.executable)}
+    started = time.perf_counter()
+    status, lines = streamed(["sh", str((kit / "install.sh").resolve()), laptop], env=env)
+    installed = time.perf_counter() - started
+    if status != 0:
+        raise KitError(f"install.sh {laptop} failed with exit status {status} after {installed:.0f} s")
+    target = Path(laptop).resolve()
+    started = time.perf_counter()
+    program = target / ".venv" / "bin" / info["check"][0]
+    status, _ = streamed([str(program), *info["check"][1:], "--run-notebook"], env=env, cwd=target)
+    checked = time.perf_counter() - started
+    if status != 0:
+        raise KitError(f"the laptop check ({info['check'][0]} ... --run-notebook) failed with exit status {status}")
+    served = serve_and_stop(start_command(lines), info["notebooks"], env)
+    print(
+        f"kit check: installed into {target} in {installed:.0f} s; the laptop check passed in {checked:.0f} s; "
+        f"the start command answered on 127.0.0.1:{served['port']} after {served['seconds']:.1f} s with "
+        f"{len(info['notebooks'])} notebooks; stopped"
+    )
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -193,22 +509,36 @@ def main(argv: list[str] | None = None) -> int:
         "--torch",
         choices=("cpu", "default"),
         default=None,
-        help="cpu: PyTorch's CPU-only wheels (default where they exist); default: PyPI's torch",
+        help="cpu: PyTorch's CPU-only wheels (default where they exist); default: PyPI's torch (CUDA on Linux)",
+    )
+    parser.add_argument(
+        "--cpu-index", default=CPU_INDEX, help=f"PyTorch's CPU-only index or a mirror (default: {CPU_INDEX})"
     )
     parser.add_argument("--platform", dest="system", help="refused unless it is this machine's OS")
     parser.add_argument("--python-version", dest="python", help="refused unless it is this Python (e.g. 3.11)")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="build nothing: install the kit in OUT into --laptop as a laptop would (pip's configuration off, "
+        "no network but loopback where unshare -n works), run its check and the start command, then stop it",
+    )
+    parser.add_argument("--laptop", default="laptop ✓ café", help="the folder --check installs into, relative to here")
     args = parser.parse_args(argv)
     try:
+        if args.check:
+            if not os.environ.get(INSIDE):
+                command = isolated([sys.executable, str(Path(__file__).resolve()), *(argv or sys.argv[1:])])
+                if command is not None:
+                    print("kit check: in a network namespace with only loopback (unshare -n)", flush=True)
+                    return subprocess.run(command, env={**os.environ, INSIDE: "1"}).returncode
+                print("kit check: with this machine's network (unshare -n needs root here)", flush=True)
+            return check_kit(args.out, args.laptop)
         refuse_other_platform({"system": args.system, "python": args.python})
-        info = build_kit(args.out, torch=args.torch)
-    except (KitError, subprocess.CalledProcessError) as error:
+        info = build_kit(args.out, torch=args.torch, cpu_index=args.cpu_index)
+    except KitError as error:
         print(f"kit: {error}", file=sys.stderr)
         return 2
-    size = sum(p.stat().st_size for p in args.out.rglob("*") if p.is_file())
-    print(
-        f"kit: {args.out} ({size / 1e9:.2f} GB, {len(info['wheels'])} wheels, torch: {info['torch']}) "
-        f"for {info['system']} {info['machine']} with Python {info['python']}; on a laptop: {args.out}/install.sh"
-    )
+    print(summary(args.out, info))
     return 0
 
 

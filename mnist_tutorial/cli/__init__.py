@@ -1,19 +1,18 @@
 """The `mnist-tutorial` command: parses arguments and calls the library; bad input is one line, exit 2.
 
-One module per subcommand, each with `add_parser(commands)` and `run(args) -> int`. This module owns the one
-translation of library messages into command-line words (`num_epochs=3` becomes `--epochs 3`).
+The subcommands live in commands.py, each an `add_*(commands)` and a `run_*(args) -> int`. This module owns
+the one translation of library messages into command-line words (`num_epochs=3` becomes `--epochs 3`).
 """
 
 import argparse
 import signal
 import sys
-from types import FrameType, ModuleType
+from types import FrameType
 
 from ..errors import TrainingDivergedError, TutorialError, in_words
-from . import doctor, evaluate, export, train
+from .commands import COMMANDS
 
 PROG = "mnist-tutorial"
-COMMANDS: tuple[ModuleType, ...] = (train, evaluate, export, doctor)
 
 # Library argument -> command-line flag: the only place the two vocabularies meet.
 FLAGS = {
@@ -45,8 +44,8 @@ class OneLineParser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog=PROG, description="Train and evaluate the lesson's MNIST network.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
-    for command in COMMANDS:
-        command.add_parser(commands)
+    for add_command in COMMANDS:
+        add_command(commands)
     return parser
 
 

@@ -1,20 +1,23 @@
-"""A run's output folder: made ready before training, and filled as a set (model.pt, metrics, two figures)."""
+"""A run's output folder: made ready before training, model.pt saved every epoch, then filled as a set."""
 
 import json
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 import torch
 from matplotlib.figure import Figure
 
+from ..checkpoint import load_checkpoint, save_checkpoint
 from ..data import Data
-from ..errors import OutputError
+from ..errors import CheckpointError, OutputError
 from ..evaluate import predict
 from ..files import write_bytes_atomic, write_failure
 from ..history import History
 from ..model import NeuralNetwork
-from ..plots import plot_loss, plot_predictions, save_figure
+from ..plots import alt_text, plot_loss, plot_predictions, save_figure
+from .config import RunConfig
 
 OUTPUTS = ("model.pt", "metrics.json", "loss.png", "predictions.png")
 PREDICTIONS_SHOWN = 32
@@ -69,14 +72,73 @@ def prediction_figure(model: NeuralNetwork, data: Data, test_loader, *, device: 
     return plot_predictions(data.test.images[:count], labels[:count], predictions, data.class_names)
 
 
-def write_outputs(out: Path, metrics: dict[str, Any], history: History, predictions: Figure) -> None:
-    """Write metrics.json, loss.png and predictions.png, each atomically."""
+def write_outputs(out: Path, metrics: dict[str, Any], figures: dict[str, Figure]) -> None:
+    """Write metrics.json and the figures (file name -> Figure, each PNG with its alt text inside), atomically."""
     path = out / "metrics.json"
     try:
         write_bytes_atomic(path, (json.dumps(metrics, indent=2) + "\n").encode())
-        path = out / "loss.png"
-        save_figure(plot_loss(history), path)
-        path = out / "predictions.png"
-        save_figure(predictions, path)
+        for name, figure in figures.items():
+            path = out / name
+            save_figure(figure, path)
     except OSError as error:
         raise OutputError(f"cannot write {path}: {write_failure(error)}") from None
+
+
+class CheckpointSaver:
+    """A fit() callback that rewrites model.pt after every epoch and remembers how many epochs it holds.
+
+    Its first save replaces the previous run's outputs: from then on, this run has a model to show.
+    loader: the training loader whose shuffle state is saved with it (None: a data-parallel run's shards).
+    """
+
+    def __init__(self, config: RunConfig, *, model: NeuralNetwork, optimizer: torch.optim.Optimizer, loader) -> None:
+        self.config, self.model, self.optimizer, self.loader = config, model, optimizer, loader
+        self.epochs: int | None = None
+        self.attempted = False
+
+    def __call__(self, history: History) -> None:
+        if not self.attempted:
+            clear_previous(self.config.out)
+        self.attempted = True
+        save_checkpoint(
+            self.config.out / "model.pt",
+            model=self.model,
+            dataset=self.config.dataset,
+            history=history.to_dict(),
+            optimizer=self.optimizer,
+            shuffle_state=self.loader.generator.get_state() if self.loader is not None else None,
+            settings=self.config.recorded(),
+        )
+        self.epochs = history.epochs
+
+    def saved_epochs(self, history: History) -> int | None:
+        """Epochs in model.pt after an interruption (which may strike after a save's rename, before it returns)."""
+        if not self.attempted:
+            return None
+        try:
+            stored = load_checkpoint(self.config.out / "model.pt")["history"]["train_loss"]
+        except (CheckpointError, KeyError, TypeError):
+            return self.epochs
+        return len(stored) if stored and stored == history.train_loss[: len(stored)] else self.epochs
+
+
+def finish(
+    saver: CheckpointSaver, history: History, *, data: Data, test_loader, epochs_before: int, started: float
+) -> dict[str, Any]:
+    """The end of a finished run: the accuracy line, then metrics.json and the figures beside model.pt."""
+    if history.epochs == epochs_before:  # resumed a run that had already reached num_epochs
+        saver(history)
+    print(f"Test Accuracy: {100 * history.test_accuracy[-1]:.2f}%")
+    device = next(saver.model.parameters()).device
+    recorded = {**saver.config.recorded(), "seed": saver.config.seed, "device": str(device)}
+    if saver.config.nproc != 1:
+        recorded["nproc"] = saver.config.nproc
+    metrics = make_metrics(data, history, recorded, seconds=time.perf_counter() - started)
+    figures = {
+        "loss.png": plot_loss(history),
+        "predictions.png": prediction_figure(saver.model, data, test_loader, device=device),
+    }
+    # Each figure's sentence, for a reader who cannot see the PNGs (the PNGs hold it too, as their Description).
+    metrics["figures"] = {name: alt_text(figure) for name, figure in figures.items()}
+    write_outputs(saver.config.out, metrics, figures)
+    return metrics

@@ -1,68 +1,48 @@
-"""Resuming a run: the settings follow the checkpoint unless given, and a different one is refused."""
+"""Starting a run: a fresh network, or the checkpoint's network, optimizer and shuffling where it left them."""
 
-import os
+from pathlib import Path
 from typing import Any
 
 import torch
 
-from .. import defaults
+from ..checkpoint import model_from_checkpoint
+from ..data import Data
 from ..errors import CheckpointError, ConfigError
 from ..history import History
-
-# What a run is made with, and the lesson's value where neither the caller nor a checkpoint says.
-LESSON_SETTINGS = {
-    "dataset": "mnist",
-    "source": None,  # None: $MNIST_TUTORIAL_SOURCE, else auto (sources.resolve_source decides)
-    "batch_size": defaults.BATCH_SIZE,
-    "loader": "fast",
-    "lr": defaults.LR,
-    "momentum": defaults.MOMENTUM,
-}
+from ..model import NeuralNetwork
+from .config import RunConfig
+from .evaluation import check_classes
 
 
-def stored_settings(state: dict[str, Any]) -> dict[str, Any]:
-    """The settings a checkpoint was trained with (older checkpoints record only the dataset)."""
-    return {"dataset": state.get("dataset", "mnist"), **state.get("settings", {})}
+def start_model(config: RunConfig, state: dict[str, Any] | None, data: Data) -> NeuralNetwork:
+    """The network to train, fresh or from the checkpoint, after checking that the checkpoint fits this data."""
+    if state is None:
+        return NeuralNetwork()
+    model = model_from_checkpoint(config.resume, state)
+    check_classes(config.resume, model, config.dataset)
+    check_same_source(config.resume, config.source, data.source.kind)
+    return model
 
 
-def settle(requested: dict[str, Any], stored: dict[str, Any] | None, path: str | os.PathLike | None) -> dict[str, Any]:
-    """The settings to run with: each as requested, else the checkpoint's, else the lesson's.
-
-    A requested value that differs from the checkpoint's is refused, naming both: a resumed run must go on
-    as it began, or its second half would be another experiment.
-    """
-    settled = {}
-    for name, lesson in LESSON_SETTINGS.items():
-        value, before = requested.get(name), (stored or {}).get(name)
-        if value is not None and before is not None and value != before:
-            raise ConfigError(
-                f"`{name}={value}` differs from `{name}={before}`, which {path} was trained with: leave it out to "
-                f"continue with {before}, or train afresh without `resume`"
-            )
-        settled[name] = value if value is not None else before if before is not None else lesson
-    return settled
-
-
-def check_resumable(path: str | os.PathLike, state: dict[str, Any], *, num_epochs: int) -> None:
-    """Refuse a checkpoint that cannot continue this run: weights only, or already past `num_epochs`."""
-    if "history" not in state:
-        raise CheckpointError(
-            f"{path} holds weights only, without the training state needed to resume: train without `resume`"
-        )
-    if state["epoch"] > num_epochs:
+def check_same_source(path: Path, stored: str | None, found: str) -> None:
+    """Refuse to resume on other data than the checkpoint was trained on (e.g. `source="auto"` found the sample)."""
+    if stored in ("sample", "full") and found != stored:
         raise ConfigError(
-            f"{path} has already trained {state['epoch']} epochs, more than `num_epochs={num_epochs}`: "
-            f"pass `num_epochs={state['epoch']}` or more"
+            f"{path} was trained on the {stored} data, but this run found the {found} data: pass `source={stored}`"
         )
 
 
-def restore(path: str | os.PathLike, state: dict[str, Any], optimizer: torch.optim.Optimizer, loader) -> History:
-    """Put the optimizer and the shuffling back where the checkpoint left them; returns its history."""
+def restore(path: Path, state: dict[str, Any], optimizer: torch.optim.Optimizer, loader) -> History:
+    """Put the optimizer and the shuffling back where the checkpoint left them; returns its history.
+
+    loader: the training loader whose generator the checkpoint's shuffle state continues, or None (data-parallel
+    runs shard by epoch number, so a single-process checkpoint's shuffle state is moot there).
+    """
     try:
         history = History.from_dict(state["history"])
         if state.get("optimizer_state"):
             optimizer.load_state_dict(state["optimizer_state"])
-        if state.get("shuffle_state") is not None:
+        if loader is not None and state.get("shuffle_state") is not None:
             loader.generator.set_state(state["shuffle_state"])
     except (KeyError, TypeError, ValueError, RuntimeError) as error:
         raise CheckpointError(

@@ -4,7 +4,7 @@ import math
 
 import torch
 
-from .common import as_number, never_raises, unusable, verdict, whole_number
+from .verdicts import as_number, close_to, never_raises, too_rounded, unusable, verdict, whole_number
 
 
 def as_pair(answer: object) -> tuple[float, float] | None:
@@ -44,7 +44,7 @@ def mean_pixel(answer: object, train_set: object) -> bool:
     """Check the mean of every pixel of every training image, as ToTensor() gives them (0 to 1)."""
     mean = training_bytes(train_set).double().div(255).mean().item()
     value = as_number(answer)
-    close = value is not None and math.isclose(value, mean, abs_tol=5e-4)
+    close = value is not None and close_to(value, mean, answer=answer, tolerance=5e-4, min_decimals=2)
     if value is None:
         hint = unusable(answer, "one number, such as 0.5")
     elif math.isclose(value, mean * 255, rel_tol=1e-3):
@@ -53,6 +53,8 @@ def mean_pixel(answer: object, train_set: object) -> bool:
         hint = "that is the mean after Normalize too: the exercise asks for ToTensor()'s values, from 0 to 1"
     elif not 0 <= value <= 1:
         hint = "ToTensor()'s values lie between 0 and 1, so their mean does too"
+    elif too_rounded(value, mean, answer=answer, min_decimals=2):
+        hint = "close: give 2 decimals or more"
     else:
         hint = "average over all training images, every pixel: most pixels are background (0), so expect a small number"
     return verdict(close, correct=f"{mean:.4f}: most of each image is empty background", hint=hint)

@@ -6,7 +6,7 @@ A confusion matrix has one row per true class and one column per predicted class
 
 import torch
 
-from .common import as_number, as_shape, never_raises, unusable, verdict
+from .verdicts import as_number, as_shape, close_to, never_raises, unusable, verdict
 
 PERCENT_TOLERANCE = 0.01  # an answer rounded to two decimals still counts
 
@@ -17,7 +17,7 @@ def class_accuracy(answer: object, confusion: torch.Tensor, *, digit: int) -> bo
     right = confusion[digit, digit].item()
     expected = 100 * right / confusion[digit].sum().item()
     percent = as_number(answer)
-    ok = percent is not None and abs(percent - expected) < PERCENT_TOLERANCE
+    ok = percent is not None and close_to(percent, expected, answer=answer, tolerance=PERCENT_TOLERANCE)
     if percent is None:
         hint = unusable(answer, "a percentage, such as 93.5")
     elif abs(100 * percent - expected) < PERCENT_TOLERANCE:

@@ -4,7 +4,7 @@ import torch
 from torch import nn
 
 from ..defaults import HIDDEN_SIZES
-from .common import as_shape, never_raises, unusable, verdict, whole_number
+from .verdicts import as_shape, never_raises, unusable, verdict, whole_number
 
 PIXELS = 28 * 28
 CLASSES = 10

@@ -3,32 +3,65 @@
 `from mnist_tutorial.selfcheck import training as check`, then `check.batches_per_epoch(answer, ...)`.
 """
 
+import copy
 import math
+from typing import Any
+
+import torch
+from torch import nn
 
 from ..defaults import BATCH_SIZE, LR, MOMENTUM, NUM_EPOCHS
-from .common import as_number, never_raises, unusable, verdict
-from .data import batches_per_epoch  # noqa: F401 (03 asks it too: one check, two notebooks)
+from .data import batches_per_epoch, training_bytes  # noqa: F401 (batches_per_epoch: 03 asks it too)
+from .verdicts import Verdict, as_number, never_raises, unusable, verdict
 
 CHANCE_LOSS = math.log(10)  # cross-entropy of even bets on 10 classes: what an untrained network scores
 UNTRAINED_TOLERANCE = 0.15  # a fresh network's loss on a batch lies within this of ln 10
 FLOORS = {"mnist": 0.87, "fashion": 0.75}  # test accuracy the lesson's settings pass after 10 epochs
+PILED_UP = 10  # stored gradients this many times one batch's: zero_grad was skipped (after it: about 1)
 
 
 @never_raises
-def untrained_loss(answer: object) -> bool:
-    """Check the loss measured for a network that has not been trained yet."""
+def untrained_loss(answer: object, *, train_set: object = None, seed: int | None = None) -> bool:
+    """Check the loss measured for a network that has not been trained yet.
+
+    With `train_set` and `seed`, the answer must be the very loss of `torch.manual_seed(seed); NeuralNetwork()` on
+    the first 64 training images in order, as the learner measured it: knowing ln 10 is not enough.
+    """
     loss = as_number(answer)
-    ok = loss is not None and abs(loss - CHANCE_LOSS) < UNTRAINED_TOLERANCE
+    expected = fresh_loss(train_set, seed) if train_set is not None and seed is not None else None
+    near = expected if expected is not None else CHANCE_LOSS
+    ok = loss is not None and abs(loss - near) < (5e-4 if expected is not None else UNTRAINED_TOLERANCE)
     if loss is None:
         hint = unusable(answer, "a number, such as loss.item()")
+    elif expected is not None and abs(loss - CHANCE_LOSS) < 5e-4:
+        hint = (
+            "that is ln 10, what to expect; now measure it: your fresh network's loss on that batch is close, not equal"
+        )
     elif abs(loss - 0.1) < 0.05:
         hint = "0.1 is the probability a fresh network gives each class: the loss is -ln of the true class's one"
-    elif loss < CHANCE_LOSS:
+    elif loss < CHANCE_LOSS - UNTRAINED_TOLERANCE:
         hint = "lower than a fresh network scores: did you measure a trained one? Create a new NeuralNetwork()"
+    elif expected is not None and abs(loss - CHANCE_LOSS) < UNTRAINED_TOLERANCE:
+        hint = (
+            "close: seed first (torch.manual_seed(seed)), then NeuralNetwork(), and take the first 64 images in order"
+        )
     else:
         hint = "higher than a fresh network scores: compute criterion(outputs, labels) on one batch of raw scores"
     correct = f"{loss:.3f}, close to ln 10 = {CHANCE_LOSS:.3f}: even bets on 10 classes" if ok else ""
     return verdict(ok, correct=correct, hint=hint)
+
+
+def fresh_loss(train_set: object, seed: int) -> float:
+    """The loss of a freshly seeded lesson network on the first 64 training images, in order."""
+    from ..data import normalize  # the lesson's transform on a whole tensor: ToTensor() + Normalize, bit for bit
+    from ..model import NeuralNetwork
+
+    images = training_bytes(train_set)[:BATCH_SIZE]
+    labels = getattr(train_set, "targets", None)
+    labels = labels if isinstance(labels, torch.Tensor) else train_set.train.labels  # type: ignore[attr-defined]
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        return nn.functional.cross_entropy(NeuralNetwork()(normalize(images)), labels[:BATCH_SIZE].long()).item()
 
 
 @never_raises
@@ -55,16 +88,130 @@ def accuracy_verdict(
     momentum: float = MOMENTUM,
     batch_size: int = BATCH_SIZE,
     dataset: str = "mnist",
+    model: nn.Module | None = None,
+    optimizer: torch.optim.Optimizer | None = None,
+    train_loader: Any = None,
 ) -> str:
-    """One sentence on a run's test accuracy (a fraction): as expected, or why not, read off the settings."""
+    """One sentence on a run's test accuracy (a fraction): as expected, or why not.
+
+    With the learner's `model`, `optimizer` and `train_loader`, the reasons checked on them come first
+    (a missing zero_grad, an optimizer of another network, a setting changed since); then those read off the
+    settings.
+    """
     floor = FLOORS.get(dataset, FLOORS["mnist"])
     where = f"{'above' if accuracy > floor else 'below'} {floor:.0%} after {epochs} epoch{'s' * (epochs != 1)}"
     if accuracy > floor:
         lesson = (lr, momentum, batch_size) == (LR, MOMENTUM, BATCH_SIZE) and epochs >= NUM_EPOCHS
         outcome = "as expected with the lesson's settings" if lesson else "your settings clear the bar"
         return f"{where}: {outcome}"
-    reason = reason_for_low_accuracy(accuracy, epochs=epochs, lr=lr, momentum=momentum, batch_size=batch_size)
+    found = []
+    if model is not None and optimizer is not None:
+        found = checked_causes(model, optimizer, train_loader, lr=lr, momentum=momentum, batch_size=batch_size)
+    reason = found[0] if found else None
+    reason = reason or reason_for_low_accuracy(accuracy, epochs=epochs, lr=lr, momentum=momentum, batch_size=batch_size)
     return f"{where}: {reason}"
+
+
+def same_network(
+    mine: nn.Module,
+    packaged: nn.Module,
+    *,
+    optimizer: torch.optim.Optimizer,
+    train_loader: Any,
+    epochs: int,
+    lr: float,
+    momentum: float,
+    batch_size: int,
+) -> Verdict:
+    """Say whether fit's network equals the learner's bit for bit, and if not, the likely causes, checked."""
+    ours, theirs = mine.state_dict(), packaged.state_dict()
+    same = ours.keys() == theirs.keys() and all(torch.equal(ours[name], theirs[name]) for name in ours)
+    if same and epochs > 0:
+        print("fit's network is bit for bit the one your loop trained")
+        return Verdict(True)
+    causes = checked_causes(mine, optimizer, train_loader, lr=lr, momentum=momentum, batch_size=batch_size)
+    if epochs == 0:
+        causes.append(
+            "your network has trained no complete epoch: the model cell ran again after the loop, or the loop was "
+            "stopped in its first epoch; run the loop cell"
+        )
+    causes = causes or [
+        "your loop cell differs from the lesson's five lines, or it was stopped (■) partway through an epoch: run "
+        "the model and optimizer cells, then the loop, to start again"
+    ]
+    print("fit's network differs from yours. Likely: " + "; and ".join(causes))
+    return Verdict(False)
+
+
+def checked_causes(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    train_loader: Any,
+    *,
+    lr: float,
+    momentum: float,
+    batch_size: int,
+) -> list[str]:
+    """What went wrong with a learner's run, as far as the model, optimizer and loader show it."""
+    causes = []
+    ours = {id(p) for p in model.parameters()}
+    held = [p for group in optimizer.param_groups for p in group["params"]]
+    if not any(id(p) in ours for p in held):
+        causes.append(
+            "the optimizer holds another network's parameters (the model cell ran again after the optimizer "
+            "cell), so your loop stepped the old network: run the optimizer cell again, then the loop"
+        )
+        return causes
+    piled = gradient_pile_up(model, train_loader)
+    if piled is not None and piled > PILED_UP:
+        causes.append(
+            f"the gradients stored in your network are {piled:.0f} times one batch's: `optimizer.zero_grad()` is "
+            "missing from your loop, so each step pushed along the sum of all the gradients so far (exercise 5)"
+        )
+    group = optimizer.param_groups[0]
+    for name, value in (("lr", lr), ("momentum", momentum)):
+        if group.get(name) != value:
+            causes.append(
+                f"your optimizer was made with {name}={group.get(name):g}, and the settings cell says {name}={value:g}:"
+                " run the notebook again from the settings cell"
+            )
+    loader_batch = getattr(train_loader, "batch_size", batch_size)
+    if loader_batch != batch_size:
+        causes.append(
+            f"your train_loader makes batches of {loader_batch}, and the settings cell says batch_size={batch_size}:"
+            " run the notebook again from the settings cell"
+        )
+    return causes
+
+
+def gradient_pile_up(model: nn.Module, train_loader: Any) -> float | None:
+    """How many times larger the gradients stored in `model` are than one batch's: about 1 after zero_grad.
+
+    The batch is the dataset's first images, in order, so the learner's shuffling is left untouched.
+    """
+    stored = [p.grad for p in model.parameters()]
+    batch = first_batch(train_loader)
+    if batch is None or any(grad is None for grad in stored):
+        return None
+    probe = copy.deepcopy(model)
+    probe.zero_grad()
+    inputs, labels = batch
+    nn.functional.cross_entropy(probe(inputs.view(-1, 784)), labels).backward()
+    fresh = torch.sqrt(sum(p.grad.pow(2).sum() for p in probe.parameters()))
+    total = torch.sqrt(sum(grad.pow(2).sum() for grad in stored))
+    return (total / fresh).item() if fresh > 0 else None
+
+
+def first_batch(train_loader: Any) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The first `batch_size` training images and labels, in order, from a DataLoader or a TensorLoader."""
+    size = getattr(train_loader, "batch_size", None) or BATCH_SIZE
+    if hasattr(train_loader, "inputs"):
+        return train_loader.inputs[:size], train_loader.labels[:size]
+    dataset = getattr(train_loader, "dataset", None)
+    if dataset is None or len(dataset) == 0:
+        return None
+    pairs = [dataset[i] for i in range(min(size, len(dataset)))]
+    return torch.stack([image for image, _ in pairs]), torch.tensor([int(label) for _, label in pairs])
 
 
 def reason_for_low_accuracy(accuracy: float, *, epochs: int, lr: float, momentum: float, batch_size: int) -> str:
@@ -84,4 +231,7 @@ def reason_for_low_accuracy(accuracy: float, *, epochs: int, lr: float, momentum
         return f"{epochs} epochs are fewer than the lesson's {NUM_EPOCHS}: run the training cell again to go on"
     if batch_size > BATCH_SIZE:
         return f"batches of {batch_size} make fewer steps per epoch than the lesson's {BATCH_SIZE}: train longer"
-    return "not what the lesson's settings give: restart the kernel and run the notebook from the top"
+    return (
+        "not what the lesson's settings give: compare your loop cell with the lesson's five lines (zero_grad, "
+        "forward, loss, backward, step)"
+    )

@@ -6,7 +6,7 @@ from typing import Any
 import ipywidgets as widgets
 import torch
 
-from .common import ShownAsText, blank_verdict_png, caption, class_names_or_numbers, verdict_png
+from .display import ShownAsText, blank_verdict_png, caption, class_names_or_numbers, verdict_png
 
 
 class PredictionExplorer(ShownAsText, widgets.VBox):
@@ -41,8 +41,11 @@ class PredictionExplorer(ShownAsText, widgets.VBox):
             options=[("all classes", -1)] + [(f"true class {name}", i) for i, name in enumerate(self.class_names)],
             value=-1,
             description="show",
+            tooltip="which test images to step through",
         )
-        self.slider = widgets.IntSlider(value=0, min=0, max=len(self.labels) - 1, description="image")
+        self.slider = widgets.IntSlider(
+            value=0, min=0, max=len(self.labels) - 1, description="image", tooltip="image to show (arrow keys step)"
+        )
         self.next_button = widgets.Button(description="next mistake", icon="forward", tooltip="next wrong prediction")
         self.next_button.add_class("mnist-next-mistake")
         self.caption = widgets.HTML()
@@ -86,7 +89,7 @@ class PredictionExplorer(ShownAsText, widgets.VBox):
                 f"image {self.slider.value + 1} of {len(self.shown)} shown; "
                 f"{mistakes} of them ({mistakes / len(self.shown):.1%}) predicted wrongly"
             )
-        self.picture.value, self.note.value, self.caption.value = picture, note, caption_html
+        (self.picture.value, self.picture.tooltip), self.note.value, self.caption.value = picture, note, caption_html
 
     def show_next_mistake(self, _button: Any = None) -> int | None:
         """Move to the next wrongly predicted image of the selection (wrapping round); its dataset index."""

@@ -11,12 +11,12 @@ from .. import defaults
 from ..data import Data, load_data, make_loaders
 from ..errors import ConfigError, TrainingDivergedError, in_words
 from ..history import History
-from ..live_plot import LivePlot
 from ..model import NeuralNetwork
-from ..plots import figure_png, plot_loss
+from ..plots import alt_text, figure_png, plot_loss
 from ..settings import check_settings
 from ..train import fit, make_optimizer, pick_device, seed_everything
-from .common import ShownAsText
+from .display import ShownAsText
+from .live_plot import LivePlot
 from .training_thread import StoppableBatches, counting_epochs, interruptible, lines_to
 
 # Library argument -> the form's field: how the library's messages read in this form.
@@ -65,7 +65,9 @@ class Playground(ShownAsText, widgets.VBox):
         self.epochs = widgets.IntText(value=defaults.NUM_EPOCHS, description="epochs", style=style)
         self.hidden1 = widgets.IntText(value=defaults.HIDDEN_SIZES[0], description="hidden layer 1", style=style)
         self.hidden2 = widgets.IntText(value=defaults.HIDDEN_SIZES[1], description="hidden layer 2", style=style)
-        self.train_button = widgets.Button(description="Train", button_style="primary", icon="play")
+        self.train_button = widgets.Button(
+            description="Train", button_style="primary", icon="play", tooltip="train a fresh network with these values"
+        )
         self.train_button.add_class("mnist-train")
         self.stop_button = widgets.Button(
             description="Stop", icon="stop", disabled=True, tooltip="stop after this batch"
@@ -77,7 +79,8 @@ class Playground(ShownAsText, widgets.VBox):
         return widgets.VBox([self.lr, self.momentum, self.epochs, self.hidden1, self.hidden2, buttons])
 
     def _make_plot(self) -> widgets.Image:
-        self.plot = widgets.Image(format="png", value=figure_png(plot_loss(History())))  # empty until trained
+        empty = plot_loss(History())  # until trained
+        self.plot = widgets.Image(format="png", value=figure_png(empty), tooltip=alt_text(empty))
         return self.plot
 
     def _make_outputs(self) -> list[widgets.Widget]:
@@ -189,7 +192,7 @@ class Playground(ShownAsText, widgets.VBox):
             return
         stopped = " (stopped early)" if history.interrupted else ""
         self._say(
-            f"Test accuracy: <b>{100 * history.test_accuracy[-1]:.2f}%</b> after {history.epochs} "
+            f"Finished. Test accuracy: <b>{100 * history.test_accuracy[-1]:.2f}%</b> after {history.epochs} "
             f"epoch(s){stopped}, {seconds:.1f} s. The model is in <code>.model</code>."
         )
 
@@ -199,6 +202,8 @@ class Playground(ShownAsText, widgets.VBox):
         self.printed.value = f'<pre style="margin:0; font-size:12px">{html.escape(shown)}</pre>'
 
     def _say(self, message: str, *, error: bool = False) -> None:
+        # Every message names the state in words (Training, Stopping, Finished, Refused, diverged, failed,
+        # Stopped): the red of an error is never the only sign of it.
         self.status.value = f'<span style="color:#c00">{message}</span>' if error else message
 
 

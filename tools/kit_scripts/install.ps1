@@ -1,21 +1,42 @@
 # Sets up the course on this Windows computer with no network, from the kit this script sits in:
 #   powershell -ExecutionPolicy Bypass -File install.ps1 [FOLDER]     (default FOLDER: ~\mnist-course)
-# makes FOLDER\.venv, installs @COURSE@ from the kit's wheels, copies the notebooks and data, then runs the pre-flight.
+# makes FOLDER\.venv, installs @COURSE@ from the kit's wheels, copies the notebooks, the data and start.ps1, then runs
+# the pre-flight; exits with its status. A relative FOLDER is taken from the current folder, once, at the start.
 $ErrorActionPreference = "Stop"
 $Kit = $PSScriptRoot
 $Target = if ($args.Count -gt 0) { $args[0] } else { Join-Path $HOME "mnist-course" }
 $Python = if ($env:PYTHON) { $env:PYTHON } else { "py -@PYTHON@" }
-$Found = & cmd /c "$Python -c ""import sys; print('%d.%d' % sys.version_info[:2])"""
+# PYTHON is a program's path (spaces allowed), or a command with arguments such as "py -3.12".
+if (Test-Path -LiteralPath $Python) { $PythonProgram = $Python; $PythonArgs = @() }
+else { $Words = @($Python -split " " | Where-Object { $_ }); $PythonProgram = $Words[0]; $PythonArgs = @($Words | Select-Object -Skip 1) }
+$Found = & $PythonProgram @PythonArgs -c "import sys; print('%d.%d' % sys.version_info[:2])"
 if ($Found -ne "@PYTHON@") {
-    throw "This kit holds wheels for Python @PYTHON@, and $Python is $Found: install Python @PYTHON@ from python.org, or ask for a kit built with $Found."
+    throw "This kit holds wheels for Python @PYTHON@, and ${Python} is ${Found}: install Python @PYTHON@ from python.org, or ask for a kit built with $Found."
 }
 New-Item -ItemType Directory -Force -Path $Target | Out-Null
-& cmd /c "$Python -m venv ""$Target\.venv"""
-& "$Target\.venv\Scripts\python.exe" -m pip install --quiet --disable-pip-version-check --no-index --find-links "$Kit\wheels" "@COURSE@"
+$Target = (Resolve-Path -LiteralPath $Target).ProviderPath   # absolute from here on
+& $PythonProgram @PythonArgs -m venv (Join-Path $Target ".venv")
+if ($LASTEXITCODE -ne 0) { throw "$Python could not make a virtual environment in $Target\.venv" }
+& (Join-Path $Target ".venv\Scripts\python.exe") -m pip install --quiet --disable-pip-version-check --no-index --find-links (Join-Path $Kit "wheels") "@COURSE@"
 if ($LASTEXITCODE -ne 0) { throw "pip could not install the course from $Kit\wheels" }
-if (Test-Path "$Kit\notebooks") { Get-ChildItem "$Kit\notebooks" | ForEach-Object { $to = Join-Path $Target $_.Name; if (-not (Test-Path $to)) { Copy-Item $_.FullName $to -Recurse } } }
-if ((Test-Path "$Kit\data") -and -not (Test-Path "$Target\data")) { Copy-Item "$Kit\data" "$Target\data" -Recurse }
-Set-Location $Target
+$Notebooks = Join-Path $Kit "notebooks"
+if (Test-Path -LiteralPath $Notebooks) {
+    Get-ChildItem -LiteralPath $Notebooks | ForEach-Object {   # never over a learner's own copy
+        $To = Join-Path $Target $_.Name
+        if (-not (Test-Path -LiteralPath $To)) { Copy-Item -LiteralPath $_.FullName -Destination $To -Recurse }
+    }
+}
+$Data = Join-Path $Kit "data"
+if ((Test-Path -LiteralPath $Data) -and -not (Test-Path -LiteralPath (Join-Path $Target "data"))) {
+    Copy-Item -LiteralPath $Data -Destination (Join-Path $Target "data") -Recurse
+}
+Copy-Item -LiteralPath (Join-Path $Kit "start.ps1") -Destination (Join-Path $Target "start.ps1") -Force
+Set-Location -LiteralPath $Target
 $env:MNIST_TUTORIAL_OFFLINE = "1"
-& "$Target\.venv\Scripts\@CHECK_PROGRAM@.exe" @CHECK_ARGS@
-Write-Output "Installed. Start the course with: cd `"$Target`"; .venv\Scripts\jupyter lab"
+& (Join-Path $Target ".venv\Scripts\@CHECK_PROGRAM@.exe") @CHECK_ARGS@
+$Status = $LASTEXITCODE
+if ($Status -ne 0) {
+    [Console]::Error.WriteLine("install.ps1: the course is installed in $Target, but its check failed (exit status $Status): do what the fix: lines above say, then check again with: cd `"$Target`"; .venv\Scripts\@CHECK_PROGRAM@ @CHECK_ARGS@")
+    exit $Status
+}
+Write-Output "Installed. Start the course with: powershell -ExecutionPolicy Bypass -File `"$Target\start.ps1`""

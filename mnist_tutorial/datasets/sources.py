@@ -1,0 +1,154 @@
+"""Where the images come from: full data on disk, a download, or the embedded sample, chosen in one place.
+
+Order of precedence for the choice: the explicit `source` argument, then $MNIST_TUTORIAL_SOURCE, then
+"auto" (full data if present, else a download if the network is allowed, else the embedded sample).
+$MNIST_TUTORIAL_OFFLINE=1 forbids any network access; tests and CI set it.
+"""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..defaults import DATA_DIR, DOWNLOAD_TIMEOUT_S, OFFLINE_ENV, SAMPLE_ROOT, SOURCE_ENV
+from ..errors import ConfigError, DataError
+from .download import AUTO_BUDGET_S, download_files, network_allowed
+from .specs import DATASETS, SPLIT_FILES, DatasetSpec, get_spec
+
+SOURCES = ("auto", "full", "sample")
+SAMPLE_DIR = SAMPLE_ROOT / "MNIST" / "raw"
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """A folder holding the four IDX files of one dataset, and how it was found."""
+
+    dataset: str
+    kind: str  # "full" or "sample"
+    folder: Path
+
+    @property
+    def root(self) -> Path:
+        """The folder to pass as torchvision's `root=`: it holds <folder>/raw/ (for system-wide copies, the folder)."""
+        return self.folder.parent.parent if self.folder.name == "raw" else self.folder
+
+    @property
+    def description(self) -> str:
+        """Which data this is and where it lies, for the line every run prints."""
+        title = DATASETS[self.dataset].title
+        if self.kind == "sample":
+            return f"the embedded sample of real {title} digits"
+        return f"full {title} ({relative_to_data(self.folder)})"
+
+
+def find_file(folder: Path, name: str) -> Path | None:
+    """The file `name` in `folder`, uncompressed or gzipped, if either exists."""
+    for candidate in (folder / name, folder / f"{name}.gz"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def has_all_files(folder: Path) -> bool:
+    """True when `folder` holds the four IDX files; a folder that cannot be read is an error, not "no"."""
+    try:
+        return all(find_file(folder, name) for pair in SPLIT_FILES.values() for name in pair)
+    except PermissionError:
+        raise DataError(
+            f"cannot read {folder} (permission denied): fix its permissions or pass another `data_dir`"
+        ) from None
+
+
+def find_full(spec: DatasetSpec, data_dir: Path) -> Path | None:
+    """The first folder holding all four files: <data_dir>/<folder>/raw, then system-wide copies."""
+    for folder in (data_dir / spec.folder / "raw", *spec.system_dirs):
+        if has_all_files(folder):
+            return folder
+    return None
+
+
+def check_data_dir(data_dir: Path) -> None:
+    """Refuse a data dir that is a file, lies inside a file, or cannot be read, before looking in it."""
+    try:
+        if data_dir.exists() and not data_dir.is_dir():
+            raise DataError(f"`data_dir={data_dir}` is a file, not a folder: pass a folder as `data_dir`")
+        blocker = next((parent for parent in data_dir.parents if parent.is_file()), None)
+        if blocker is not None:
+            raise DataError(f"`data_dir={data_dir}` cannot exist, as {blocker} is a file: check `data_dir`")
+        readable = not data_dir.is_dir() or os.access(data_dir, os.R_OK | os.X_OK)
+    except PermissionError:
+        readable = False
+    if not readable:
+        raise DataError(
+            f"cannot read the data folder {data_dir} (permission denied): fix its permissions or pass another "
+            "`data_dir`"
+        )
+
+
+def resolve_source(
+    *,
+    dataset: str = "mnist",
+    source: str | None = None,
+    data_dir: str | os.PathLike | None = None,
+    download: bool = True,
+    timeout: float = DOWNLOAD_TIMEOUT_S,
+) -> DataSource:
+    """Decide which data to use, downloading full data if allowed and needed."""
+    spec = get_spec(dataset)
+    origin = "" if source else f" (from ${SOURCE_ENV})"
+    source = source or os.environ.get(SOURCE_ENV) or "auto"
+    if source not in SOURCES:
+        raise ConfigError(f"unknown `source={source!r}`{origin}: choose one of {', '.join(SOURCES)}")
+    data_dir = Path(data_dir) if data_dir is not None else DATA_DIR
+    check_data_dir(data_dir)
+    if source == "sample":
+        return sample_source(dataset)
+    found = find_full(spec, data_dir)
+    if found:
+        return DataSource(dataset, "full", found)
+    raw_dir = data_dir / spec.folder / "raw"
+    fallback = source == "auto" and dataset == "mnist"
+    if not (download and network_allowed()):
+        if fallback:
+            return sample_source(dataset)
+        reason = f"${OFFLINE_ENV} is set" if not network_allowed() else "downloading is turned off"
+        raise DataError(f"full {spec.title} is not in {raw_dir} and {reason}: {missing_data_fix(spec, raw_dir)}")
+    try:
+        download_files(spec, raw_dir, timeout=timeout, budget=AUTO_BUDGET_S if fallback else None)
+    except DataError as error:
+        if not fallback:
+            raise
+        print(f"Download failed ({error}); using the embedded sample instead.")
+        return sample_source(dataset)
+    return DataSource(dataset, "full", raw_dir)
+
+
+def missing_data_fix(spec: DatasetSpec, raw_dir: Path) -> str:
+    """What to do when full data is absent and cannot be downloaded."""
+    if spec.name == "mnist":
+        return (
+            f'copy the four IDX files into {raw_dir}, unset ${OFFLINE_ENV} to download them, or use `source="sample"`'
+        )
+    return f"copy the four IDX files into {raw_dir} (on Debian: apt-get install dataset-fashion-mnist)"
+
+
+def sample_source(dataset: str) -> DataSource:
+    """The embedded sample (MNIST only), after checking that it is all there."""
+    if dataset != "mnist":
+        raise ConfigError(
+            f'there is no embedded sample of {get_spec(dataset).title}: use `source="full"` '
+            "(on Debian: apt-get install dataset-fashion-mnist)"
+        )
+    if not has_all_files(SAMPLE_DIR):
+        raise DataError(
+            f"the embedded sample is missing from {SAMPLE_DIR}: reinstall the course with pip, or in a "
+            "checkout restore it with `git checkout mnist_tutorial/datasets/sample`"
+        )
+    return DataSource(dataset, "sample", SAMPLE_DIR)
+
+
+def relative_to_data(path: Path) -> str:
+    """`path` as a run prints it: relative to the data folder's parent where it lies there, so outputs stay portable."""
+    try:
+        return str(path.resolve().relative_to(DATA_DIR.resolve().parent))
+    except ValueError:
+        return str(path)

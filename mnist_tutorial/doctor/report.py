@@ -1,0 +1,133 @@
+"""`mnist-tutorial doctor`: the pre-flight. One `ok` or `fix: …` line per thing the course needs, and a verdict.
+
+Run it before a lesson or a workshop; `--json` gives a report a teacher can collect from every laptop, and
+`--report-dir DIR` writes it to DIR/<host>.json. `--run-notebook` also runs one lesson end to end on the sample:
+the one check a laptop needs. It never downloads and never changes anything but that report.
+"""
+
+import datetime
+import json
+import platform
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from .checks import Check, check_dependencies, check_devices, check_python, fix
+from .data_checks import check_disk, check_full, check_mirrors, check_sample, check_source
+from .kernel_checks import check_kernel, check_notebook
+from .lab_checks import check_jupyterlab, check_widget_frontends
+
+
+def run_checks(data_dir: Path | None = None, on_check: Callable[[Check], None] | None = None) -> list[Check]:
+    """Every check in order (the environment, devices, data, JupyterLab); `on_check` sees each as it finishes."""
+    steps = [
+        ("python", check_python),
+        ("dependencies", check_dependencies),
+        ("devices", check_devices),
+        ("data source", lambda: check_source(data_dir)),
+        ("sample", check_sample),
+        ("full MNIST", lambda: check_full(data_dir)),
+        ("disk", check_disk),
+        ("mirrors", check_mirrors),
+        ("jupyter-lab", check_jupyterlab),
+        ("kernel", check_kernel),
+        ("widget front ends", check_widget_frontends),
+    ]
+    checks = []
+    for name, step in steps:
+        for check in guarded(name, step):
+            checks.append(check)
+            if on_check:
+                on_check(check)
+    return checks
+
+
+def guarded(name: str, step: Callable[[], Check | list[Check]]) -> list[Check]:
+    """The step's checks; if the step itself breaks (a damaged install), one `fix:` line instead of a traceback."""
+    try:
+        found = step()
+    except Exception as error:
+        return [fix(name, f"could not be checked ({type(error).__name__}: {error}): reinstall the course")]
+    return found if isinstance(found, list) else [found]
+
+
+def passed(checks: list[Check]) -> bool:
+    """True when nothing needs a fix (notes are fine)."""
+    return all(check.status != "fix" for check in checks)
+
+
+def verdict(checks: list[Check]) -> str:
+    """The one line to glance at: PASS, or FAIL with how many fixes are needed."""
+    fixes = sum(check.status == "fix" for check in checks)
+    if not fixes:
+        return "PASS: the course will work here"
+    return f"FAIL: {fixes} of {len(checks)} checks need a fix (the `fix:` lines above)"
+
+
+def report(checks: list[Check]) -> dict:
+    """A JSON-ready report of this machine and every check, for a teacher to collect."""
+    return {
+        "passed": passed(checks),
+        "verdict": verdict(checks),
+        "host": platform.node(),
+        "platform": f"{platform.system()} {platform.release()} {platform.machine()}",
+        "python": sys.version.split()[0],
+        "executable": sys.executable,
+        "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "checks": [{"name": c.name, "status": c.status, "detail": c.detail} for c in checks],
+    }
+
+
+def report_name(host: str) -> str:
+    """A file name for this host's report: its name with anything but letters, digits, '.', '-' and '_' as '_'."""
+    return (re.sub(r"[^\w.-]", "_", host).strip("._") or "unnamed-host") + ".json"
+
+
+def write_report(found: dict, folder: Path) -> Path:
+    """`found` as JSON in folder/<host>.json (the folder made if missing), replacing this host's earlier report."""
+    folder = Path(folder).expanduser()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / report_name(found["host"])
+    path.write_text(json.dumps(found, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def doctor(
+    *,
+    as_json: bool = False,
+    only_problems: bool = False,
+    data_dir: Path | None = None,
+    run_notebook: bool | Path = False,
+    report_dir: Path | None = None,
+) -> bool:
+    """Run every check, print a line each (or, `as_json`, one JSON report), then the verdict; True if it passed.
+
+    `only_problems` prints just the `fix:` and `note:` lines and the verdict (for a notebook's output).
+    `run_notebook` (True, or a notebook's path) also runs a lesson end to end on the sample, and the verdict says
+    how long the whole check took. `report_dir` also writes the JSON report to report_dir/<host>.json.
+    """
+    started = datetime.datetime.now()
+
+    def show(check: Check) -> None:
+        if not as_json and not (only_problems and check.status == "ok"):
+            print(check.line, flush=True)
+
+    checks = run_checks(data_dir, on_check=show)
+    if run_notebook is not False:
+        path = None if run_notebook is True else Path(run_notebook)
+        checks += guarded("notebook", lambda: check_notebook(path))
+        show(checks[-1])
+    found = report(checks)
+    if run_notebook is not False:
+        seconds = (datetime.datetime.now() - started).total_seconds()
+        found["verdict"] = f"{found['verdict']} ({seconds:.0f} s in all)"
+        found["seconds"] = round(seconds, 1)
+    if as_json:
+        print(json.dumps(found, indent=2))
+    else:
+        print(found["verdict"])
+    if report_dir is not None:
+        path = write_report(found, report_dir)
+        print(f"Report written to {path}", file=sys.stderr if as_json else sys.stdout)
+    return passed(checks)

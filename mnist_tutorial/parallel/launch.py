@@ -1,0 +1,97 @@
+"""Starting N copies of a function in fresh processes that can meet in a torch.distributed group.
+
+"spawn" starts each process afresh (no fork of a notebook's state, which also works on macOS and Windows),
+and a spawned process can run only a function it can import: a notebook's own functions cannot be sent.
+
+The processes meet at a TCPStore that this process holds, as torchrun's agent does. It listens before any
+process starts, on a port the system picks, so the meeting point can neither be taken by another program
+in between nor be missed by a process that starts early.
+"""
+
+import multiprocessing
+import os
+import signal
+import sys
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import torch.distributed as dist
+import torch.multiprocessing as torch_mp
+from torch.multiprocessing.spawn import ProcessException
+
+from .. import errors
+from ..errors import TutorialError
+
+HOST = "127.0.0.1"  # the processes meet on this machine: over loopback, whatever the hostname says
+TIMEOUT = timedelta(minutes=5)  # waiting this long at the meeting point or in a collective means a process died
+
+
+def launch(worker: Callable[..., Any], nproc: int, *args: Any) -> list[Any]:
+    """Run `worker(rank, nproc, store_port, *args)` in `nproc` fresh processes; returns each rank's result.
+
+    `store_port` is where the processes meet (pass it to `distributed.process_group`). `worker` must live in
+    an importable module (spawned processes import it; a notebook's function cannot be). Results must be plain
+    Python or NumPy values. A TutorialError in any process is raised here with its message; Ctrl-C (or the
+    notebook's stop button) stops all of them and raises KeyboardInterrupt.
+    """
+    if sys.platform != "win32":
+        os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo0" if sys.platform == "darwin" else "lo")
+    store = meeting_point(nproc)
+    results = multiprocessing.get_context("spawn").SimpleQueue()
+    processes = torch_mp.start_processes(
+        _entry, args=(worker, nproc, store.port, results, args), nprocs=nproc, join=False, start_method="spawn"
+    )
+    received: dict[int, tuple] = {}
+    try:
+        while not processes.join(timeout=0.1):
+            _drain(results, received)
+    except ProcessException:
+        _drain(results, received)
+        failures = [outcome for outcome in received.values() if outcome[0] == "error"]
+        if failures:
+            _, name, message = failures[0]
+            raise getattr(errors, name, TutorialError)(message) from None
+        raise
+    finally:
+        _stop(processes.processes)  # after Ctrl-C or any other exception here: no process is left running
+        del store  # the meeting point closes once every process has gone
+    _drain(results, received)
+    return [received[rank][1] for rank in range(nproc)]
+
+
+def meeting_point(nproc: int) -> dist.TCPStore:
+    """A TCPStore server for `nproc` processes, already listening on a free port of this machine (`.port`)."""
+    return dist.TCPStore(HOST, 0, nproc, is_master=True, timeout=TIMEOUT, wait_for_workers=False)
+
+
+def join_meeting(store_port: int, nproc: int) -> dist.TCPStore:
+    """This process's connection to the launcher's TCPStore, for `dist.init_process_group(store=...)`."""
+    return dist.TCPStore(HOST, store_port, nproc, is_master=False, timeout=TIMEOUT)
+
+
+def _stop(processes: list) -> None:
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(timeout=10)
+        if process.is_alive():
+            process.kill()
+            process.join()
+
+
+def _drain(results: Any, received: dict[int, tuple]) -> None:
+    while not results.empty():
+        rank, *outcome = results.get()
+        received[rank] = tuple(outcome)
+
+
+def _entry(rank: int, worker: Callable, nproc: int, store_port: int, results: Any, args: tuple) -> None:
+    """A spawned process's first call: run the worker, send back its result or its error in words."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C does, for all at once
+    try:
+        results.put((rank, "ok", worker(rank, nproc, store_port, *args)))
+    except TutorialError as error:
+        results.put((rank, "error", type(error).__name__, str(error)))
+        raise SystemExit(1) from None

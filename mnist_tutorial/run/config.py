@@ -1,0 +1,114 @@
+"""One run's configuration: what `mnist-tutorial train`'s flags and train_and_save's arguments describe."""
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .. import defaults
+from ..checkpoint import load_checkpoint
+from ..errors import CheckpointError, ConfigError
+from ..settings import check_count, check_settings
+from ..train import pick_device
+
+LOADERS = ("fast", "lesson")
+
+
+def as_path(name: str, value: object) -> Path:
+    """A path argument as a Path, with `~` expanded; refuses an empty one, which would mean the current folder."""
+    if not isinstance(value, (str, os.PathLike)):
+        raise ConfigError(f"`{name}={value!r}` is not a path: pass a folder or file name as a string")
+    if os.fspath(value) == "":
+        raise ConfigError(f"`{name}` is empty: pass a folder or file name (an unset variable?)")
+    return Path(value).expanduser()
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A training run. A setting left as None takes the lesson's value, or with `resume` the checkpoint's."""
+
+    dataset: str | None = None
+    source: str | None = None  # None: $MNIST_TUTORIAL_SOURCE, else auto (datasets.sources decides)
+    data_dir: Path | None = None
+    num_epochs: int = defaults.NUM_EPOCHS
+    batch_size: int | None = None
+    lr: float | None = None
+    momentum: float | None = None
+    seed: int = defaults.SEED
+    device: str | None = None
+    loader: str | None = None
+    out: Path = Path("runs/latest")
+    resume: Path | None = None
+    nproc: int = 1
+    cuda_graphs: bool = False
+    progress: bool | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("out", "resume", "data_dir"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, as_path(name, value))
+
+    def recorded(self) -> dict[str, Any]:
+        """The settings a checkpoint stores, which a resumed run follows."""
+        return {name: getattr(self, name) for name in FOLLOWS_CHECKPOINT}
+
+
+# What a checkpoint records; a resumed run keeps each unless told otherwise (and is refused another value).
+FOLLOWS_CHECKPOINT = ("dataset", "source", "batch_size", "loader", "lr", "momentum")
+LESSON = RunConfig(
+    dataset="mnist", batch_size=defaults.BATCH_SIZE, loader="fast", lr=defaults.LR, momentum=defaults.MOMENTUM
+)
+
+
+def settle(config: RunConfig) -> tuple[RunConfig, dict[str, Any] | None]:
+    """Everything refused before any work: the config with every setting filled in, and the checkpoint to resume."""
+    state = load_checkpoint(config.resume) if config.resume else None
+    stored = stored_settings(state) if state else {}
+    filled = {name: pick(name, getattr(config, name), stored.get(name), config.resume) for name in FOLLOWS_CHECKPOINT}
+    config = dataclasses.replace(config, **filled, device=pick_device(config.device).type)
+    check_settings(
+        num_epochs=config.num_epochs,
+        batch_size=config.batch_size,
+        lr=config.lr,
+        momentum=config.momentum,
+        seed=config.seed,
+    )
+    if config.loader not in LOADERS:
+        raise ConfigError(f"unknown `loader={config.loader!r}`: choose one of {', '.join(LOADERS)}")
+    check_count("nproc", config.nproc)
+    if state:
+        check_resumable(config.resume, state, num_epochs=config.num_epochs)
+    return config, state
+
+
+def pick(name: str, value: Any, before: Any, path: Path | None) -> Any:
+    """One setting: as requested, else the checkpoint's, else the lesson's; a change of a resumed run is refused.
+
+    A resumed run must go on as it began, or its second half would be another experiment.
+    """
+    if value is not None and before is not None and value != before:
+        raise ConfigError(
+            f"`{name}={value}` differs from `{name}={before}`, which {path} was trained with: leave it out to "
+            f"continue with {before}, or train afresh without `resume`"
+        )
+    return value if value is not None else before if before is not None else getattr(LESSON, name)
+
+
+def stored_settings(state: dict[str, Any]) -> dict[str, Any]:
+    """The settings a checkpoint was trained with (older checkpoints record only the dataset)."""
+    return {"dataset": state.get("dataset", "mnist"), **state.get("settings", {})}
+
+
+def check_resumable(path: Path, state: dict[str, Any], *, num_epochs: int) -> None:
+    """Refuse a checkpoint that cannot continue this run: weights only, or already past `num_epochs`."""
+    if "history" not in state:
+        raise CheckpointError(
+            f"{path} holds weights only, without the training state needed to resume: train without `resume`"
+        )
+    if state["epoch"] > num_epochs:
+        raise ConfigError(
+            f"{path} has already trained {state['epoch']} epochs, more than `num_epochs={num_epochs}`: "
+            f"pass `num_epochs={state['epoch']}` or more"
+        )

@@ -1,0 +1,143 @@
+"""`mnist-tutorial train --nproc N`: the same run as train_and_save, data-parallel on N processes.
+
+The parent checks the settings, prepares and locks the output folder, then starts N processes
+(torch.multiprocessing, "spawn") that meet over TCP on this machine. Each trains the lesson's network on
+its shard (parallel/ddp.py); rank 0 prints and writes the same four outputs as a single-process run.
+Started by `torchrun` instead (RANK, WORLD_SIZE, MASTER_ADDR in the environment: several GPUs, several
+machines), the process joins that group and does the same, without spawning anything.
+"""
+
+import dataclasses
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+from ..checkpoint import load_checkpoint
+from ..data import Data, load_data, make_test_loader
+from ..errors import ConfigError
+from ..history import History
+from ..parallel.ddp import (
+    ShardedLoader,
+    backend_for,
+    fit_data_parallel,
+    per_rank_batch,
+    process_group,
+    quiet_unless_rank0,
+)
+from ..parallel.launch import launch
+from ..train import make_optimizer, seed_everything
+from .config import RunConfig
+from .lock import OutputLock
+from .outputs import CheckpointSaver, finish, prepare_out
+from .resume import restore, start_model
+
+
+def in_torchrun() -> bool:
+    """True when this process was started by torchrun (or another launcher that sets RANK and WORLD_SIZE)."""
+    return "RANK" in os.environ and "WORLD_SIZE" in os.environ
+
+
+def train_data_parallel(config: RunConfig, state: dict[str, Any] | None) -> dict[str, Any]:
+    """A settled run (run.config.settle) on `config.nproc` processes, each with batch_size // nproc.
+
+    Under torchrun, `nproc` is ignored: the group is the one torchrun started. Returns rank 0's metrics
+    (other ranks under torchrun: {}); an interrupted run returns {"interrupted": True, "epochs": ...}.
+    """
+    if config.cuda_graphs:
+        raise ConfigError("`cuda_graphs` replays one process's steps: leave out `cuda_graphs` or `nproc`")
+    if config.loader != "fast":
+        raise ConfigError("`loader=lesson` cannot be split across processes: leave `loader` out (fast) for `nproc`")
+    config = dataclasses.replace(config, nproc=int(os.environ["WORLD_SIZE"]) if in_torchrun() else config.nproc)
+    per_rank_batch(config.batch_size, config.nproc)
+    check_devices(torch.device(config.device), config.nproc)
+    if in_torchrun():
+        rank = int(os.environ["RANK"])
+        if rank == 0:
+            prepare_out(config.out)
+        return train_rank(rank, config.nproc, None, config) or {}
+    prepare_out(config.out)
+    started = time.time()
+    with OutputLock(config.out):
+        try:
+            return launch(train_rank, config.nproc, config)[0]
+        except KeyboardInterrupt:
+            return {"interrupted": True, "epochs": epochs_saved_since(config.out / "model.pt", started)}
+
+
+def check_devices(device: torch.device, world_size: int) -> None:
+    """Refuse a device that cannot be shared this way: nccl needs one GPU per process on this machine."""
+    backend_for(device)
+    gpus = torch.cuda.device_count()
+    if device.type == "cuda" and not in_torchrun() and world_size > gpus:
+        raise ConfigError(
+            f"`nproc={world_size}` needs {world_size} GPUs, and this machine has {gpus}: pass `nproc={gpus}`, "
+            "or `device=cpu`"
+        )
+
+
+def epochs_saved_since(path: Path, started: float) -> int | None:
+    """How many epochs model.pt holds, if this run wrote it (it may be an earlier run's)."""
+    if not path.is_file() or path.stat().st_mtime < started:
+        return None
+    return load_checkpoint(path)["epoch"]
+
+
+def train_rank(rank: int, world_size: int, store_port: int | None, config: RunConfig) -> dict[str, Any] | None:
+    """One process of the run: train on its shard; rank 0 also saves every epoch and writes the outputs."""
+    with process_group(rank, world_size, device=config.device, store_port=store_port) as device, quiet_unless_rank0():
+        seed_everything(config.seed)
+        state = load_checkpoint(config.resume) if config.resume else None
+        data = load_data_once_per_machine(config, rank)
+        model = start_model(config, state, data).to(device)
+        config = dataclasses.replace(config, source=data.source.kind)
+        optimizer = make_optimizer(model, lr=config.lr, momentum=config.momentum)
+        train_loader = ShardedLoader(
+            data.train.images,
+            data.train.labels,
+            batch_size=per_rank_batch(config.batch_size, world_size),
+            rank=rank,
+            world_size=world_size,
+            seed=config.seed,
+            device=device,
+        )
+        test_loader = make_test_loader(data, device=device)
+        history = restore(config.resume, state, optimizer, None) if state else History()
+        train_loader.epoch = history.epochs  # the shards follow the epoch number
+        saver = CheckpointSaver(config, model=model, optimizer=optimizer, loader=None)
+        epochs_before, started = history.epochs, time.perf_counter()
+        history = fit_data_parallel(
+            model,
+            train_loader,
+            test_loader,
+            num_epochs=config.num_epochs,
+            optimizer=optimizer,
+            device=device,
+            history=history,
+            progress=config.progress,
+            callbacks=[saver] if rank == 0 else [],
+        )
+        result = None
+        if rank == 0 and history.interrupted:  # under torchrun; processes spawned here leave Ctrl-C to the parent
+            result = {"interrupted": True, "epochs": saver.saved_epochs(history)}
+        elif rank == 0:
+            result = finish(
+                saver, history, data=data, test_loader=test_loader, epochs_before=epochs_before, started=started
+            )
+        dist.barrier()  # leave together: a process torn down while rank 0 still writes can abort in gloo's threads
+        return result
+
+
+def load_data_once_per_machine(config: RunConfig, rank: int) -> Data:
+    """The run's data; the first process of each machine alone may download it, the others wait, then read it."""
+    first = int(os.environ.get("LOCAL_RANK", rank)) == 0
+
+    def load(download: bool) -> Data:
+        return load_data(dataset=config.dataset, source=config.source, data_dir=config.data_dir, download=download)
+
+    data = load(download=True) if first else None
+    dist.barrier()  # N processes downloading into one folder at once would overwrite each other's files
+    return data or load(download=False)

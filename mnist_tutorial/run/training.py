@@ -1,0 +1,108 @@
+"""A whole training run: check, prepare and lock the output folder, train (or resume), save the four outputs."""
+
+import dataclasses
+import os
+import time
+from typing import Any
+
+from .. import defaults
+from ..data import load_data, make_loaders
+from ..errors import ConfigError
+from ..history import History
+from ..speed.cuda_graphs import GraphedTraining
+from ..train import fit, make_optimizer, seed_everything
+from .config import RunConfig, settle
+from .data_parallel import in_torchrun, train_data_parallel
+from .lock import OutputLock
+from .outputs import CheckpointSaver, finish, prepare_out
+from .resume import restore, start_model
+
+
+def train_and_save(
+    *,
+    dataset: str | None = None,
+    data_dir: str | os.PathLike | None = None,
+    source: str | None = None,
+    num_epochs: int = defaults.NUM_EPOCHS,
+    batch_size: int | None = None,
+    lr: float | None = None,
+    momentum: float | None = None,
+    seed: int = defaults.SEED,
+    device: str | None = None,
+    out: str | os.PathLike = "runs/latest",
+    loader: str | None = None,
+    resume: str | os.PathLike | None = None,
+    progress: bool | None = None,
+    cuda_graphs: bool = False,
+    nproc: int = 1,
+) -> dict[str, Any]:
+    """Train the lesson's network and write model.pt, metrics.json, loss.png and predictions.png to `out`.
+
+    Settings left as None take the lesson's values, or, with `resume`, the checkpoint's (a different one is
+    refused). model.pt is rewritten after every epoch, so an interrupted run can continue with `resume`, ending
+    with the same weights as an uninterrupted run (same seed and settings, on the CPU). Until the first epoch
+    is saved, `out` keeps the previous run's files as they were. Returns the metrics written; an interrupted run
+    returns {"interrupted": True, "epochs": epochs in model.pt (None if this run saved none)}.
+    `cuda_graphs` replays each step from a CUDA graph (speed/cuda_graphs.py): on CUDA with the fast loader only.
+    `nproc` trains data-parallel on that many processes (run/data_parallel.py); under torchrun, torchrun's group.
+    """
+    config = RunConfig(
+        dataset=dataset,
+        data_dir=data_dir,
+        source=source,
+        num_epochs=num_epochs,
+        batch_size=batch_size,
+        lr=lr,
+        momentum=momentum,
+        seed=seed,
+        device=device,
+        out=out,
+        loader=loader,
+        resume=resume,
+        progress=progress,
+        cuda_graphs=cuda_graphs,
+        nproc=nproc,
+    )
+    return train(config)
+
+
+def train(config: RunConfig) -> dict[str, Any]:
+    """The run `config` describes, on one process or data-parallel (see train_and_save)."""
+    config, state = settle(config)
+    if config.nproc != 1 or in_torchrun():
+        return train_data_parallel(config, state)
+    if config.cuda_graphs and (config.device != "cuda" or config.loader != "fast"):
+        raise ConfigError("`cuda_graphs` needs `device=cuda` and the fast loader: leave `cuda_graphs` out here")
+    prepare_out(config.out)
+    with OutputLock(config.out):
+        return train_one_process(config, state)
+
+
+def train_one_process(config: RunConfig, state: dict[str, Any] | None) -> dict[str, Any]:
+    """Train on this process; model.pt after every epoch, the other outputs at the end."""
+    seed_everything(config.seed)
+    data = load_data(dataset=config.dataset, source=config.source, data_dir=config.data_dir)
+    model = start_model(config, state, data).to(config.device)
+    config = dataclasses.replace(config, source=data.source.kind)  # what the checkpoint records: the data found
+    optimizer = make_optimizer(model, lr=config.lr, momentum=config.momentum)
+    train_loader, test_loader = make_loaders(
+        data, batch_size=config.batch_size, fast=config.loader == "fast", device=config.device, seed=config.seed
+    )
+    history = restore(config.resume, state, optimizer, train_loader) if state else History()
+    saver = CheckpointSaver(config, model=model, optimizer=optimizer, loader=train_loader)
+    epochs_before, started = history.epochs, time.perf_counter()
+    history = fit(
+        model,
+        train_loader,
+        test_loader,
+        num_epochs=config.num_epochs,
+        optimizer=optimizer,
+        device=config.device,
+        history=history,
+        progress=config.progress,
+        callbacks=[saver],
+        train_epoch=GraphedTraining() if config.cuda_graphs else None,
+    )
+    if history.interrupted:
+        return {"interrupted": True, "epochs": saver.saved_epochs(history)}
+    return finish(saver, history, data=data, test_loader=test_loader, epochs_before=epochs_before, started=started)
