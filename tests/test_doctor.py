@@ -3,6 +3,7 @@
 import argparse
 import json
 import os
+import re
 import shutil
 import sys
 from types import SimpleNamespace
@@ -323,7 +324,9 @@ def test_a_kernel_past_its_deadline(monkeypatch):
     monkeypatch.setattr(kernel_checks, "run_one_cell", REAL_RUN_ONE_CELL)
     check = kernel_checks.check_kernel(deadline_s=0.001)
     assert check.status == "fix"
-    assert check.detail.startswith("a python3 kernel did not start within 0.001 s (RuntimeError: Kernel didn't respond")
+    # Which step the deadline catches depends on how fast this machine starts a kernel: either is named.
+    step = r"(start|run `import mnist_tutorial`)"
+    assert re.match(rf"a python3 kernel did not {step} within 0\.001 s \(\w+Error: ", check.detail), check.detail
 
 
 def test_without_loopback_no_kernel_is_started(capsys, monkeypatch, data_dir):
