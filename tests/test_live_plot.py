@@ -5,18 +5,18 @@ from unittest import mock
 from helpers import history_of
 
 from mnist_tutorial.widgets import live_plot
+from mnist_tutorial.widgets.display import Picture
 from mnist_tutorial.widgets.live_plot import LivePlot
 
 
-def test_live_plot_draws_into_an_image_widget() -> None:
-    import ipywidgets
-
-    image = ipywidgets.Image(format="png")
+def test_live_plot_draws_into_a_picture_with_its_sentence() -> None:
+    image = Picture()
     plot = LivePlot(image)
     plot(history_of(1))
-    first = bytes(image.value)
+    first = image.png
     plot(history_of(2))
-    assert first.startswith(b"\x89PNG") and bytes(image.value) != first
+    assert first.startswith(b"\x89PNG") and image.png != first
+    assert image.alt.startswith("Training loss") and f'alt="{image.alt}"' in image.value
     assert plot.figure is not None
 
 

@@ -43,7 +43,7 @@ def test_explorer_shows_the_true_label_and_the_prediction(verdicts) -> None:
     assert explorer.index == 0
     assert "true: <b>zero</b> · predicted: <b>zero</b> (80.0%)" in explorer.caption.value
     assert "#c00" not in explorer.caption.value  # right: not in red
-    assert bytes(explorer.picture.value).startswith(PNG)
+    assert explorer.picture.png.startswith(PNG)
     assert "2 of them" in explorer.note.value
 
 
@@ -81,7 +81,7 @@ def test_a_class_without_images_shows_nothing(verdicts) -> None:
 def test_explorer_accepts_normalised_images(verdicts) -> None:
     images, labels, probabilities = verdicts
     explorer = prediction_explorer(images.float().unsqueeze(1) / 127.5 - 1, labels, probabilities)
-    assert bytes(explorer.picture.value).startswith(PNG)
+    assert explorer.picture.png.startswith(PNG)
 
 
 def test_explorer_refuses_mismatched_inputs(verdicts) -> None:
@@ -109,7 +109,7 @@ def test_playground_starts_with_the_lesson_settings(tiny_data) -> None:
     assert isinstance(form, Playground)
     assert (form.lr.value, form.momentum.value, form.epochs.value) == (0.001, 0.9, 10)
     assert (form.hidden1.value, form.hidden2.value) == (128, 64)
-    assert bytes(form.plot.value).startswith(PNG)  # an empty plot until something is trained
+    assert form.plot.png.startswith(PNG)  # an empty plot until something is trained
 
 
 @pytest.mark.parametrize(
@@ -135,13 +135,13 @@ def test_playground_refuses_bad_values_in_the_form(tiny_data, field: str, value,
 
 def test_playground_trains_and_reports_the_test_accuracy(tiny_data, capsys) -> None:
     form = playground(tiny_data, device="cpu")
-    empty_plot = bytes(form.plot.value)
+    empty_plot = form.plot.png
     form.lr.value, form.epochs.value, form.hidden1.value, form.hidden2.value = 0.05, 2, 16, 8
     history = form.train()
     assert history is not None and history.epochs == 2 and not history.interrupted
     assert f"Test accuracy: <b>{100 * history.test_accuracy[-1]:.2f}%</b> after 2 epoch(s)" in form.status.value
     assert form.model.sizes == {"hidden1": 16, "hidden2": 8, "num_classes": 10}
-    assert bytes(form.plot.value).startswith(PNG) and bytes(form.plot.value) != empty_plot
+    assert form.plot.png.startswith(PNG) and form.plot.png != empty_plot
     assert not form.train_button.disabled and form.stop_button.disabled
     # fit's lines land in the form, not in the cell: the run may be in a thread of its own
     assert [line.split(":")[0] for line in form.lines] == ["Epoch 1/2", "Epoch 2/2"]
@@ -212,7 +212,7 @@ def test_a_stroke_gets_a_prediction(model) -> None:
     assert abs(pad.probabilities.sum().item() - 1) < 1e-5
     best = int(pad.probabilities.argmax())
     assert f"predicted: <b>{best}</b>" in pad.prediction.value
-    assert bytes(pad.verdict.value).startswith(PNG)
+    assert pad.verdict.png.startswith(PNG)
 
 
 def test_the_prediction_is_the_models_on_the_prepared_drawing(model) -> None:

@@ -10,7 +10,7 @@ from ipycanvas import Canvas, hold_canvas
 
 from ..deploy.drawing import digit_strokes, preprocess, rasterize, to_mnist_bytes
 from ..evaluate import predict
-from .display import ShownAsText, blank_verdict_png, caption, class_names_or_numbers, verdict_png
+from .display import Picture, ShownAsText, blank_verdict_png, caption, class_names_or_numbers, verdict_png
 
 SEEN = "what the network sees"
 
@@ -56,7 +56,7 @@ class DigitPad(ShownAsText, widgets.VBox):
         self.example_button.on_click(self.show_example)
         self.prediction = widgets.HTML()
         self.prediction.add_class("mnist-draw-prediction")
-        self.verdict = widgets.Image(format="png")  # what the network is given, and what it makes of it
+        self.verdict = Picture()  # what the network is given, and what it makes of it
         super().__init__(
             [
                 widgets.HBox([self.canvas, self.verdict], layout={"align_items": "center"}),
@@ -71,7 +71,6 @@ class DigitPad(ShownAsText, widgets.VBox):
         canvas.layout.border = "2px solid #888"
         canvas.layout.width = canvas.layout.height = f"{self.size}px"
         canvas.add_class("mnist-draw-canvas")
-        canvas.tooltip = "drawing pad: draw a digit here with the mouse or a finger"
         canvas.line_width = self.pen
         canvas.line_cap = canvas.line_join = "round"
         canvas.stroke_style = "black"
@@ -125,7 +124,7 @@ class DigitPad(ShownAsText, widgets.VBox):
         self.redraw()
         keyboard = ", or press Show me a test digit" if self.examples is not None and len(self.examples) else ""
         self.prediction.value = f"Draw a digit in the box (hold the mouse button down){keyboard}."
-        self.verdict.value, self.verdict.tooltip = blank_verdict_png(self.class_names, title=SEEN)
+        self.verdict.show(*blank_verdict_png(self.class_names, title=SEEN))
 
     def show_example(self, _button: Any = None) -> torch.Tensor | None:
         """Draw the next of `examples` on the pad, one dot per inked pixel, and predict; returns the probabilities."""
@@ -149,8 +148,7 @@ class DigitPad(ShownAsText, widgets.VBox):
         self.probabilities = probabilities[0]
         confidence, predicted = self.probabilities.max(dim=0)
         self.prediction.value = caption(None, self.class_names[int(predicted)], float(confidence))
-        png_and_alt = verdict_png(to_mnist_bytes(ink), self.probabilities, self.class_names, title=SEEN)
-        self.verdict.value, self.verdict.tooltip = png_and_alt
+        self.verdict.show(*verdict_png(to_mnist_bytes(ink), self.probabilities, self.class_names, title=SEEN))
         return self.probabilities
 
 

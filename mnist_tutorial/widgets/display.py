@@ -1,8 +1,11 @@
 """What the widgets share: the verdict picture, the caption, default class names, a plain-text stand-in."""
 
+import base64
+import html
 from collections.abc import Sequence
 from typing import Any
 
+import ipywidgets as widgets
 import numpy as np
 import torch
 
@@ -19,11 +22,7 @@ def verdict_png(
     label: int | None = None,
     title: str = "",
 ) -> tuple[bytes, str]:
-    """plots.plot_probabilities (the image beside its class probabilities) as PNG bytes for a widget, and its alt.
-
-    An ipywidgets.Image has no alt attribute: the widgets give the sentence as its tooltip (the element's title),
-    which a screen reader reads out for an image without alt.
-    """
+    """plots.plot_probabilities (the image beside its class probabilities) as PNG bytes for a widget, and its alt."""
     figure = plot_probabilities(
         torch.as_tensor(np.asarray(image)), torch.as_tensor(probabilities), tuple(class_names), label=label, title=title
     )
@@ -32,6 +31,26 @@ def verdict_png(
     image_axes.set_xticks([])
     image_axes.set_yticks([])
     return figure_png(figure, dpi=80), alt_text(figure)
+
+
+class Picture(widgets.HTML):
+    """A PNG shown as an <img> with its alt text, which a screen reader reads out.
+
+    Not an ipywidgets.Image: it has no alt attribute, and a tooltip (the title a reader would fall back on)
+    stops its view from drawing at all in JupyterLab ("Cannot read properties of undefined (reading 'length')"
+    in updateTooltip: only widgets with a description may have a tooltip).
+    """
+
+    def __init__(self, png: bytes = b"", alt: str = "", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.show(png, alt)
+
+    def show(self, png: bytes, alt: str) -> None:
+        """Display `png` with the sentence `alt`."""
+        self.png, self.alt = bytes(png), alt
+        if png:
+            data = base64.b64encode(self.png).decode("ascii")
+            self.value = f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}">'
 
 
 def blank_verdict_png(class_names: Sequence[str], *, title: str = "") -> tuple[bytes, str]:

@@ -6,7 +6,7 @@ from typing import Any
 import ipywidgets as widgets
 import torch
 
-from .display import ShownAsText, blank_verdict_png, caption, class_names_or_numbers, verdict_png
+from .display import Picture, ShownAsText, blank_verdict_png, caption, class_names_or_numbers, verdict_png
 
 
 class PredictionExplorer(ShownAsText, widgets.VBox):
@@ -51,7 +51,7 @@ class PredictionExplorer(ShownAsText, widgets.VBox):
         self.caption = widgets.HTML()
         self.caption.add_class("mnist-explorer-label")  # the browser test reads the label here
         self.note = widgets.HTML()
-        self.picture = widgets.Image(format="png", layout={"align_self": "flex-start"})  # at its own size
+        self.picture = Picture(layout={"align_self": "flex-start"})  # at its own size
 
         self.filter.observe(self._on_filter, names="value")
         self.slider.observe(self._on_slider, names="value")
@@ -89,7 +89,8 @@ class PredictionExplorer(ShownAsText, widgets.VBox):
                 f"image {self.slider.value + 1} of {len(self.shown)} shown; "
                 f"{mistakes} of them ({mistakes / len(self.shown):.1%}) predicted wrongly"
             )
-        (self.picture.value, self.picture.tooltip), self.note.value, self.caption.value = picture, note, caption_html
+        self.picture.show(*picture)
+        self.note.value, self.caption.value = note, caption_html
 
     def show_next_mistake(self, _button: Any = None) -> int | None:
         """Move to the next wrongly predicted image of the selection (wrapping round); its dataset index."""

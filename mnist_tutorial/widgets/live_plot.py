@@ -13,7 +13,7 @@ class LivePlot:
     """A loss plot that redraws in place after every epoch: pass it to fit(callbacks=[...]).
 
     By default it is one output of the running cell, replaced through a display handle (so a notebook
-    shows one figure, not one per epoch). Give it an ipywidgets.Image to draw into that instead: widgets
+    shows one figure, not one per epoch). Give it a widgets.display.Picture to draw into that instead: widgets
     update from button callbacks too, where a display handle has no cell to write to. Outside a notebook
     it only keeps the latest figure (in `.figure`).
     """
@@ -26,7 +26,7 @@ class LivePlot:
     def __call__(self, history: "History") -> None:
         self.figure = plot_loss(history)
         if self.image is not None:
-            self.image.value, self.image.tooltip = figure_png(self.figure), alt_text(self.figure)
+            self.image.show(figure_png(self.figure), alt_text(self.figure))
         elif in_notebook():
             from IPython.display import display
 

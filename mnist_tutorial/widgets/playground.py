@@ -15,7 +15,7 @@ from ..model import NeuralNetwork
 from ..plots import alt_text, figure_png, plot_loss
 from ..settings import check_settings
 from ..train import fit, make_optimizer, pick_device, seed_everything
-from .display import ShownAsText
+from .display import Picture, ShownAsText
 from .live_plot import LivePlot
 from .training_thread import StoppableBatches, counting_epochs, interruptible, lines_to
 
@@ -78,9 +78,9 @@ class Playground(ShownAsText, widgets.VBox):
         buttons = widgets.HBox([self.train_button, self.stop_button])
         return widgets.VBox([self.lr, self.momentum, self.epochs, self.hidden1, self.hidden2, buttons])
 
-    def _make_plot(self) -> widgets.Image:
+    def _make_plot(self) -> Picture:
         empty = plot_loss(History())  # until trained
-        self.plot = widgets.Image(format="png", value=figure_png(empty), tooltip=alt_text(empty))
+        self.plot = Picture(figure_png(empty), alt_text(empty))
         return self.plot
 
     def _make_outputs(self) -> list[widgets.Widget]:
