@@ -156,3 +156,19 @@ def test_sigterm_stops_like_ctrl_c_and_leaves_no_temporary_file(tmp_path, when):
     else:
         epochs = load_checkpoint(out / "model.pt")["epoch"]
         assert f"Stopped: {out}/model.pt holds {epochs} epoch(s); continue with --resume {out}/model.pt" in stdout
+
+
+@pytest.mark.parametrize("planted", ["symlink", "fifo", "folder"])
+def test_a_planted_lock_is_refused_and_nothing_is_written_through_it(tmp_path, capsys, planted):
+    out, victim = tmp_path / "shared", tmp_path / "notes.txt"
+    out.mkdir()
+    victim.write_text("my notes\n")
+    lock = out / ".mnist-tutorial.lock"
+    {"symlink": lambda: lock.symlink_to(victim), "fifo": lambda: os.mkfifo(lock), "folder": lock.mkdir}[planted]()
+    data_dir = write_dataset(tmp_path / "d" / "MNIST" / "raw").parent.parent
+    assert main(train_args(data_dir, out, "--epochs", "1")) == 2
+    kind = {"symlink": "a symlink", "fifo": "a FIFO or a device", "folder": "a folder"}[planted]
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("mnist-tutorial: error: --out ") and f".lock there is {kind}, not the lock file" in error
+    assert "--out" in error and "\n" not in error
+    assert victim.read_text() == "my notes\n" and sorted(os.listdir(out)) == [".mnist-tutorial.lock"]

@@ -1,6 +1,8 @@
 """One run per output folder at a time: an advisory lock that the operating system drops when its holder dies."""
 
+import errno
 import os
+import stat
 import time
 from pathlib import Path
 from types import TracebackType
@@ -47,7 +49,7 @@ class OutputLock:
 
     def __enter__(self) -> "OutputLock":
         while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = self._open()
             if not _try_lock(fd):
                 holder = self._holder(fd)
                 os.close(fd)
@@ -61,6 +63,24 @@ class OutputLock:
         os.write(fd, f"process {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}".encode())
         self.fd = fd
         return self
+
+    def _open(self) -> int:
+        """Open (or create) the lock file itself: never through a symlink planted in a shared `out`, never a FIFO."""
+        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+        try:
+            fd = os.open(self.path, flags, 0o644)
+        except OSError as error:
+            if not (self.path.is_symlink() or self.path.is_dir() or error.errno == errno.ENXIO):
+                raise
+        else:
+            if stat.S_ISREG(os.fstat(fd).st_mode):
+                return fd
+            os.close(fd)
+        kind = "a symlink" if self.path.is_symlink() else "a folder" if self.path.is_dir() else "a FIFO or a device"
+        raise OutputError(
+            f"`out={self.out}`: {LOCK_NAME} there is {kind}, not the lock file a run makes: "
+            f"remove it (rm -r '{self.path}') or choose another `out`"
+        )
 
     @staticmethod
     def _holder(fd: int) -> str:
