@@ -14,7 +14,9 @@ STAMP := $(VENV)/.installed-$(INSTALL_KEY)
 # (make run SOURCE=auto to use full MNIST); make lab lets the package choose (auto).
 SOURCE ?= sample
 
-.PHONY: run test lab bench format clean chromium
+.PHONY: run test check lab bench format clean chromium
+# pytest-xdist's workers: one per core (make test WORKERS=0 runs the suite in one process).
+WORKERS ?= auto
 
 $(STAMP):
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "Python 3.10+ is needed, found " + sys.version'
@@ -35,8 +37,15 @@ test: $(STAMP) chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
-	MNIST_TUTORIAL_OFFLINE=1 MNIST_TUTORIAL_SOURCE=sample MNIST_TUTORIAL_DEVICE=cpu MNIST_TUTORIAL_PROGRESS=text \
-		$(BIN)/python -m pytest
+	$(NOTEBOOK_ENV) $(BIN)/python -m pytest -n $(WORKERS) --dist loadgroup --durations=15
+
+# The quick loop while editing a module: lint, format and the unit tests; no notebook, browser or wheel (make test
+# runs those). See CONTRIBUTING.md.
+check: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(NOTEBOOK_ENV) $(BIN)/python -m pytest -p no:nbval -n $(WORKERS) -m "not browser and not wheel and not slow" \
+		--durations=5 tests/
 
 # The browser tests drive Debian's Chromium (never Playwright's own download): install it where it is missing.
 # Without apt-get, say so; the browser tests then fail with the same advice (or: pytest -m "not browser").

@@ -8,7 +8,30 @@ below it. An explicit setting in the environment (as `make test` gives) wins.
 
 import os
 
+import pytest
+
 from tools.execute_notebooks import NOTEBOOK_ENV
 
 for name, value in NOTEBOOK_ENV.items():
     os.environ.setdefault(name, value)
+
+
+# With pytest-xdist (`make test` passes -n auto --dist loadgroup) each group below runs on one worker, in order.
+# nbval's notebooks form one group: 04 and 08 read the network 03 saved. Every test module is a group of its own,
+# so that its module-scoped server, browser or fresh environment is started once; the site and the
+# accessibility tests share the session's built site. The longest groups are handed out first.
+LONGEST_FIRST = ("notebooks", "tests/test_browser.py", "site", "tests/test_wheel.py")
+SHARED = {"tests/test_site.py": "site", "tests/test_accessibility.py": "site"}
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    if not getattr(config.option, "numprocesses", None):
+        return
+    root = config.rootpath
+    for item in items:
+        where = item.path.relative_to(root).as_posix()
+        group = "notebooks" if item.path.suffix == ".ipynb" else SHARED.get(where, where)
+        item.add_marker(pytest.mark.xdist_group(group))
+        item.user_properties.append(("group", group))
+    rank = {group: index for index, group in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(dict(item.user_properties)["group"], len(rank)))

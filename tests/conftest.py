@@ -3,6 +3,7 @@
 import dataclasses
 import functools
 import http.server
+import importlib.util
 import socket
 import threading
 from collections.abc import Iterator
@@ -14,6 +15,8 @@ from helpers import write_dataset
 from mnist_tutorial.datasets import download
 from mnist_tutorial.datasets.sources import DATASETS
 from mnist_tutorial.defaults import OFFLINE_ENV, SOURCE_ENV
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(autouse=True)
@@ -80,6 +83,17 @@ def closed_port_url() -> str:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     return f"http://127.0.0.1:{port}/"
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`make site`'s website, built once from the committed notebooks for every test that reads or opens it."""
+    spec = importlib.util.spec_from_file_location("build_site", ROOT / "tools" / "build_site.py")
+    build_site = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build_site)
+    out = tmp_path_factory.mktemp("built") / "site"
+    build_site.build_site(out)
+    return out
 
 
 @pytest.fixture(scope="session")

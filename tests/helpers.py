@@ -5,6 +5,7 @@ since pytest keeps one module named conftest at a time (the repository's root ha
 """
 
 import hashlib
+import re
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,21 @@ from mnist_tutorial.data import Data, Split
 from mnist_tutorial.datasets.idx import write_idx
 from mnist_tutorial.datasets.sources import SPLIT_FILES, DataSource, get_spec
 from mnist_tutorial.history import History
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+# A widget nbval cannot look at: fit's progress bars, the explorer, the playground, the drawing pad.
+WIDGETS = re.compile(r"\b(fit|prediction_explorer|playground|draw_digit)\(")
+
+
+def shows_widgets(notebook: Path) -> bool:
+    """Whether the notebook's code displays a widget (so JupyterLab, not the wheel test, runs it again)."""
+    return bool(WIDGETS.search(notebook.read_text()))
+
+
+# Each notebook runs twice per `make test`: under nbval, and once more where nbval cannot see: in JupyterLab
+# (tests/test_browser.py) if it shows widgets, else from the installed wheel (tests/test_wheel.py).
+IN_BROWSER = [notebook for notebook in NOTEBOOKS if shows_widgets(notebook)]
+FROM_WHEEL = [notebook for notebook in NOTEBOOKS if not shows_widgets(notebook)]
 
 
 def digits(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
