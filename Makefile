@@ -44,7 +44,7 @@ test: $(STAMP) chromium
 check: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(NOTEBOOK_ENV) $(BIN)/python -m pytest -p no:nbval -n $(WORKERS) -m "not browser and not wheel and not slow" \
+	$(NOTEBOOK_ENV) $(BIN)/python -m pytest -o addopts=-ra -n $(WORKERS) -m "not browser and not wheel and not slow" \
 		--durations=5 tests/
 
 # The browser tests drive Debian's Chromium (never Playwright's own download): install it where it is missing.

@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from .defaults import NORMALIZE_MEAN, NORMALIZE_STD
+from .defaults import MAX_HIDDEN, NORMALIZE_MEAN, NORMALIZE_STD
 from .errors import CheckpointError
 from .files import remove_stale_temporaries, write_bytes_atomic, write_failure
 from .model import NeuralNetwork
@@ -18,8 +18,9 @@ from .model import NeuralNetwork
 FORMAT = "mnist-tutorial/1"
 RETRAIN = "delete it and train again"
 WRAPPER_PREFIXES = ("module.", "_orig_mod.")
-# Stored layer sizes above this are refused before any network is built: fc1 alone would take 200 MB.
-MAX_STORED_SIZE = 1 << 16
+# Stored layer sizes above the course's own largest are refused before any network is built.
+MAX_STORED_SIZE = MAX_HIDDEN
+MAX_HISTORY = 100_000  # epochs of history a checkpoint may hold: far beyond any run, far below any memory limit
 UNREADABLE = "is not a readable checkpoint (truncated, or not a PyTorch file)"
 
 
@@ -78,7 +79,22 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     state["model_state"] = without_wrappers(state.get("model_state") or {})
     check_normalization(path, state)
     check_sizes(path, state)
+    check_history(path, state.get("history"))
     return state
+
+
+def check_history(path: Path, history: Any) -> None:
+    """A history is a dict of flat lists of numbers: anything else (nested, shared, endless lists) is refused."""
+    if history is None:
+        return
+    fits = isinstance(history, dict) and all(isinstance(name, str) for name in history)
+    fits = fits and all(isinstance(values, list) and len(values) <= MAX_HISTORY for values in history.values())
+    fits = fits and all(type(v) in (int, float) for values in history.values() for v in values)
+    if not fits:
+        raise CheckpointError(
+            f"{path} holds a training history that is not lists of numbers, which the course never writes "
+            f"(a crafted file?): {RETRAIN}"
+        )
 
 
 def without_wrappers(model_state: dict[str, Any]) -> dict[str, Any]:
@@ -119,12 +135,34 @@ def check_sizes(path: Path, state: dict[str, Any]) -> None:
         fits = all(isinstance(n, int) and 1 <= n <= MAX_STORED_SIZE for n in (hidden1, hidden2, classes))
         fits = fits and weights.keys() == expected.keys()
         fits = fits and all(tuple(weights[name].shape) == shape for name, shape in expected.items())
+        fits = fits and all(holds_its_data(weights[name]) for name in expected)
     except (TypeError, KeyError, AttributeError):
         fits = False
     if not fits:
         raise CheckpointError(
             f"{path} holds weights of another shape than the lesson's network (its stored sizes {sizes} do not "
             f"match its tensors, or exceed {MAX_STORED_SIZE}): {RETRAIN}"
+        )
+
+
+def holds_its_data(tensor: Any) -> bool:
+    """Whether a loaded tensor is backed by as many values as it shows (not a stride-0 view of a few)."""
+    if not isinstance(tensor, torch.Tensor) or tensor.layout != torch.strided:
+        return False
+    return tensor.untyped_storage().nbytes() >= tensor.numel() * tensor.element_size()
+
+
+def check_archive(path: Path) -> None:
+    """Refuse a zip checkpoint that would unpack to more than its size on disk: torch.save never compresses."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            entries = archive.infolist()
+    except (zipfile.BadZipFile, OSError):
+        return  # not a zip (an old-style torch.save file): torch.load says what it is
+    packed = [entry.filename for entry in entries if entry.compress_type != zipfile.ZIP_STORED]
+    if packed or sum(entry.file_size for entry in entries) > path.stat().st_size:
+        raise CheckpointError(
+            f"{path} holds compressed entries, which torch.save never writes (a crafted file?): {RETRAIN}"
         )
 
 
@@ -136,6 +174,7 @@ def _load_weights_only(path: Path) -> Any:
         raise CheckpointError(f"checkpoint {path} is a folder, not a file: pass the model.pt that training wrote")
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist: check the path, or train a model first")
+    check_archive(path)
     try:
         with warnings.catch_warnings():  # e.g. "Detected pickle protocol 4": the error below says it all
             warnings.simplefilter("ignore")

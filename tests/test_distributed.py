@@ -5,7 +5,12 @@ launch train small data for few steps, and the rules are checked without process
 """
 
 import json
+import os
+import shutil
 import socket
+import subprocess
+import threading
+from pathlib import Path
 
 import pytest
 import torch
@@ -44,6 +49,50 @@ def test_the_meeting_point_listens_before_any_process_starts():
     assert store.get("greeting") == b"hello"
 
 
+def listening(pids: set[int] | None = None) -> list[str]:
+    """The local addresses (host:port) of the TCP sockets that these processes (default: all) listen on, from ss."""
+    lines = subprocess.run(["ss", "-Hltnp"], capture_output=True, text=True, check=True).stdout.splitlines()
+    return [line.split()[3] for line in lines if pids is None or any(f"pid={pid}," in line for pid in pids)]
+
+
+def listening_ports_of(pid: int) -> list[str]:
+    return listening({pid})
+
+
+def this_process_and_its_children() -> set[int]:
+    children = set()
+    for status in os.scandir("/proc"):
+        if status.name.isdigit():
+            try:
+                fields = Path(f"/proc/{status.name}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == os.getpid():
+                children.add(int(status.name))
+    return {os.getpid(), *children}
+
+
+class ListeningWatch(threading.Thread):
+    """Every 0.1 s, notes where this process and its children listen, until stopped."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.seen: set[str] = set()
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.1):
+            self.seen.update(listening(this_process_and_its_children()))
+
+
+@pytest.mark.skipif(not shutil.which("ss"), reason="needs ss (iproute2) to list listening sockets")
+def test_the_meeting_point_listens_on_loopback_only():
+    store = meeting_point(2)
+    listening = listening_ports_of(os.getpid())
+    assert f"127.0.0.1:{store.port}" in listening, listening
+    assert not [address for address in listening if address.endswith(f":{store.port}") and "127.0.0.1" not in address]
+
+
 def shard_orders(n_images: int, world_size: int, epoch: int) -> list[list[int]]:
     """Which images each rank's loader yields in a pass (labels are made equal to the image indices)."""
     images = torch.zeros(n_images, 28, 28, dtype=torch.uint8)
@@ -74,6 +123,7 @@ def reference_weights(data, *, epochs: int) -> dict[str, torch.Tensor]:
     return model.state_dict()
 
 
+@pytest.mark.slow
 def test_two_ranks_of_32_end_as_one_process_of_64():
     # 200 images: per epoch, batches of 64, 64, 64 and 8 in one process; 32, 32, 32 and 4 on each of two ranks.
     # DistributedSampler gives rank r every other image of the same shuffled order (rank 0 the even positions),
@@ -90,9 +140,18 @@ def test_two_ranks_of_32_end_as_one_process_of_64():
         torch.testing.assert_close(torch.from_numpy(weights), expected[name], rtol=0, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_nproc_2_writes_the_outputs_of_a_single_process_run(tmp_path, capfd):
     out = tmp_path / "run"
-    metrics = train_and_save(nproc=2, source="sample", num_epochs=1, device="cpu", out=out)
+    watch = ListeningWatch()
+    if shutil.which("ss"):
+        watch.start()
+    try:
+        metrics = train_and_save(nproc=2, source="sample", num_epochs=1, device="cpu", out=out)
+    finally:
+        watch.done.set()
+    # the meeting point and gloo's own sockets: reachable over loopback only, never from the room's network
+    assert all(address.startswith("127.0.0.1:") for address in watch.seen), watch.seen
     assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == sorted(OUTPUTS)
     assert json.loads((out / "metrics.json").read_text()) == metrics
     assert metrics["nproc"] == 2 and metrics["batch_size"] == 64 and metrics["epochs"] == 1
@@ -105,6 +164,7 @@ def test_nproc_2_writes_the_outputs_of_a_single_process_run(tmp_path, capfd):
     assert resumed["epochs"] == 2 and resumed["train_loss"][0] == metrics["train_loss"][0]
 
 
+@pytest.mark.slow
 def test_an_error_in_a_process_is_raised_here_in_its_own_words():
     with pytest.raises(ConfigError, match=r"`num_epochs=0` is not a positive whole number"):
         train_data_parallel(tiny_data(64, 16), nproc=1, num_epochs=0)  # fit refuses it inside the process

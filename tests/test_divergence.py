@@ -39,6 +39,7 @@ def test_the_cli_stops_lr_1e4_within_the_first_epoch_naming_the_learning_rate(tm
     assert err.rstrip().endswith("try a smaller one, e.g. --lr 0.01")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lr", ["1", "10", "1e4"])
 def test_the_suggested_learning_rate_trains(tmp_path, capsys, lr):
     args = ["train", "--source", "sample", "--epochs", "3", "--no-progress"]

@@ -290,6 +290,7 @@ def test_a_check_that_breaks_is_a_fix_line_not_a_traceback(capsys, monkeypatch, 
     assert fix_lines(out) == ["fix: data source: could not be checked (RuntimeError: boom): reinstall the course"]
 
 
+@pytest.mark.slow
 def test_a_real_kernel_starts_and_runs_one_cell():
     check = REAL_RUN_ONE_CELL(kernel_checks.KERNEL_DEADLINE_S)
     assert check.status == "ok", check.line
@@ -311,6 +312,7 @@ def kernel_that_exits(monkeypatch, tmp_path):
     monkeypatch.setattr(kernel_checks, "run_one_cell", REAL_RUN_ONE_CELL)
 
 
+@pytest.mark.slow
 def test_a_kernel_that_cannot_start_is_a_fix_naming_the_likely_causes(capsys, data_dir, kernel_that_exits):
     status, out = run_doctor(capsys, "--data-dir", str(data_dir))
     (line,) = fix_lines(out)

@@ -1,11 +1,13 @@
 """Faults and misuse at the edges of a run: hostile files, a second run, signals. Each gets one clear line."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import textwrap
 import time
+import zipfile
 import zlib
 from pathlib import Path
 
@@ -50,6 +52,7 @@ READ_UNDER_A_CAP = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("images", [2_500_000, 60_000])
 def test_a_gzip_bomb_is_refused_without_decompressing_it(tmp_path, images):
     data_dir = tmp_path / "data"
@@ -75,7 +78,7 @@ def test_a_checkpoint_claiming_a_huge_network_is_refused_before_one_is_built(tmp
     assert (tmp_path / "huge.pt").stat().st_size < 4000
     built = []
     monkeypatch.setattr(NeuralNetwork, "__init__", lambda self, *a, **k: built.append(a or k))
-    with pytest.raises(CheckpointError, match=r"its stored sizes .* do not match its tensors, or exceed 65536"):
+    with pytest.raises(CheckpointError, match=r"its stored sizes .* do not match its tensors, or exceed 4096"):
         load_model(tmp_path / "huge.pt")
     assert built == []
 
@@ -99,6 +102,7 @@ HOLD_THE_LOCK = "import sys, time\nfrom mnist_tutorial.run.lock import OutputLoc
     "with OutputLock(sys.argv[1]):\n    print('locked', flush=True)\n    time.sleep(60)\n"  # fmt: skip
 
 
+@pytest.mark.slow
 def test_a_lock_left_by_a_killed_run_blocks_nobody(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
@@ -136,6 +140,7 @@ def start_run(tmp_path: Path, save_seconds: float) -> tuple[subprocess.Popen, Pa
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env), out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("when", ["mid-run", "mid-save"])
 def test_sigterm_stops_like_ctrl_c_and_leaves_no_temporary_file(tmp_path, when):
     run, out = start_run(tmp_path, save_seconds=3 if when == "mid-save" else 0)
@@ -172,3 +177,75 @@ def test_a_planted_lock_is_refused_and_nothing_is_written_through_it(tmp_path, c
     assert error.startswith("mnist-tutorial: error: --out ") and f".lock there is {kind}, not the lock file" in error
     assert "--out" in error and "\n" not in error
     assert victim.read_text() == "my notes\n" and sorted(os.listdir(out)) == [".mnist-tutorial.lock"]
+
+
+def stride_zero_lesson_network(hidden: int) -> dict:
+    """A state_dict whose tensors are views of one zero each (stride 0): a few bytes on disk for any size."""
+    shapes = {"fc1.weight": (hidden, 784), "fc1.bias": (hidden,), "fc2.weight": (64, hidden), "fc2.bias": (64,),
+              "fc3.weight": (10, 64), "fc3.bias": (10,)}  # fmt: skip
+    return {name: torch.zeros(1).expand(*shape) for name, shape in shapes.items()}
+
+
+def crafted_checkpoint(case: str, path: Path) -> str:
+    """Write one of the crafted checkpoints at `path`; returns the words its refusal must contain."""
+    if case == "stride 0, 65536 wide":
+        torch.save({**stride_zero_lesson_network(64), "fc2.weight": torch.zeros(1).expand(65536, 65536),
+                    "fc2.bias": torch.zeros(1).expand(65536)}, path)  # fmt: skip
+        return "do not match its tensors, or exceed 4096"
+    if case == "stride 0, within the cap":
+        torch.save(stride_zero_lesson_network(4096), path)
+        return "do not match its tensors, or exceed 4096"
+    if case == "hidden 4097":
+        model = NeuralNetwork(4097, 64)
+        torch.save(model.state_dict(), path)
+        return "do not match its tensors, or exceed 4096"
+    if case == "deflated":
+        honest = path.with_name("honest.pt")
+        torch.save({**NeuralNetwork().state_dict(), "fc1.bias": torch.zeros(128), "padding": torch.zeros(1 << 26)},
+                   honest)  # fmt: skip
+        with zipfile.ZipFile(honest) as source, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as packed:
+            for entry in source.infolist():
+                packed.writestr(entry.filename, source.read(entry))
+        honest.unlink()
+        return "holds compressed entries, which torch.save never writes"
+    laughs: list = [1.0]
+    for _ in range(60):  # 2**60 floats once followed: shared lists, a few KB on disk
+        laughs = [laughs, laughs]
+    model = NeuralNetwork()
+    state = {"format": FORMAT, "sizes": model.sizes, "model_state": model.state_dict(), "dataset": "mnist",
+             "history": {"train_loss": laughs, "test_loss": [], "test_accuracy": [], "seconds": []}}  # fmt: skip
+    torch.save(state, path)
+    return "holds a training history that is not lists of numbers"
+
+
+MAIN_WITH_PEAK = textwrap.dedent(
+    """
+    import resource, sys
+    from mnist_tutorial.cli import main
+    code = main(sys.argv[1:])
+    print("peak", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)  # kB on Linux
+    sys.exit(code)
+    """
+)
+CRAFTED = ["stride 0, 65536 wide", "stride 0, within the cap", "hidden 4097", "deflated", "billion laughs"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", CRAFTED)
+def test_a_crafted_checkpoint_is_refused_in_one_line_within_its_honest_memory(tmp_path, case):
+    path = tmp_path / "model.pt"
+    words = crafted_checkpoint(case, path)
+    # An address-space limit of 6 GB: torch alone maps about 3; any 16 GiB network or 1 GiB unpacking fails.
+    limit = ["prlimit", "--as=6000000000"] if shutil.which("prlimit") else []
+    script = MAIN_WITH_PEAK
+    for command in ("evaluate", "export"):
+        more = ["--out", str(tmp_path / "page")] if command == "export" else ["--source", "sample"]
+        started = time.perf_counter()
+        result = subprocess.run([*limit, sys.executable, "-c", script, command, "--checkpoint", str(path), *more],
+                                capture_output=True, text=True, timeout=120)  # fmt: skip
+        seconds = time.perf_counter() - started
+        error, peak = result.stderr.strip().splitlines()
+        assert result.returncode == 2, result.stderr
+        assert error.startswith("mnist-tutorial: error: ") and words in error, error
+        assert seconds < 10 and int(peak.split()[1]) * 1024 < 1_500_000_000, (seconds, peak)
+    assert not (tmp_path / "page").exists()

@@ -20,6 +20,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+pytestmark = pytest.mark.slow  # make check leaves these to make test
+
 KIT_TOOL = Path(__file__).resolve().parent.parent / "tools" / "kit.py"
 spec = importlib.util.spec_from_file_location("kit", KIT_TOOL)
 kit = importlib.util.module_from_spec(spec)

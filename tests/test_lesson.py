@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+import pytest
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 LESSON = NOTEBOOKS / "lesson.py"
@@ -25,6 +26,7 @@ def test_04_ends_with_the_same_program():
     assert notebook.cells.index(cell) > max(i for i, c in enumerate(notebook.cells) if "## Exercises" in c.source)
 
 
+@pytest.mark.slow
 def test_the_program_runs_as_is_and_ends_with_03_and_04s_accuracy(tmp_path):
     env = {**os.environ, "MNIST_TUTORIAL_SOURCE": "sample", "MNIST_TUTORIAL_OFFLINE": "1"}
     run = subprocess.run([sys.executable, LESSON], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)

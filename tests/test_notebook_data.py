@@ -4,9 +4,12 @@ import re
 from pathlib import Path
 
 import nbformat
+import pytest
 from nbclient import NotebookClient
 
 from mnist_tutorial.defaults import SOURCE_ENV
+
+pytestmark = pytest.mark.slow  # make check leaves these to make test
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "02_data.ipynb"
 SETTING = re.compile(r"^batch_size = \d+", re.MULTILINE)

@@ -11,6 +11,8 @@ from nbclient import NotebookClient
 
 import mnist_tutorial
 
+pytestmark = pytest.mark.slow  # make check leaves these to make test
+
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "01_model.ipynb"
 SETTINGS = re.compile(r"^hidden1 = \d+", re.MULTILINE)
 

@@ -14,6 +14,8 @@ from mnist_tutorial import NeuralNetwork, cpu_threads, load_data, make_loaders, 
 from mnist_tutorial.data import Data
 from mnist_tutorial.defaults import DEVICE_ENV, PROGRESS_ENV, SAMPLE_LOG_EVERY, SOURCE_ENV
 
+pytestmark = pytest.mark.slow  # make check leaves these to make test
+
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "03_training.ipynb"
 LESSON_LINES = (
     "optimizer.zero_grad()",

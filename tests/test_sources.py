@@ -126,6 +126,7 @@ def as_nobody() -> list[str]:
     return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not hasattr(os, "geteuid"), reason="POSIX permissions")
 def test_unreadable_data_dir_and_unreadable_subfolder(shared):
     # Root reads through chmod 000, so the check runs in a process that has dropped to user nobody.

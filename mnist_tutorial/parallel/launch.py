@@ -5,12 +5,14 @@ and a spawned process can run only a function it can import: a notebook's own fu
 
 The processes meet at a TCPStore that this process holds, as torchrun's agent does. It listens before any
 process starts, on a port the system picks, so the meeting point can neither be taken by another program
-in between nor be missed by a process that starts early.
+in between nor be missed by a process that starts early; and on loopback only, as gloo's own connections do
+(GLOO_SOCKET_IFNAME), so nothing of a run can be reached from another machine.
 """
 
 import multiprocessing
 import os
 import signal
+import socket
 import sys
 from collections.abc import Callable
 from datetime import timedelta
@@ -61,8 +63,18 @@ def launch(worker: Callable[..., Any], nproc: int, *args: Any) -> list[Any]:
 
 
 def meeting_point(nproc: int) -> dist.TCPStore:
-    """A TCPStore server for `nproc` processes, already listening on a free port of this machine (`.port`)."""
-    return dist.TCPStore(HOST, 0, nproc, is_master=True, timeout=TIMEOUT, wait_for_workers=False)
+    """A TCPStore server for `nproc` processes, already listening on 127.0.0.1 only, on a free port (`.port`).
+
+    A TCPStore that opens its own socket binds every interface, whatever host it is given: on workshop Wi-Fi
+    anyone in the room could write to it. So it gets a socket bound to loopback here (which it then owns and
+    closes). Windows' TCPStore takes no socket; there it binds as it does.
+    """
+    if sys.platform == "win32":
+        return dist.TCPStore(HOST, 0, nproc, is_master=True, timeout=TIMEOUT, wait_for_workers=False)
+    listener = socket.create_server((HOST, 0), backlog=max(128, nproc))
+    port = listener.getsockname()[1]
+    return dist.TCPStore(HOST, port, nproc, is_master=True, timeout=TIMEOUT, wait_for_workers=False,
+                         master_listen_fd=listener.detach())  # fmt: skip
 
 
 def join_meeting(store_port: int, nproc: int) -> dist.TCPStore:
