@@ -24,9 +24,8 @@ LONGEST_FIRST = ("notebooks", "tests/test_browser.py", "site", "tests/test_wheel
 SHARED = {"tests/test_site.py": "site", "tests/test_accessibility.py": "site"}
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups into the test ids
 def pytest_collection_modifyitems(config, items) -> None:
-    if not getattr(config.option, "numprocesses", None):
-        return
     root = config.rootpath
     for item in items:
         where = item.path.relative_to(root).as_posix()

@@ -4,8 +4,12 @@ A plain module, imported as `from helpers import ...`: test modules must not imp
 since pytest keeps one module named conftest at a time (the repository's root has its own).
 """
 
+import contextlib
 import hashlib
+import os
 import re
+import signal
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -78,3 +82,24 @@ def history_of(epochs: int) -> History:
         test_accuracy=[0.5 + 0.04 * e for e in range(epochs)],
         seconds=[0.25] * epochs,
     )
+
+
+def run_with_deadline(command: list, *, timeout: float, check: bool = False, **kwargs) -> subprocess.CompletedProcess:
+    """subprocess.run in a session of its own: past `timeout` seconds it is killed with all its children."""
+    if kwargs.pop("capture_output", False):
+        kwargs.update(stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    given = kwargs.pop("input", None)
+    if given is not None:
+        kwargs["stdin"] = subprocess.PIPE
+    with subprocess.Popen(command, start_new_session=True, **kwargs) as process:
+        try:
+            stdout, stderr = process.communicate(input=given, timeout=timeout)
+        except BaseException:  # the deadline, or Ctrl-C: nothing it started may outlive the test
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            raise
+    result = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+    if check:
+        result.check_returncode()
+    return result

@@ -21,7 +21,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -89,12 +88,6 @@ class Lab:
             self.api(f"/api/kernels/{kernel['id']}", method="DELETE")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def lab_environment(home: Path) -> dict[str, str]:
     """The learner's environment, minus MNIST_TUTORIAL_PROGRESS (bars must be widgets), offline, on the sample."""
     env = {key: value for key, value in os.environ.items() if key != "MNIST_TUTORIAL_PROGRESS"}
@@ -158,7 +151,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     copies = [BUILD / path.name for path in NOTEBOOKS]
     for path, copy in zip(NOTEBOOKS, copies, strict=True):
         shutil.copyfile(path, copy)
-    port, token = free_port(), secrets.token_hex(16)
+    token = secrets.token_hex(16)
     log_path = home / "jupyterlab.log"
     command = [
         str(Path(sys.executable).parent / "jupyter"),
@@ -166,7 +159,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         "--no-browser",
         "--allow-root",
         "--ServerApp.ip=127.0.0.1",
-        f"--ServerApp.port={port}",
+        "--ServerApp.port=0",  # the system picks a free port as the server binds it: nothing can take it first
         "--ServerApp.port_retries=0",
         f"--IdentityProvider.token={token}",
         f"--ServerApp.root_dir={BUILD}",
@@ -187,9 +180,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
             preexec_fn=stop_with_parent,
         )
     previous_sigterm = signal.signal(signal.SIGTERM, interrupt_on_sigterm)  # a CI timeout: tear down first
-    lab = Lab(f"http://127.0.0.1:{port}", token, BUILD)
+    lab = Lab("", token, BUILD)
     try:
-        wait_until_up(lab, server, log_path)
+        wait_until_up(lab, server, log_path, home / "runtime")
         yield lab
     finally:
         signal.signal(signal.SIGTERM, previous_sigterm)
@@ -199,13 +192,17 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
             shutil.rmtree(BUILD / ".ipynb_checkpoints", ignore_errors=True)
 
 
-def wait_until_up(lab: Lab, server: subprocess.Popen, log_path: Path) -> None:
+def wait_until_up(lab: Lab, server: subprocess.Popen, log_path: Path, runtime: Path) -> None:
+    """Wait for the server's runtime file (it names the port the system gave it), then for /api/status."""
     deadline = time.monotonic() + LAB_START_S
+    server_file = runtime / f"jpserver-{server.pid}.json"
     while server.poll() is None and time.monotonic() < deadline:
         try:
+            if not lab.url:
+                lab.url = f"http://127.0.0.1:{json.loads(server_file.read_text())['port']}"
             lab.api("/api/status")
             return
-        except OSError:  # URLError, refused, reset: not up yet
+        except (OSError, ValueError, KeyError):  # no file or half-written, refused, reset: not up yet
             time.sleep(0.5)
     if server.poll() is not None:
         pytest.fail(f"JupyterLab exited with status {server.returncode} at start; its log ends:\n{tail(log_path)}")

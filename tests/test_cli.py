@@ -6,14 +6,13 @@ import io
 import json
 import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from helpers import md5, same_weights
+from helpers import md5, run_with_deadline, same_weights
 
 from mnist_tutorial import NeuralNetwork, checkpoint, load_checkpoint, load_model
 from mnist_tutorial.cli import main
@@ -62,10 +61,14 @@ def test_evaluate_prints_the_same_accuracy(sample_run, capsys):
 @pytest.mark.slow
 def test_the_console_script_and_its_exit_statuses(sample_run):
     _, stdout, out = sample_run
-    good = subprocess.run([SCRIPT, "evaluate", "--checkpoint", out / "model.pt", "--source", "sample"],
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    good = run_with_deadline(
+        [SCRIPT, "evaluate", "--checkpoint", out / "model.pt", "--source", "sample"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert good.returncode == 0 and ACCURACY.findall(good.stdout) == ACCURACY.findall(stdout)
-    bad = subprocess.run([SCRIPT, "train", "--epochs", "0"], capture_output=True, text=True, timeout=120)
+    bad = run_with_deadline([SCRIPT, "train", "--epochs", "0"], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2
     assert bad.stderr == "mnist-tutorial: error: --epochs 0 is not a positive whole number: pass 1 or more\n"
 
@@ -73,11 +76,11 @@ def test_the_console_script_and_its_exit_statuses(sample_run):
 @pytest.mark.slow
 def test_python_dash_m_runs_the_same_command_line(tmp_path):
     command = [sys.executable, "-m", "mnist_tutorial"]
-    helped = subprocess.run([*command, "--help"], capture_output=True, text=True, timeout=120)
+    helped = run_with_deadline([*command, "--help"], capture_output=True, text=True, timeout=120)
     assert helped.returncode == 0 and helped.stdout.startswith("usage: mnist-tutorial")
     assert all(command in helped.stdout for command in ("train", "evaluate", "export", "doctor"))
     flags = ["train", "--source", "sample", "--epochs", "1", "--out", "X"]
-    trained = subprocess.run([*command, *flags], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    trained = run_with_deadline([*command, *flags], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert trained.returncode == 0, trained.stderr
     assert "Test Accuracy:" in trained.stdout and sorted(os.listdir(tmp_path / "X")) == sorted(OUTPUTS)
 

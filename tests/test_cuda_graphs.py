@@ -144,3 +144,19 @@ def test_compiled_graphs_stay_close_to_eager_on_the_gpu():
     model, _, _ = train(GraphedTraining(steps_per_graph=1, compiler=torch.compile), epochs=3, device="cuda")
     gap = max((a - b).abs().max().item() for a, b in zip(model.parameters(), expected[0].parameters(), strict=True))
     assert gap < 1e-4, f"torch.compile inside the graph: largest weight difference from eager {gap:.3g}"
+
+
+def test_the_recorded_gpu_figures_are_the_benchmarks_own():
+    import json
+
+    from mnist_tutorial.defaults import PROJECT_ROOT
+    from mnist_tutorial.speed.recorded import recorded_gpu_figures
+
+    recorded = recorded_gpu_figures()
+    results = PROJECT_ROOT / "benchmarks" / "results"
+    cuda, cpu = (json.loads((results / f"h200_{name}.json").read_text()) for name in ("cuda", "cpu"))
+    seconds = recorded["seconds_per_epoch"]
+    assert seconds["eager, fast path"] == round(cuda["pipelines"]["fast"]["s_per_epoch"], 3)
+    assert seconds["the same machine's CPU, one core"] == round(cpu["pipelines"]["fast"]["s_per_epoch"], 3)
+    assert recorded["torch"] == cuda["torch"] and cuda["device_name"] in recorded["machine"]
+    assert seconds["one graph per step"] is None  # not yet run on a GPU: 06 and the flag's help say so

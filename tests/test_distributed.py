@@ -8,13 +8,12 @@ import json
 import os
 import shutil
 import socket
-import subprocess
 import threading
 from pathlib import Path
 
 import pytest
 import torch
-from helpers import tiny_data
+from helpers import run_with_deadline, tiny_data
 
 from mnist_tutorial.checkpoint import load_checkpoint, load_model
 from mnist_tutorial.data import make_test_loader
@@ -51,7 +50,9 @@ def test_the_meeting_point_listens_before_any_process_starts():
 
 def listening(pids: set[int] | None = None) -> list[str]:
     """The local addresses (host:port) of the TCP sockets that these processes (default: all) listen on, from ss."""
-    lines = subprocess.run(["ss", "-Hltnp"], capture_output=True, text=True, check=True).stdout.splitlines()
+    lines = run_with_deadline(
+        ["ss", "-Hltnp"], capture_output=True, text=True, check=True, timeout=300
+    ).stdout.splitlines()
     return [line.split()[3] for line in lines if pids is None or any(f"pid={pid}," in line for pid in pids)]
 
 

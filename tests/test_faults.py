@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import write_dataset
+from helpers import run_with_deadline, write_dataset
 
 from mnist_tutorial import NeuralNetwork, load_checkpoint, load_model
 from mnist_tutorial.checkpoint import FORMAT
@@ -59,8 +59,9 @@ def test_a_gzip_bomb_is_refused_without_decompressing_it(tmp_path, images):
     raw = write_dataset(data_dir / "MNIST" / "raw")
     gzip_bomb(raw / IMAGES, images=images, body_bytes=600 << 20)  # 600 MB of zeros in about 0.6 MB
     assert (raw / IMAGES).stat().st_size < 2 << 20
-    result = subprocess.run([sys.executable, "-c", READ_UNDER_A_CAP, str(data_dir)], capture_output=True,
-                            text=True, timeout=120)  # fmt: skip
+    result = run_with_deadline(
+        [sys.executable, "-c", READ_UNDER_A_CAP, str(data_dir)], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     if images > 60_000:  # refused on its header alone
         assert "claims 2,500,000 items, more than the 60,000 this split can hold" in result.stdout
@@ -241,8 +242,12 @@ def test_a_crafted_checkpoint_is_refused_in_one_line_within_its_honest_memory(tm
     for command in ("evaluate", "export"):
         more = ["--out", str(tmp_path / "page")] if command == "export" else ["--source", "sample"]
         started = time.perf_counter()
-        result = subprocess.run([*limit, sys.executable, "-c", script, command, "--checkpoint", str(path), *more],
-                                capture_output=True, text=True, timeout=120)  # fmt: skip
+        result = run_with_deadline(
+            [*limit, sys.executable, "-c", script, command, "--checkpoint", str(path), *more],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         seconds = time.perf_counter() - started
         error, peak = result.stderr.strip().splitlines()
         assert result.returncode == 2, result.stderr

@@ -11,7 +11,6 @@ import importlib.util
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 import zipfile
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from helpers import run_with_deadline
 
 pytestmark = pytest.mark.slow  # make check leaves these to make test
 
@@ -239,7 +239,7 @@ def test_a_kit_installs_offline_into_a_relative_folder_and_starts_on_the_room_se
     build(out, index, notebooks)
     laptop = "my course ✓ café"  # relative, with spaces and beyond ASCII, as a learner might type it
     env = {**os.environ, "PYTHON": sys.executable}
-    done = subprocess.run(
+    done = run_with_deadline(
         [sys.executable, KIT_TOOL, str(out), "--check", "--laptop", laptop],
         cwd=tmp_path,
         env=env,
@@ -260,8 +260,11 @@ def test_a_kit_installs_offline_into_a_relative_folder_and_starts_on_the_room_se
     assert started["env"] == {"MNIST_TUTORIAL_SOURCE": "sample", "MNIST_TUTORIAL_OFFLINE": "1"}
     assert started["argv"] == (["--allow-root"] if os.geteuid() == 0 else [])
     assert nbformat.read(target / "01_model.ipynb", as_version=4).cells[1].outputs == []
-    installed = subprocess.run(
-        [target / ".venv" / "bin" / "python", "-m", "pip", "list", "--format=freeze"], capture_output=True, text=True
+    installed = run_with_deadline(
+        [target / ".venv" / "bin" / "python", "-m", "pip", "list", "--format=freeze"],
+        capture_output=True,
+        text=True,
+        timeout=300,
     ).stdout.split()
     assert sorted(line.split("==")[0] for line in installed if line.startswith("fake")) == [
         "fake-course",
@@ -274,8 +277,8 @@ def test_install_ends_with_the_checks_exit_status(tmp_path, index, notebooks):
     out = tmp_path / "kit"
     build(out, index, notebooks)
     env = {**os.environ, "PYTHON": sys.executable, "FAKE_DOCTOR_EXIT": "3"}
-    done = subprocess.run(
-        ["sh", out / "install.sh", "rel course"], cwd=tmp_path, env=env, capture_output=True, text=True
+    done = run_with_deadline(
+        ["sh", out / "install.sh", "rel course"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
     )
     target = tmp_path / "rel course"
     assert done.returncode == 3
@@ -300,7 +303,9 @@ def test_start_sh_opens_jupyterlab_on_its_folder(tmp_path):
 def test_the_install_script_refuses_another_python(tmp_path):
     kit.write_install_script(tmp_path, "fake-course", "2.7", ["fake-course"])
     env = {**os.environ, "PYTHON": sys.executable}
-    done = subprocess.run(["sh", str(tmp_path / "install.sh"), str(tmp_path / "laptop")], env=env, capture_output=True)
+    done = run_with_deadline(
+        ["sh", str(tmp_path / "install.sh"), str(tmp_path / "laptop")], env=env, capture_output=True, timeout=300
+    )
     here = f"{sys.version_info[0]}.{sys.version_info[1]}"
     assert done.returncode == 1
     assert f"This kit holds wheels for Python 2.7, and this python3 is {here}" in done.stderr.decode()

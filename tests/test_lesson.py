@@ -2,12 +2,12 @@
 
 import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
 import nbformat
 import pytest
+from helpers import run_with_deadline
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 LESSON = NOTEBOOKS / "lesson.py"
@@ -29,7 +29,9 @@ def test_04_ends_with_the_same_program():
 @pytest.mark.slow
 def test_the_program_runs_as_is_and_ends_with_03_and_04s_accuracy(tmp_path):
     env = {**os.environ, "MNIST_TUTORIAL_SOURCE": "sample", "MNIST_TUTORIAL_OFFLINE": "1"}
-    run = subprocess.run([sys.executable, LESSON], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    run = run_with_deadline(
+        [sys.executable, LESSON], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
+    )
     assert run.returncode == 0, run.stderr
     assert ACCURACY.findall(run.stdout) == ACCURACY.findall(committed_text("04_evaluation.ipynb"))[:1]
     assert ACCURACY.findall(run.stdout) == ACCURACY.findall(committed_text("03_training.ipynb"))[:1]

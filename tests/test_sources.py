@@ -3,7 +3,6 @@
 import dataclasses
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import textwrap
@@ -11,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import write_dataset
+from helpers import run_with_deadline, write_dataset
 
 from mnist_tutorial import resolve_source
 from mnist_tutorial.datasets.sources import DATASETS, SAMPLE_DIR
@@ -137,7 +136,7 @@ def test_unreadable_data_dir_and_unreadable_subfolder(shared):
     (deep / "MNIST" / "raw").chmod(0o000)
     env = {**os.environ, "MPLCONFIGDIR": str(shared), "HOME": str(shared), "PYTHONDONTWRITEBYTECODE": "1"}
     command = [*as_nobody(), sys.executable, "-c", UNREADABLE_SCRIPT, str(locked), str(deep)]
-    result = subprocess.run(command, env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+    result = run_with_deadline(command, env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
     if not result.stdout:
         pytest.skip(f"user nobody cannot run this venv's Python here: {result.stderr[-300:]}")
     assert result.stdout.split() == ["2", "2"]

@@ -6,7 +6,6 @@ gets the course only from the wheel, so nothing of the checkout can leak in.
 
 import os
 import shutil
-import subprocess
 import sys
 import sysconfig
 import zipfile
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from helpers import FROM_WHEEL
+from helpers import FROM_WHEEL, run_with_deadline
 
 from mnist_tutorial.defaults import PROJECT_ROOT
 
@@ -26,7 +25,9 @@ pytestmark = pytest.mark.wheel
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", out, PROJECT_ROOT], check=True)
+    run_with_deadline(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", out, PROJECT_ROOT], check=True, timeout=300
+    )
     return next(out.glob("mnist_tutorial-*.whl"))
 
 
@@ -34,13 +35,15 @@ def wheel(tmp_path_factory) -> Path:
 def installed(wheel, tmp_path_factory) -> Path:
     """A fresh venv with the course from the wheel; returns its bin folder."""
     venv = tmp_path_factory.mktemp("venv")
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", venv], check=True)
+    run_with_deadline([sys.executable, "-m", "venv", "--without-pip", venv], check=True, timeout=300)
     site = Path(sysconfig.get_paths(vars={"base": str(venv), "platbase": str(venv)})["purelib"])
     site.mkdir(parents=True, exist_ok=True)
     (site / "course_libraries.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     python = venv / "bin" / "python"
     # --ignore-installed: the borrowed libraries include this checkout's editable install, which must stay put.
-    subprocess.run([python, "-m", "pip", "install", "-q", "--no-deps", "--ignore-installed", wheel], check=True)
+    run_with_deadline(
+        [python, "-m", "pip", "install", "-q", "--no-deps", "--ignore-installed", wheel], check=True, timeout=300
+    )
     return venv / "bin"
 
 
@@ -57,11 +60,22 @@ def offline_env() -> dict[str, str]:
 
 
 def test_the_course_comes_from_the_wheel_not_the_checkout(installed, tmp_path):
-    where = subprocess.run([installed / "python", "-c", "import mnist_tutorial as m; print(m.__file__)"], cwd=tmp_path,
-                           capture_output=True, text=True, check=True, env=offline_env()).stdout  # fmt: skip
+    where = run_with_deadline(
+        [installed / "python", "-c", "import mnist_tutorial as m; print(m.__file__)"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+        env=offline_env(),
+        timeout=300,
+    ).stdout
     assert str(PROJECT_ROOT) not in where and "site-packages" in where
-    helped = subprocess.run(
-        [installed / "python", "-m", "mnist_tutorial", "--help"], cwd=tmp_path, text=True, capture_output=True
+    helped = run_with_deadline(
+        [installed / "python", "-m", "mnist_tutorial", "--help"],
+        cwd=tmp_path,
+        text=True,
+        capture_output=True,
+        timeout=300,
     )
     assert helped.returncode == 0 and helped.stdout.startswith("usage: mnist-tutorial")
 
@@ -69,7 +83,7 @@ def test_the_course_comes_from_the_wheel_not_the_checkout(installed, tmp_path):
 @pytest.mark.parametrize("command", [["mnist-tutorial"], ["python", "-m", "mnist_tutorial"]])
 def test_train_runs_offline_from_an_empty_folder(installed, tmp_path, command):
     command = [installed / command[0], *command[1:], "train", "--source", "sample", "--epochs", "1", "--out", "run"]
-    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, env=offline_env(), timeout=300)
+    result = run_with_deadline(command, cwd=tmp_path, capture_output=True, text=True, env=offline_env(), timeout=300)
     assert result.returncode == 0, result.stderr
     assert "the embedded sample" in result.stdout and "Test Accuracy:" in result.stdout
     assert sorted(os.listdir(tmp_path / "run")) == ["loss.png", "metrics.json", "model.pt", "predictions.png"]
@@ -79,7 +93,7 @@ def run_notebook(python: Path, folder: Path, name: str) -> str | None:
     """Execute one notebook in place in `folder`; returns what went wrong, or None."""
     command = [python, "-m", "nbconvert", "--to", "notebook", "--execute", "--inplace",
                "--ExecutePreprocessor.timeout=600", name]  # fmt: skip
-    result = subprocess.run(command, cwd=folder, capture_output=True, text=True, env=offline_env(), timeout=900)
+    result = run_with_deadline(command, cwd=folder, capture_output=True, text=True, env=offline_env(), timeout=900)
     if result.returncode != 0:
         return f"{name}: {result.stderr[-3000:]}"
     executed = nbformat.read(folder / name, as_version=4)
