@@ -2,6 +2,7 @@
 
 import errno
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -116,7 +117,10 @@ def test_truncated_checkpoint(tmp_path, fraction):
     )
 
 
-@pytest.mark.parametrize("content", [b"hello", os.urandom(5000), b"\x80\x04K\x01."])
+GARBAGE = [b"hello", random.Random(0).randbytes(5000), b"\x80\x04K\x01."]  # the same on every xdist worker
+
+
+@pytest.mark.parametrize("content", GARBAGE, ids=["text", "noise", "pickle"])
 def test_garbage_checkpoint(tmp_path, content):
     (tmp_path / "model.pt").write_bytes(content)
     assert "is not a readable checkpoint" in message(tmp_path / "model.pt")
