@@ -26,11 +26,10 @@ SHARED = {"tests/test_site.py": "site", "tests/test_accessibility.py": "site"}
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups into the test ids
 def pytest_collection_modifyitems(config, items) -> None:
-    root = config.rootpath
+    group_of = {}
     for item in items:
-        where = item.path.relative_to(root).as_posix()
-        group = "notebooks" if item.path.suffix == ".ipynb" else SHARED.get(where, where)
-        item.add_marker(pytest.mark.xdist_group(group))
-        item.user_properties.append(("group", group))
+        where = item.path.relative_to(config.rootpath).as_posix()
+        group_of[item] = "notebooks" if item.path.suffix == ".ipynb" else SHARED.get(where, where)
+        item.add_marker(pytest.mark.xdist_group(group_of[item]))
     rank = {group: index for index, group in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(dict(item.user_properties)["group"], len(rank)))
+    items.sort(key=lambda item: rank.get(group_of[item], len(rank)))

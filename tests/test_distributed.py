@@ -48,16 +48,10 @@ def test_the_meeting_point_listens_before_any_process_starts():
     assert store.get("greeting") == b"hello"
 
 
-def listening(pids: set[int] | None = None) -> list[str]:
-    """The local addresses (host:port) of the TCP sockets that these processes (default: all) listen on, from ss."""
-    lines = run_with_deadline(
-        ["ss", "-Hltnp"], capture_output=True, text=True, check=True, timeout=300
-    ).stdout.splitlines()
-    return [line.split()[3] for line in lines if pids is None or any(f"pid={pid}," in line for pid in pids)]
-
-
-def listening_ports_of(pid: int) -> list[str]:
-    return listening({pid})
+def listening(pids: set[int]) -> list[str]:
+    """The local addresses (host:port) of the TCP sockets that these processes listen on, from ss."""
+    ss = run_with_deadline(["ss", "-Hltnp"], capture_output=True, text=True, check=True, timeout=10)
+    return [line.split()[3] for line in ss.stdout.splitlines() if any(f"pid={pid}," in line for pid in pids)]
 
 
 def this_process_and_its_children() -> set[int]:
@@ -89,9 +83,9 @@ class ListeningWatch(threading.Thread):
 @pytest.mark.skipif(not shutil.which("ss"), reason="needs ss (iproute2) to list listening sockets")
 def test_the_meeting_point_listens_on_loopback_only():
     store = meeting_point(2)
-    listening = listening_ports_of(os.getpid())
-    assert f"127.0.0.1:{store.port}" in listening, listening
-    assert not [address for address in listening if address.endswith(f":{store.port}") and "127.0.0.1" not in address]
+    addresses = listening({os.getpid()})
+    assert f"127.0.0.1:{store.port}" in addresses, addresses
+    assert not [address for address in addresses if address.endswith(f":{store.port}") and "127.0.0.1" not in address]
 
 
 def shard_orders(n_images: int, world_size: int, epoch: int) -> list[list[int]]:
