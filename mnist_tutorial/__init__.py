@@ -13,7 +13,15 @@ from .data import (
     normalize,
 )
 from .datasets.sources import resolve_source
-from .errors import CheckpointError, ConfigError, DataError, OutputError, TrainingDivergedError, TutorialError
+from .errors import (
+    CheckpointError,
+    ConfigError,
+    DataError,
+    OutputError,
+    TrainingDivergedError,
+    TutorialError,
+    WorkerDiedError,
+)
 from .evaluate import confusion_matrix, evaluate, most_confident_mistakes, per_class_accuracy, predict
 from .history import History
 from .model import NeuralNetwork, count_parameters
@@ -33,6 +41,7 @@ __all__ = [
     "TensorLoader",
     "TrainingDivergedError",
     "TutorialError",
+    "WorkerDiedError",
     "confusion_matrix",
     "count_parameters",
     "cpu_threads",

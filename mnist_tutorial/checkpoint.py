@@ -12,7 +12,7 @@ import torch
 
 from .defaults import MAX_HIDDEN, NORMALIZE_MEAN, NORMALIZE_STD
 from .errors import CheckpointError
-from .files import remove_stale_temporaries, write_bytes_atomic, write_failure
+from .files import kind_of, path_argument, remove_stale_temporaries, write_bytes_atomic, write_failure
 from .model import NeuralNetwork
 
 FORMAT = "mnist-tutorial/1"
@@ -66,7 +66,7 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
 
     A bare state_dict of the lesson's network (torch.save(model.state_dict(), path)) is accepted too.
     """
-    path = Path(path)
+    path = path_argument("path", path)
     state = _load_weights_only(path)
     if isinstance(state, dict) and any(name.endswith("fc1.weight") for name in state if isinstance(name, str)):
         weights = without_wrappers(state)
@@ -80,7 +80,24 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     check_normalization(path, state)
     check_sizes(path, state)
     check_history(path, state.get("history"))
+    check_training_state(path, state)
     return state
+
+
+PLAIN = (str, int, float, bool, type(None))
+
+
+def check_training_state(path: Path, state: dict[str, Any]) -> None:
+    """The epoch is a whole number and the settings a flat mapping of plain values, as save_checkpoint writes them."""
+    epoch, settings = state.get("epoch", 0), state.get("settings", {})
+    fits = type(epoch) is int and 0 <= epoch <= MAX_HISTORY
+    fits = fits and isinstance(settings, dict) and all(type(v) in PLAIN for v in settings.values())
+    fits = fits and all(isinstance(name, str) for name in settings)
+    if not fits:
+        raise CheckpointError(
+            f"{path} holds an epoch count or settings of a kind the course never writes (epoch {epoch!r:.40}, "
+            f"settings {type(settings).__name__}): {RETRAIN}"
+        )
 
 
 def check_history(path: Path, history: Any) -> None:
@@ -172,8 +189,12 @@ def _load_weights_only(path: Path) -> Any:
         if (path / "model.pt").is_file():
             raise CheckpointError(f"checkpoint {path} is a folder, not a file: pass {path / 'model.pt'}")
         raise CheckpointError(f"checkpoint {path} is a folder, not a file: pass the model.pt that training wrote")
-    if not path.is_file():
+    if not path.exists():
         raise CheckpointError(f"checkpoint {path} does not exist: check the path, or train a model first")
+    if not path.is_file():
+        raise CheckpointError(
+            f"checkpoint {path} is {kind_of(path.resolve())}, not a file: pass the model.pt training wrote"
+        )
     check_archive(path)
     try:
         with warnings.catch_warnings():  # e.g. "Detected pickle protocol 4": the error below says it all
@@ -219,6 +240,7 @@ def model_from_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Neu
 
 def load_model(path: str | os.PathLike) -> NeuralNetwork:
     """The trained NeuralNetwork stored at `path`, on the CPU, in eval mode."""
+    path = path_argument("path", path)
     model = model_from_checkpoint(path, load_checkpoint(path))
     return model.eval()
 

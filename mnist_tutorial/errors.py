@@ -5,12 +5,15 @@ A message names what was wrong and how to fix it in the library's terms: argumen
 names to its own words and renders messages with `in_words`.
 """
 
+import functools
+import inspect
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import TypeVar
 
 
 class TutorialError(Exception):
-    """Base class: anything the CLI reports as one line on stderr, with exit status 2 (a diverged run: 1)."""
+    """Base class: anything the CLI reports as one line on stderr, with exit status 2 (a failed run: 1)."""
 
 
 class ConfigError(TutorialError, ValueError):
@@ -31,6 +34,31 @@ class OutputError(TutorialError, OSError):
 
 class TrainingDivergedError(TutorialError, ArithmeticError):
     """The loss became NaN or infinite, or grew far beyond an untrained network's."""
+
+
+class WorkerDiedError(TutorialError, ChildProcessError):
+    """A process of a data-parallel run ended without finishing (killed, or crashed outside the course's code)."""
+
+
+Function = TypeVar("Function", bound=Callable)
+
+
+def keywords_only(function: Function) -> Function:
+    """Refuse positional arguments to an entry point that takes keywords only, naming the keywords to use."""
+    parameters = inspect.signature(function).parameters.items()
+    required = [name for name, parameter in parameters if parameter.default is parameter.empty]
+
+    @functools.wraps(function)
+    def checked(*args, **kwargs):
+        if args:
+            spelled = ", ".join(f"{name}=..." for name in required) or "name=value, ..."
+            raise ConfigError(
+                f"{function.__name__}() takes its arguments by name, got {len(args)} without one: "
+                f"call {function.__name__}({spelled})"
+            )
+        return function(**kwargs)
+
+    return checked  # type: ignore[return-value]
 
 
 ARGUMENT = re.compile(r"`(\w+)(?:=([^`]*))?`")

@@ -6,8 +6,41 @@ import glob
 import os
 import re
 import secrets
+import stat
 from collections.abc import Iterator
 from pathlib import Path
+
+from .errors import ConfigError
+
+
+def path_argument(name: str, value: object) -> Path:
+    """The path argument `name` as a Path, `~` expanded; refuses a non-path, and an empty one (the current folder)."""
+    if not isinstance(value, (str, os.PathLike)):
+        kind = type(value).__name__
+        what = "None" if value is None else f"{'an' if kind[0] in 'aeiouAEIOU' else 'a'} {kind}"
+        raise ConfigError(f"`{name}` is {what}, not a path: pass a file or folder name as a string")
+    if os.fspath(value) in ("", b""):
+        raise ConfigError(f"`{name}` is empty: pass a file or folder name (an unset variable?)")
+    return Path(os.fsdecode(value)).expanduser()
+
+
+KINDS = (
+    (stat.S_ISLNK, "a symlink"),
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def kind_of(path: Path) -> str | None:
+    """What `path` is, if it is there but not a regular file ("a symlink", "a folder", "a device"); else None."""
+    try:
+        mode = os.lstat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    if stat.S_ISREG(mode):
+        return None
+    return next((word for test, word in KINDS if test(mode)), "a device")
 
 
 def temporary_beside(target: Path) -> Path:

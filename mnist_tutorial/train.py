@@ -3,6 +3,7 @@
 import math
 import os
 import random
+import re
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -197,7 +198,27 @@ def fit(
         except KeyboardInterrupt:
             history.interrupted = True
             print(f"Interrupted: keeping the model as it is, with {history.epochs} complete epoch(s).")
+        except (IndexError, RuntimeError) as error:
+            if (reason := label_problem(error)) is None:
+                raise
+            raise ConfigError(reason) from None
     return history
+
+
+def label_problem(error: Exception) -> str | None:
+    """What is wrong with the labels, if torch's loss refused them: class numbers out of range, or not whole."""
+    message = str(error)
+    if match := re.search(r"Target (-?\d+) is out of bounds", message):
+        return (
+            f"a loader yielded the label {match[1]}, but the network has an output for each class from 0 to one "
+            "less than its number of outputs: check the labels the loaders yield (labels.unique())"
+        )
+    if "target dtype" in message or "scalar type Long" in message:
+        return (
+            "a loader yielded labels that are not whole class numbers (CrossEntropyLoss wants one per image, as "
+            "torch.long): convert them with labels.long()"
+        )
+    return None
 
 
 # Stopping a run that cannot recover: a loss that is not finite, or far above an untrained network's.

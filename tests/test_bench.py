@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import pass_as_checked
 
 from mnist_tutorial.datasets.idx import write_idx
 
@@ -73,6 +74,7 @@ def test_reads_full_size_files_from_the_data_dir(bench, capsys: pytest.CaptureFi
     for prefix, count in (("train", 130), ("t10k", 40)):
         write_idx(raw / f"{prefix}-images-idx3-ubyte.gz", rng.integers(0, 256, (count, 28, 28), dtype=np.uint8))
         write_idx(raw / f"{prefix}-labels-idx1-ubyte.gz", rng.integers(0, 10, count, dtype=np.uint8))
+    pass_as_checked(raw)
     report = run_json(bench, capsys, "--data-dir", str(tmp_path), "--pipelines", "fast", "--epochs", "1")
     assert report["dataset"] == "mnist" and report["source"] == "full"
     assert report["n_train"] == 130 and report["n_test"] == 40

@@ -106,6 +106,30 @@ def test_a_folder_instead_of_a_checkpoint(tmp_path):
     assert message(tmp_path) == f"checkpoint {tmp_path} is a folder, not a file: pass {tmp_path}/model.pt"
 
 
+def test_a_device_or_a_fifo_instead_of_a_checkpoint(tmp_path):
+    assert message("/dev/zero") == "checkpoint /dev/zero is a device, not a file: pass the model.pt training wrote"
+    os.mkfifo(tmp_path / "model.pt")
+    assert message(tmp_path / "model.pt").endswith("model.pt is a FIFO, not a file: pass the model.pt training wrote")
+
+
+@pytest.mark.parametrize(
+    "change, shows",
+    [
+        ({"epoch": "2"}, "epoch '2', settings dict"),
+        ({"epoch": -1}, "epoch -1, settings dict"),
+        ({"settings": "lr=0.01"}, "epoch 2, settings str"),
+        ({"settings": {"lr": [0.01]}}, "epoch 2, settings dict"),
+    ],
+)
+def test_an_epoch_or_settings_of_another_kind_are_refused_in_one_line(tmp_path, change, shows):
+    saved(tmp_path / "model.pt")
+    torch.save({**torch.load(tmp_path / "model.pt", weights_only=True), **change}, tmp_path / "model.pt")
+    assert message(tmp_path / "model.pt") == (
+        f"{tmp_path}/model.pt holds an epoch count or settings of a kind the course never writes ({shows}): "
+        "delete it and train again"
+    )
+
+
 @pytest.mark.parametrize("fraction", [0.0, 0.01, 0.3, 0.6, 0.99])
 def test_truncated_checkpoint(tmp_path, fraction):
     saved(tmp_path / "model.pt")

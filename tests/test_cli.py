@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import md5, run_with_deadline, same_weights
+from helpers import md5, pass_as_checked, run_with_deadline, same_weights
 
 from mnist_tutorial import NeuralNetwork, checkpoint, load_checkpoint, load_model
 from mnist_tutorial.cli import main
@@ -202,6 +202,7 @@ def damage(raw: Path, case: str) -> str:
 )
 def test_bad_data_files(tiny_data_dir, tmp_path, capsys, case):
     expected = damage(tiny_data_dir / "MNIST" / "raw", case)
+    pass_as_checked(tiny_data_dir / "MNIST" / "raw")  # as if its md5s matched: the reader must still refuse it
     line = refused(["train", "--data-dir", tiny_data_dir, "--out", tmp_path / "out"], capsys)
     assert line == f"mnist-tutorial: error: {expected}"
     assert os.listdir(tmp_path / "out") == []
@@ -338,6 +339,44 @@ def test_resume_refusals(tmp_path, tiny_run, capsys):
     assert refused([*resume, tmp_path / "nope.pt"], capsys).startswith(
         f"mnist-tutorial: error: checkpoint {tmp_path}/nope.pt does not exist"
     )
+
+
+def test_resume_refuses_a_training_state_of_another_kind_in_one_line(tmp_path, tiny_run, capsys):
+    assert tiny_run(tmp_path / "run", 1) == 0
+    state = torch.load(tmp_path / "run" / "model.pt", weights_only=True)
+    capsys.readouterr()
+    kinds = {
+        "epoch": ({"epoch": "1"}, "epoch '1', settings dict"),
+        "settings": ({"settings": "x"}, "epoch 1, settings str"),
+    }
+    for name, (change, shows) in kinds.items():
+        torch.save({**state, **change}, tmp_path / f"{name}.pt")
+        assert refused(["train", "--out", tmp_path / "more", "--resume", tmp_path / f"{name}.pt"], capsys) == (
+            f"mnist-tutorial: error: {tmp_path}/{name}.pt holds an epoch count or settings of a kind the course "
+            f"never writes ({shows}): delete it and train again"
+        )
+    momentum = state["optimizer_state"]["state"][0]
+    momentum["momentum_buffer"] = torch.zeros(3)
+    torch.save(state, tmp_path / "momentum.pt")
+    assert tiny_run(tmp_path / "more", 2, "--resume", tmp_path / "momentum.pt") == 2
+    assert capsys.readouterr().err == (
+        f"mnist-tutorial: error: {tmp_path}/momentum.pt holds a training state that does not fit this run (a "
+        "momentum buffer does not fit a parameter of shape (128, 784)): train without --resume\n"
+    )
+    assert list((tmp_path / "more").iterdir()) == []  # refused before any output was written
+
+
+def test_out_and_checkpoint_paths_empty_under_home_or_a_device(tmp_path, capsys, monkeypatch, tiny_run):
+    assert refused(["train", "--out", ""], capsys) == (
+        "mnist-tutorial: error: --out is empty: pass a file or folder name (an unset variable?)"
+    )
+    assert refused(["evaluate", "--checkpoint", "/dev/zero"], capsys) == (
+        "mnist-tutorial: error: checkpoint /dev/zero is a device, not a file: pass the model.pt training wrote"
+    )
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    assert tiny_run("~/run", 1) == 0
+    assert (tmp_path / "home" / "run" / "model.pt").is_file() and not (tmp_path / "~").exists()
 
 
 def test_a_network_with_other_outputs_than_the_dataset_has_classes(tmp_path, capsys):

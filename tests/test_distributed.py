@@ -4,11 +4,15 @@ Each launch starts fresh processes that import torch (a few seconds each on 2 co
 launch train small data for few steps, and the rules are checked without processes.
 """
 
+import contextlib
 import json
 import os
+import re
 import shutil
+import signal
 import socket
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +20,7 @@ import torch
 from helpers import run_with_deadline, tiny_data
 
 from mnist_tutorial.checkpoint import load_checkpoint, load_model
+from mnist_tutorial.cli import main
 from mnist_tutorial.data import make_test_loader
 from mnist_tutorial.errors import ConfigError
 from mnist_tutorial.model import NeuralNetwork
@@ -159,14 +164,55 @@ def test_nproc_2_writes_the_outputs_of_a_single_process_run(tmp_path, capfd):
     assert resumed["epochs"] == 2 and resumed["train_loss"][0] == metrics["train_loss"][0]
 
 
+def ranks_started() -> list[int]:
+    """The pids of this process's children that torch.multiprocessing spawned (not its resource tracker)."""
+    pids = []
+    for pid in this_process_and_its_children() - {os.getpid()}:
+        with contextlib.suppress(OSError):
+            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                pids.append(pid)
+    return sorted(pids)
+
+
+@pytest.mark.slow
+def test_a_killed_rank_ends_the_run_in_one_line_naming_it_and_its_signal(tmp_path, capsys):
+    def kill_one_rank():
+        deadline = time.monotonic() + 60
+        while len(ranks_started()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1)
+        os.kill(ranks_started()[-1], signal.SIGKILL)
+
+    killer = threading.Thread(target=kill_one_rank, daemon=True)
+    killer.start()
+    args = ["train", "--nproc", "2", "--source", "sample", "--epochs", "30", "--device", "cpu", "--out", tmp_path]
+    assert main([str(arg) for arg in args]) == 1
+    killer.join()
+    err = capsys.readouterr().err
+    assert re.fullmatch(
+        r"mnist-tutorial: error: process rank [01] of 2 was killed by SIGKILL before the run finished "
+        r"\(out of memory\? killed by hand\?\), and the others were stopped: free some memory or pass a smaller "
+        r"--nproc, and train again\n",
+        err,
+    ), err
+    assert ranks_started() == []  # the other rank was stopped too
+
+
 @pytest.mark.slow
 def test_an_error_in_a_process_is_raised_here_in_its_own_words():
     with pytest.raises(ConfigError, match=r"`num_epochs=0` is not a positive whole number"):
         train_data_parallel(tiny_data(64, 16), nproc=1, num_epochs=0)  # fit refuses it inside the process
 
 
-def test_refused_before_any_process_starts(tmp_path):
-    with pytest.raises(ConfigError, match="`nproc=3` does not divide"):
-        train_and_save(nproc=3, source="sample", device="cpu", out=tmp_path)
+def test_refused_before_any_process_starts(tmp_path, monkeypatch):
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    with pytest.raises(ConfigError, match=r"`nproc=3` does not divide .* divides it \(1, 2, 4\)$"):
+        train_and_save(nproc=3, source="sample", device="cpu", out=tmp_path)  # suggests no more than 4 CPUs run
+    with pytest.raises(ConfigError) as refused:
+        train_and_save(nproc=64, source="sample", device="cpu", out=tmp_path)
+    assert str(refused.value) == (
+        "`nproc=64` asks for more processes than this machine's 4 CPUs, and each needs a core of its own (and "
+        "about 1 GB of memory): pass `nproc=4` or fewer"
+    )
     with pytest.raises(ConfigError, match="`loader=lesson` cannot be split"):
         train_and_save(nproc=2, source="sample", device="cpu", loader="lesson", out=tmp_path)

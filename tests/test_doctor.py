@@ -148,7 +148,7 @@ def test_a_source_that_cannot_resolve(capsys, monkeypatch, data_dir):
 @pytest.fixture
 def full_data(data_dir, monkeypatch):
     """A tiny "full" MNIST in data_dir, with torchvision's md5s made to match it."""
-    raw = write_dataset(data_dir / "MNIST" / "raw")
+    raw = write_dataset(data_dir / "MNIST" / "raw", checked=None)
     names = [name for name, _ in datasets.MNIST.resources]
     monkeypatch.setattr(datasets.MNIST, "resources", [(name, md5(raw / name)) for name in names])
     return raw
@@ -165,9 +165,8 @@ def test_full_data_with_a_damaged_file(capsys, data_dir, full_data):
     (full_data / "train-labels-idx1-ubyte.gz").write_bytes(b"not gzip")
     status, out = run_doctor(capsys, "--data-dir", str(data_dir))
     assert status == 1
-    assert fix_lines(out) == [
-        f"fix: full MNIST: damaged: train-labels-idx1-ubyte.gz in {full_data}: delete them and download again"
-    ]
+    (line,) = fix_lines(out)
+    assert line.startswith(f"fix: full MNIST: {full_data / 'train-labels-idx1-ubyte.gz'} is not MNIST's file")
 
 
 def test_a_full_disk(capsys, monkeypatch, data_dir):

@@ -8,6 +8,7 @@ from torchvision import datasets
 
 from mnist_tutorial import load_data, resolve_source
 from mnist_tutorial.cli import main
+from mnist_tutorial.datasets.checksums import MEMORY
 from mnist_tutorial.datasets.download import download_files
 from mnist_tutorial.datasets.sources import DATASETS, SPLIT_FILES
 from mnist_tutorial.defaults import OFFLINE_ENV
@@ -25,7 +26,7 @@ def online(monkeypatch):
 def served(mirror, monkeypatch, online):
     """Tiny MNIST on the local mirror, and torchvision's MNIST pointed at it with the right md5s."""
     base, folder = mirror
-    write_dataset(folder, n_train=40, n_test=20)
+    write_dataset(folder, n_train=40, n_test=20, checked=None)
     monkeypatch.setattr(datasets.MNIST, "mirrors", [base])
     monkeypatch.setattr(datasets.MNIST, "resources", [(name, md5(folder / name)) for name in NAMES])
     return folder
@@ -39,7 +40,7 @@ def test_good_files_land_and_load(tmp_path, served, capsys):
     found = resolve_source(source="full", data_dir=tmp_path / "data")
     raw = tmp_path / "data" / "MNIST" / "raw"
     assert (found.kind, found.folder) == ("full", raw)
-    assert everything_under(raw) == sorted(NAMES)  # no temporary files beside them
+    assert everything_under(raw) == sorted([*NAMES, MEMORY])  # no temporary files beside them, and md5s remembered
     assert all((raw / name).read_bytes() == (served / name).read_bytes() for name in NAMES)
     data = load_data(source="full", data_dir=tmp_path / "data")
     assert (len(data.train), len(data.test)) == (40, 20)

@@ -27,7 +27,7 @@ def online_with_no_memory(monkeypatch):
 def served(mirror, monkeypatch):
     """Tiny MNIST on the local mirror, and torchvision's MNIST pointed at it with the right md5s."""
     base, folder = mirror
-    write_dataset(folder, n_train=40, n_test=20)
+    write_dataset(folder, n_train=40, n_test=20, checked=None)
     monkeypatch.setattr(datasets.MNIST, "mirrors", [base])
     monkeypatch.setattr(datasets.MNIST, "resources", [(name, md5(folder / name)) for name in NAMES])
     return folder

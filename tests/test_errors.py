@@ -1,7 +1,11 @@
 """errors: library messages name arguments; each face renders them in its own words, through one mapping."""
 
+import pytest
+
+from mnist_tutorial import NeuralNetwork, evaluate_checkpoint, load_model, train_and_save
 from mnist_tutorial.cli import FLAGS
-from mnist_tutorial.errors import in_words
+from mnist_tutorial.deploy.export import export_model
+from mnist_tutorial.errors import ConfigError, in_words
 from mnist_tutorial.widgets.playground import FIELDS, in_form_words
 
 MESSAGE = '`num_epochs=0` is not a positive whole number; or use `source="sample"` with `data_dir`, see `model.eval()`'
@@ -26,3 +30,30 @@ def test_every_argument_the_library_names_has_a_flag():
     for name in ("dataset", "data_dir", "source", "device", "num_epochs", "batch_size", "lr", "momentum", "seed",
                  "out", "loader", "resume", "checkpoint"):  # fmt: skip
         assert "`" not in in_words(f"`{name}=1`", FLAGS)
+
+
+@pytest.mark.parametrize(
+    "call, spelled",
+    [
+        (lambda: export_model("model.pt", "site"), "export_model(checkpoint=..., out=...)"),
+        (lambda: evaluate_checkpoint("model.pt"), "evaluate_checkpoint(checkpoint=...)"),
+        (lambda: train_and_save("runs/x"), "train_and_save(name=value, ...)"),
+    ],
+)
+def test_positional_arguments_to_an_entry_point_are_refused_naming_the_keywords(call, spelled):
+    with pytest.raises(ConfigError) as refused:
+        call()
+    name = spelled.split("(")[0]
+    assert str(refused.value).startswith(f"{name}() takes its arguments by name, got ")
+    assert str(refused.value).endswith(f" without one: call {spelled}")
+
+
+def test_a_model_where_a_path_belongs_is_refused_by_the_arguments_name(tmp_path):
+    with pytest.raises(ConfigError, match=r"^`checkpoint` is a NeuralNetwork, not a path: pass a file"):
+        export_model(checkpoint=NeuralNetwork(), out=tmp_path)
+    with pytest.raises(ConfigError, match=r"^`checkpoint` is None, not a path"):
+        evaluate_checkpoint(checkpoint=None)
+    with pytest.raises(ConfigError, match=r"^`path` is a NeuralNetwork, not a path"):
+        load_model(NeuralNetwork())
+    with pytest.raises(ConfigError, match=r"^`out` is None, not a path"):
+        train_and_save(out=None)

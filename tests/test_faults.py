@@ -13,13 +13,14 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import run_with_deadline, write_dataset
+from helpers import pass_as_checked, run_with_deadline, write_dataset
 
 from mnist_tutorial import NeuralNetwork, load_checkpoint, load_model
 from mnist_tutorial.checkpoint import FORMAT
 from mnist_tutorial.cli import main
 from mnist_tutorial.errors import CheckpointError
 from mnist_tutorial.run.lock import OutputLock
+from mnist_tutorial.run.outputs import OUTPUTS
 
 IMAGES = "train-images-idx3-ubyte.gz"
 
@@ -58,6 +59,7 @@ def test_a_gzip_bomb_is_refused_without_decompressing_it(tmp_path, images):
     data_dir = tmp_path / "data"
     raw = write_dataset(data_dir / "MNIST" / "raw")
     gzip_bomb(raw / IMAGES, images=images, body_bytes=600 << 20)  # 600 MB of zeros in about 0.6 MB
+    pass_as_checked(raw)  # its md5 would refuse it first; the reader must refuse it on its own too
     assert (raw / IMAGES).stat().st_size < 2 << 20
     result = run_with_deadline(
         [sys.executable, "-c", READ_UNDER_A_CAP, str(data_dir)], capture_output=True, text=True, timeout=120
@@ -164,20 +166,31 @@ def test_sigterm_stops_like_ctrl_c_and_leaves_no_temporary_file(tmp_path, when):
         assert f"Stopped: {out}/model.pt holds {epochs} epoch(s); continue with --resume {out}/model.pt" in stdout
 
 
-@pytest.mark.parametrize("planted", ["symlink", "fifo", "folder"])
-def test_a_planted_lock_is_refused_and_nothing_is_written_through_it(tmp_path, capsys, planted):
+PLANTED = {"symlink": "a symlink", "fifo": "a FIFO", "folder": "a folder"}
+
+
+@pytest.mark.parametrize("name", [".mnist-tutorial.lock", *OUTPUTS])
+@pytest.mark.parametrize("planted", PLANTED)
+def test_a_planted_name_in_out_is_refused_and_nothing_is_written_through_it(tmp_path, capsys, planted, name):
     out, victim = tmp_path / "shared", tmp_path / "notes.txt"
     out.mkdir()
     victim.write_text("my notes\n")
-    lock = out / ".mnist-tutorial.lock"
-    {"symlink": lambda: lock.symlink_to(victim), "fifo": lambda: os.mkfifo(lock), "folder": lock.mkdir}[planted]()
+    there = out / name
+    {"symlink": lambda: there.symlink_to(victim), "fifo": lambda: os.mkfifo(there), "folder": there.mkdir}[planted]()
     data_dir = write_dataset(tmp_path / "d" / "MNIST" / "raw").parent.parent
     assert main(train_args(data_dir, out, "--epochs", "1")) == 2
-    kind = {"symlink": "a symlink", "fifo": "a FIFO or a device", "folder": "a folder"}[planted]
     error = capsys.readouterr().err.strip()
-    assert error.startswith("mnist-tutorial: error: --out ") and f".lock there is {kind}, not the lock file" in error
-    assert "--out" in error and "\n" not in error
-    assert victim.read_text() == "my notes\n" and sorted(os.listdir(out)) == [".mnist-tutorial.lock"]
+    if name == ".mnist-tutorial.lock":
+        assert error == (
+            f"mnist-tutorial: error: --out {out}: .mnist-tutorial.lock there is {PLANTED[planted]}, not the lock "
+            f"file a run makes: remove it (rm -r '{there}') or choose another --out"
+        )
+    else:
+        assert error == (
+            f"mnist-tutorial: error: --out {out} holds {PLANTED[planted]} named {name}: move it away or choose "
+            "another --out"
+        )
+    assert victim.read_text() == "my notes\n" and os.listdir(out) == [name]
 
 
 def stride_zero_lesson_network(hidden: int) -> dict:

@@ -2,10 +2,12 @@
 
 import os
 import sys
+from pathlib import Path
 
 import pytest
 
-from mnist_tutorial.files import atomic_path, write_bytes_atomic
+from mnist_tutorial.errors import ConfigError
+from mnist_tutorial.files import atomic_path, kind_of, path_argument, write_bytes_atomic
 
 
 def test_writes_go_to_a_temporary_file_that_is_fsynced_then_renamed(tmp_path, monkeypatch):
@@ -60,3 +62,33 @@ def test_write_bytes_atomic_replaces_the_content(tmp_path):
     write_bytes_atomic(tmp_path / "a", b"first")
     write_bytes_atomic(tmp_path / "a", b"second")
     assert (tmp_path / "a").read_bytes() == b"second"
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        (None, "`out` is None, not a path: pass a file or folder name as a string"),
+        (64, "`out` is an int, not a path: pass a file or folder name as a string"),
+        ("", "`out` is empty: pass a file or folder name (an unset variable?)"),
+    ],
+)
+def test_a_path_argument_that_is_no_path_is_refused_by_its_name(value, message):
+    with pytest.raises(ConfigError) as refused:
+        path_argument("out", value)
+    assert str(refused.value) == message
+
+
+def test_a_path_argument_expands_the_home_folder(monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert path_argument("out", "~/runs") == tmp_path / "runs"
+    assert path_argument("out", Path("~") / "runs") == tmp_path / "runs"
+
+
+def test_kind_of_names_what_is_not_a_regular_file(tmp_path):
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "link").symlink_to(tmp_path / "file")
+    (tmp_path / "folder").mkdir()
+    os.mkfifo(tmp_path / "fifo")
+    kinds = {name: kind_of(tmp_path / name) for name in ("file", "link", "folder", "fifo", "missing")}
+    assert kinds == {"file": None, "link": "a symlink", "folder": "a folder", "fifo": "a FIFO", "missing": None}
+    assert kind_of(Path("/dev/zero")) == "a device"

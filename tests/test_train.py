@@ -1,11 +1,21 @@
 """Training: the loss falls, seeded runs repeat bit for bit, divergence and interrupts end cleanly."""
 
+import numpy as np
 import pytest
 import torch
 from helpers import digits, same_weights, tiny_data
 from torch import nn
 
-from mnist_tutorial import History, NeuralNetwork, fit, make_optimizer, pick_device, seed_everything, train_one_epoch
+from mnist_tutorial import (
+    History,
+    NeuralNetwork,
+    fit,
+    make_optimizer,
+    pick_device,
+    seed_everything,
+    train_and_save,
+    train_one_epoch,
+)
 from mnist_tutorial.data import Data, TensorLoader, normalize
 from mnist_tutorial.defaults import DEVICE_ENV
 from mnist_tutorial.errors import ConfigError, TrainingDivergedError
@@ -92,6 +102,28 @@ def test_non_finite_loss_stops_training_and_names_the_learning_rate():
     with pytest.raises(TrainingDivergedError, match=r"learning rate 1e\+06: training stopped, as it cannot recover"):
         fit(model, train, test, num_epochs=3, optimizer=make_optimizer(model, lr=1e6), callbacks=[saved.append])
     assert saved == []  # no epoch of NaNs was handed on to be saved
+
+
+@pytest.mark.parametrize(
+    "labels, message",
+    [
+        (torch.rand(64), "a loader yielded labels that are not whole class numbers (CrossEntropyLoss wants one per "
+         "image, as torch.long): convert them with labels.long()"),
+        (torch.full((64,), 10), "a loader yielded the label 10, but the network has an output for each class from 0 "
+         "to one less than its number of outputs: check the labels the loaders yield (labels.unique())"),
+    ],
+)  # fmt: skip
+def test_labels_the_loss_cannot_use_are_named_in_one_line(labels, message):
+    batches = [(torch.rand(64, 1, 28, 28), labels)]
+    with pytest.raises(ConfigError) as refused:
+        fit(NeuralNetwork(), batches, batches, num_epochs=1, progress=False)
+    assert str(refused.value) == message
+
+
+def test_numpy_numbers_are_welcome_where_python_numbers_are(tmp_path):
+    numbers = {"num_epochs": np.int64(1), "batch_size": np.int64(500), "lr": np.float32(0.01), "seed": np.uint8(0)}
+    metrics = train_and_save(source="sample", **numbers, momentum=np.float64(0.9), out=tmp_path, progress=False)
+    assert metrics["epochs"] == 1 and metrics["batch_size"] == 500 and type(metrics["lr"]) is float
 
 
 def test_interrupt_in_a_callback_returns_the_history_so_far():

@@ -9,7 +9,7 @@ import signal
 import sys
 from types import FrameType
 
-from ..errors import TrainingDivergedError, TutorialError, in_words
+from ..errors import TrainingDivergedError, TutorialError, WorkerDiedError, in_words
 from .commands import COMMANDS
 
 PROG = "mnist-tutorial"
@@ -50,12 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command; bad input prints one line on stderr and returns 2 (a diverged run: 1)."""
+    """Run the command; bad input prints one line on stderr and returns 2 (a diverged run or a dead process: 1)."""
     args = build_parser().parse_args(argv)
     previous = signal.signal(signal.SIGTERM, stop_like_ctrl_c) if in_main_thread() else None
     try:
         return args.run(args)
-    except TrainingDivergedError as error:
+    except (TrainingDivergedError, WorkerDiedError) as error:
         return fail(error, status=1)
     except (TutorialError, OSError) as error:  # OSError: a disk or permission problem met mid-run
         return fail(error, status=2)

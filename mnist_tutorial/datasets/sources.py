@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..defaults import DATA_DIR, DOWNLOAD_TIMEOUT_S, OFFLINE_ENV, SAMPLE_ROOT, SOURCE_ENV
 from ..errors import ConfigError, DataError
+from .checksums import verify_full
 from .download import AUTO_BUDGET_S, download_files, network_allowed
 from .specs import DATASETS, SPLIT_FILES, DatasetSpec, get_spec
 
@@ -91,8 +92,12 @@ def resolve_source(
     data_dir: str | os.PathLike | None = None,
     download: bool = True,
     timeout: float = DOWNLOAD_TIMEOUT_S,
+    verify: bool = True,
 ) -> DataSource:
-    """Decide which data to use, downloading full data if allowed and needed."""
+    """Decide which data to use, downloading full data if allowed and needed.
+
+    Full data is checked against its known md5s first (datasets/checksums.py), unless `verify` is False.
+    """
     spec = get_spec(dataset)
     origin = "" if source else f" (from ${SOURCE_ENV})"
     source = source or os.environ.get(SOURCE_ENV) or "auto"
@@ -104,6 +109,8 @@ def resolve_source(
         return sample_source(dataset)
     found = find_full(spec, data_dir)
     if found:
+        if verify:
+            verify_full(spec, found)
         return DataSource(dataset, "full", found)
     raw_dir = data_dir / spec.folder / "raw"
     fallback = source == "auto" and dataset == "mnist"
@@ -119,6 +126,8 @@ def resolve_source(
             raise
         print(f"Download failed ({error}); using the embedded sample instead.")
         return sample_source(dataset)
+    if verify:
+        verify_full(spec, raw_dir)
     return DataSource(dataset, "full", raw_dir)
 
 

@@ -28,8 +28,8 @@ from ..checkpoint import load_checkpoint, model_from_checkpoint
 from ..data import read_split
 from ..datasets.sources import get_spec, sample_source
 from ..defaults import NORMALIZE_MEAN, NORMALIZE_STD
-from ..errors import OutputError
-from ..files import write_bytes_atomic
+from ..errors import OutputError, keywords_only
+from ..files import path_argument, write_bytes_atomic
 from ..model import NeuralNetwork
 
 FORMAT = "mnist-tutorial-export/1"
@@ -54,9 +54,10 @@ class Exported:
     page: Path
 
 
+@keywords_only
 def export_model(*, checkpoint: str | os.PathLike, out: str | os.PathLike) -> Exported:
     """Write model.onnx, metadata.json and the draw page (index.html and what it needs) into the folder `out`."""
-    checkpoint, out = Path(checkpoint), Path(out)
+    checkpoint, out = path_argument("checkpoint", checkpoint), path_argument("out", out)
     state = load_checkpoint(checkpoint)
     model = model_from_checkpoint(checkpoint, state).eval()
     metadata = describe(checkpoint, state)

@@ -5,7 +5,6 @@ is allowed.
 """
 
 import concurrent.futures
-import hashlib
 import os
 import shutil
 import urllib.request
@@ -13,28 +12,14 @@ from pathlib import Path
 
 from .. import defaults
 from ..datasets import download, sources
-from ..errors import TutorialError
+from ..datasets.checksums import md5_of_file, verify_full
+from ..errors import DataError, TutorialError
 from .checks import Check, fix, note, ok
 
 SAMPLE_MANIFEST = sources.SAMPLE_DIR.parents[1] / "MD5SUMS"  # beside the sample: `md5sum -c` lines (MNIST/raw/...)
 MIN_FREE_BYTES = 1 << 30  # full MNIST takes ~65 MB and a run's outputs ~1 MB; below 1 GiB saving soon fails
 MIRROR_TIMEOUT_S = 3.0
-# Uncompressed sizes of full MNIST's files (header + payload), for folders that kept no .gz to compare md5s with.
-FULL_SIZES = {
-    "train-images-idx3-ubyte": 16 + 60_000 * 784,
-    "train-labels-idx1-ubyte": 8 + 60_000,
-    "t10k-images-idx3-ubyte": 16 + 10_000 * 784,
-    "t10k-labels-idx1-ubyte": 8 + 10_000,
-}
 REINSTALL = "reinstall the course (pip install --force-reinstall --no-deps mnist-tutorial; in a checkout: git checkout)"
-
-
-def md5_of(path: Path) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as file:
-        while chunk := file.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def read_manifest(manifest: Path) -> dict[str, str]:
@@ -50,7 +35,7 @@ def read_manifest(manifest: Path) -> dict[str, str]:
 def check_source(data_dir: Path | None = None) -> Check:
     """Which data `load_data()` would use here, with no download."""
     try:
-        found = sources.resolve_source(data_dir=data_dir, download=False)
+        found = sources.resolve_source(data_dir=data_dir, download=False, verify=False)  # check_full verifies
     except TutorialError as error:
         return fix("data source", str(error))
     return ok("data source", f"{found.kind} ({'the embedded sample' if found.kind == 'sample' else 'full MNIST'})")
@@ -64,7 +49,7 @@ def check_sample(sample_dir: Path | None = None, manifest: Path | None = None) -
     damaged = [
         name
         for name, digest in read_manifest(manifest).items()
-        if not (sample_dir / name).is_file() or md5_of(sample_dir / name) != digest
+        if not (sample_dir / name).is_file() or md5_of_file(sample_dir / name) != digest
     ]
     if damaged:
         return fix("sample", f"missing or damaged: {', '.join(damaged)}: {REINSTALL}")
@@ -72,21 +57,15 @@ def check_sample(sample_dir: Path | None = None, manifest: Path | None = None) -
 
 
 def check_full(data_dir: Path | None = None) -> Check:
-    """Full MNIST, where present: each .gz against torchvision's md5, or each unpacked file against its size."""
+    """Full MNIST, where present: the same files training would read, checked as training checks them."""
     spec = sources.get_spec("mnist")
     folder = sources.find_full(spec, Path(data_dir) if data_dir is not None else defaults.DATA_DIR)
     if folder is None:
         return ok("full MNIST", "not downloaded (the sample stands in)")
-    bad = []
-    for filename, digest in spec.torchvision_class.resources:
-        packed, unpacked = folder / filename, folder / filename.removesuffix(".gz")
-        if packed.is_file():
-            if md5_of(packed) != digest:
-                bad.append(filename)
-        elif unpacked.stat().st_size != FULL_SIZES[unpacked.name]:
-            bad.append(unpacked.name)
-    if bad:
-        return fix("full MNIST", f"damaged: {', '.join(bad)} in {folder}: delete them and download again")
+    try:
+        verify_full(spec, folder)
+    except DataError as error:
+        return fix("full MNIST", str(error))
     return ok("full MNIST", "4 files, md5s match")
 
 

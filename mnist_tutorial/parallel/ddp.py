@@ -45,12 +45,16 @@ def backend_for(device: str | torch.device) -> str:
     return BACKENDS[kind]
 
 
-def per_rank_batch(batch_size: int, world_size: int) -> int:
-    """Each process's share of the global batch; refuses a `world_size` that does not divide it."""
+def per_rank_batch(batch_size: int, world_size: int, *, most: int | None = None) -> int:
+    """Each process's share of the global batch; refuses a `world_size` that does not divide it.
+
+    `most`: the most processes this machine can run (its CPUs or GPUs), the largest `nproc` the refusal suggests.
+    """
     if world_size < 1:
         raise ConfigError(f"`nproc={world_size}` is not a positive whole number: pass 1 or more")
     if batch_size % world_size:
-        divisors = ", ".join(str(n) for n in range(1, batch_size + 1) if batch_size % n == 0)
+        most = min(batch_size, most or batch_size)
+        divisors = ", ".join(str(n) for n in range(1, most + 1) if batch_size % n == 0)
         raise ConfigError(
             f"`nproc={world_size}` does not divide `batch_size={batch_size}`, so the processes cannot split each "
             f"batch evenly: pass an `nproc` that divides it ({divisors})"

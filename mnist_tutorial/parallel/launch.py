@@ -9,6 +9,7 @@ in between nor be missed by a process that starts early; and on loopback only, a
 (GLOO_SOCKET_IFNAME), so nothing of a run can be reached from another machine.
 """
 
+import logging
 import multiprocessing
 import os
 import signal
@@ -20,10 +21,10 @@ from typing import Any
 
 import torch.distributed as dist
 import torch.multiprocessing as torch_mp
-from torch.multiprocessing.spawn import ProcessException
+from torch.multiprocessing.spawn import ProcessException, ProcessExitedException
 
 from .. import errors
-from ..errors import TutorialError
+from ..errors import TutorialError, WorkerDiedError
 
 HOST = "127.0.0.1"  # the processes meet on this machine: over loopback, whatever the hostname says
 TIMEOUT = timedelta(minutes=5)  # waiting this long at the meeting point or in a collective means a process died
@@ -45,21 +46,34 @@ def launch(worker: Callable[..., Any], nproc: int, *args: Any) -> list[Any]:
         _entry, args=(worker, nproc, store.port, results, args), nprocs=nproc, join=False, start_method="spawn"
     )
     received: dict[int, tuple] = {}
+    # join() logs a warning per process it stops after one died; the error below says it in one line
+    logging.getLogger("torch.multiprocessing.spawn").setLevel(logging.ERROR)
     try:
         while not processes.join(timeout=0.1):
             _drain(results, received)
-    except ProcessException:
+    except ProcessException as error:
         _drain(results, received)
         failures = [outcome for outcome in received.values() if outcome[0] == "error"]
         if failures:
             _, name, message = failures[0]
             raise getattr(errors, name, TutorialError)(message) from None
+        if isinstance(error, ProcessExitedException):
+            raise WorkerDiedError(died(error, nproc)) from None
         raise
     finally:
         _stop(processes.processes)  # after Ctrl-C or any other exception here: no process is left running
         del store  # the meeting point closes once every process has gone
     _drain(results, received)
     return [received[rank][1] for rank in range(nproc)]
+
+
+def died(error: ProcessExitedException, nproc: int) -> str:
+    """Which process ended, and how, in words: "rank 1 of 2 was killed by SIGKILL"."""
+    how = f"was killed by {error.signal_name}" if error.signal_name else f"exited with status {error.exit_code}"
+    return (
+        f"process rank {error.error_index} of {nproc} {how} before the run finished (out of memory? killed by "
+        "hand?), and the others were stopped: free some memory or pass a smaller `nproc`, and train again"
+    )
 
 
 def meeting_point(nproc: int) -> dist.TCPStore:

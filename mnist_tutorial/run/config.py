@@ -9,19 +9,11 @@ from typing import Any
 from .. import defaults
 from ..checkpoint import load_checkpoint
 from ..errors import CheckpointError, ConfigError
+from ..files import path_argument
 from ..settings import check_count, check_settings
 from ..train import pick_device
 
 LOADERS = ("fast", "lesson")
-
-
-def as_path(name: str, value: object) -> Path:
-    """A path argument as a Path, with `~` expanded; refuses an empty one, which would mean the current folder."""
-    if not isinstance(value, (str, os.PathLike)):
-        raise ConfigError(f"`{name}={value!r}` is not a path: pass a folder or file name as a string")
-    if os.fspath(value) == "":
-        raise ConfigError(f"`{name}` is empty: pass a folder or file name (an unset variable?)")
-    return Path(value).expanduser()
 
 
 @dataclass(frozen=True)
@@ -47,8 +39,8 @@ class RunConfig:
     def __post_init__(self) -> None:
         for name in ("out", "resume", "data_dir"):
             value = getattr(self, name)
-            if value is not None:
-                object.__setattr__(self, name, as_path(name, value))
+            if value is not None or name == "out":
+                object.__setattr__(self, name, path_argument(name, value))
 
     def recorded(self) -> dict[str, Any]:
         """The settings a checkpoint stores, which a resumed run follows."""
@@ -78,9 +70,27 @@ def settle(config: RunConfig) -> tuple[RunConfig, dict[str, Any] | None]:
     if config.loader not in LOADERS:
         raise ConfigError(f"unknown `loader={config.loader!r}`: choose one of {', '.join(LOADERS)}")
     check_count("nproc", config.nproc)
+    check_cpus(config.nproc, config.device)
+    config = as_python_numbers(config)
     if state:
         check_resumable(config.resume, state, num_epochs=config.num_epochs)
     return config, state
+
+
+def as_python_numbers(config: RunConfig) -> RunConfig:
+    """The checked settings as Python's own int and float (NumPy's np.int64(64) is welcome, but torch wants int)."""
+    counts = {name: int(getattr(config, name)) for name in ("num_epochs", "batch_size", "seed", "nproc")}
+    return dataclasses.replace(config, **counts, lr=float(config.lr), momentum=float(config.momentum))
+
+
+def check_cpus(nproc: int, device: str) -> None:
+    """Refuse more processes than CPUs on the CPU: each needs a core of its own (and about 1 GB of memory)."""
+    cpus = os.cpu_count() or 1
+    if device == "cpu" and nproc > cpus:
+        raise ConfigError(
+            f"`nproc={nproc}` asks for more processes than this machine's {cpus} CPUs, and each needs a core of "
+            f"its own (and about 1 GB of memory): pass `nproc={cpus}` or fewer"
+        )
 
 
 def pick(name: str, value: Any, before: Any, path: Path | None) -> Any:

@@ -52,7 +52,8 @@ def train_data_parallel(config: RunConfig, state: dict[str, Any] | None) -> dict
     if config.loader != "fast":
         raise ConfigError("`loader=lesson` cannot be split across processes: leave `loader` out (fast) for `nproc`")
     config = dataclasses.replace(config, nproc=int(os.environ["WORLD_SIZE"]) if in_torchrun() else config.nproc)
-    per_rank_batch(config.batch_size, config.nproc)
+    most = None if in_torchrun() else torch.cuda.device_count() if config.device == "cuda" else os.cpu_count()
+    per_rank_batch(config.batch_size, config.nproc, most=most)
     check_devices(torch.device(config.device), config.nproc)
     if in_torchrun():
         rank = int(os.environ["RANK"])

@@ -5,8 +5,9 @@ import os
 from ..checkpoint import load_checkpoint, model_from_checkpoint
 from ..data import load_data, make_test_loader
 from ..datasets.specs import get_spec
-from ..errors import CheckpointError, ConfigError
+from ..errors import CheckpointError, ConfigError, keywords_only
 from ..evaluate import evaluate
+from ..files import path_argument
 from ..model import NeuralNetwork
 from ..train import pick_device
 
@@ -21,6 +22,7 @@ def check_classes(path: str | os.PathLike, model: NeuralNetwork, dataset: str) -
         )
 
 
+@keywords_only
 def evaluate_checkpoint(
     *,
     checkpoint: str | os.PathLike,
@@ -31,6 +33,7 @@ def evaluate_checkpoint(
 ) -> float:
     """Test accuracy (a fraction) of a saved model on the test split of the data it was trained on."""
     torch_device = pick_device(device)
+    checkpoint = path_argument("checkpoint", checkpoint)
     state = load_checkpoint(checkpoint)
     trained_on = state.get("dataset", "mnist")
     dataset = dataset or trained_on

@@ -1,6 +1,5 @@
 """One run per output folder at a time: an advisory lock that the operating system drops when its holder dies."""
 
-import errno
 import os
 import stat
 import time
@@ -8,6 +7,7 @@ from pathlib import Path
 from types import TracebackType
 
 from ..errors import OutputError
+from ..files import kind_of
 
 LOCK_NAME = ".mnist-tutorial.lock"
 
@@ -69,14 +69,14 @@ class OutputLock:
         flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
         try:
             fd = os.open(self.path, flags, 0o644)
-        except OSError as error:
-            if not (self.path.is_symlink() or self.path.is_dir() or error.errno == errno.ENXIO):
+        except OSError:
+            if kind_of(self.path) is None:
                 raise
         else:
             if stat.S_ISREG(os.fstat(fd).st_mode):
                 return fd
             os.close(fd)
-        kind = "a symlink" if self.path.is_symlink() else "a folder" if self.path.is_dir() else "a FIFO or a device"
+        kind = kind_of(self.path)
         raise OutputError(
             f"`out={self.out}`: {LOCK_NAME} there is {kind}, not the lock file a run makes: "
             f"remove it (rm -r '{self.path}') or choose another `out`"

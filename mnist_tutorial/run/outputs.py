@@ -13,7 +13,7 @@ from ..checkpoint import load_checkpoint, save_checkpoint
 from ..data import Data
 from ..errors import CheckpointError, OutputError
 from ..evaluate import predict
-from ..files import write_bytes_atomic, write_failure
+from ..files import kind_of, write_bytes_atomic, write_failure
 from ..history import History
 from ..model import NeuralNetwork
 from ..plots import alt_text, plot_loss, plot_predictions, save_figure
@@ -31,13 +31,14 @@ def prepare_out(out: Path) -> None:
         out.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=out):
             pass
-        blocked = next((name for name in OUTPUTS if (out / name).is_dir()), None)
+        blocked = next(((name, kind_of(out / name)) for name in OUTPUTS if kind_of(out / name)), None)
     except OSError as error:
         if isinstance(error, OutputError):
             raise
         raise OutputError(f"cannot write to `out={out}` ({error.strerror}): choose a writable folder") from None
     if blocked:
-        raise OutputError(f"`out={out}` holds a folder named {blocked}: move it away or choose another `out`")
+        name, kind = blocked  # the run writes only regular files there: a planted link or FIFO is not replaced
+        raise OutputError(f"`out={out}` holds {kind} named {name}: move it away or choose another `out`")
 
 
 def clear_previous(out: Path) -> None:

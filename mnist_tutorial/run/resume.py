@@ -32,6 +32,15 @@ def check_same_source(path: Path, stored: str | None, found: str) -> None:
         )
 
 
+def check_momentum(optimizer: torch.optim.Optimizer) -> None:
+    """Each momentum buffer has its parameter's shape (load_state_dict does not look; the first step would fail)."""
+    for group in optimizer.param_groups:
+        for parameter in group["params"]:
+            buffer = optimizer.state.get(parameter, {}).get("momentum_buffer")
+            if buffer is not None and (not isinstance(buffer, torch.Tensor) or buffer.shape != parameter.shape):
+                raise ValueError(f"a momentum buffer does not fit a parameter of shape {tuple(parameter.shape)}")
+
+
 def restore(path: Path, state: dict[str, Any], optimizer: torch.optim.Optimizer, loader) -> History:
     """Put the optimizer and the shuffling back where the checkpoint left them; returns its history.
 
@@ -42,6 +51,7 @@ def restore(path: Path, state: dict[str, Any], optimizer: torch.optim.Optimizer,
         history = History.from_dict(state["history"])
         if state.get("optimizer_state"):
             optimizer.load_state_dict(state["optimizer_state"])
+            check_momentum(optimizer)
         if loader is not None and state.get("shuffle_state") is not None:
             loader.generator.set_state(state["shuffle_state"])
     except (KeyError, TypeError, ValueError, RuntimeError) as error:

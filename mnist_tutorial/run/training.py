@@ -7,7 +7,7 @@ from typing import Any
 
 from .. import defaults
 from ..data import load_data, make_loaders
-from ..errors import ConfigError
+from ..errors import ConfigError, keywords_only
 from ..history import History
 from ..speed.cuda_graphs import GraphedTraining
 from ..train import fit, make_optimizer, seed_everything
@@ -18,6 +18,7 @@ from .outputs import CheckpointSaver, finish, prepare_out
 from .resume import restore, start_model
 
 
+@keywords_only
 def train_and_save(
     *,
     dataset: str | None = None,
