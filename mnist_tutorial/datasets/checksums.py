@@ -4,6 +4,8 @@ The known md5s are torchvision's, of the four .gz files. Training reads a file u
 torchvision does), so an uncompressed file beside its .gz must hold the .gz's contents. A folder that kept no
 .gz can only be checked by its files' sizes. What was checked is remembered in the folder (by name, size and
 modification time), so later runs skip it; a folder this process cannot write to is checked once per process.
+A system-wide copy that a package manager installed is its own check (sources.py does not ask for this one:
+Debian re-gzips the files, so their md5s differ from torchvision's).
 """
 
 import gzip
