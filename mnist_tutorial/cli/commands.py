@@ -5,7 +5,6 @@ import argparse
 from .. import defaults
 from ..datasets.sources import SOURCES
 from ..datasets.specs import DATASETS
-from ..deploy.export import export_model
 from ..doctor import doctor
 from ..run import RunConfig, evaluate_checkpoint, train
 from ..train import DEVICES
@@ -124,6 +123,8 @@ def add_export(commands: argparse._SubParsersAction) -> None:
 
 
 def run_export(args: argparse.Namespace) -> int:
+    from ..deploy.export import export_model  # here: onnx takes most of a second to import, and only export needs it
+
     exported = export_model(checkpoint=args.checkpoint, out=args.out)
     size_kb = exported.onnx.stat().st_size / 1024
     print(f"Wrote {exported.onnx} ({size_kb:.0f} KB) and {exported.metadata}")
