@@ -154,3 +154,9 @@ def test_dataset_specs_agree_with_torchvision():
     assert DATASETS["fashion"].class_names == tuple(datasets.FashionMNIST.classes)
     assert DATASETS["mnist"].torchvision_class is datasets.MNIST
     assert DATASETS["fashion"].torchvision_class is datasets.FashionMNIST
+
+
+def test_a_data_dir_under_home_is_expanded(tmp_path, monkeypatch):
+    raw = write_dataset(tmp_path / "data" / "MNIST" / "raw")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert resolve_source(source="full", data_dir="~/data").folder == raw

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..defaults import DATA_DIR, DOWNLOAD_TIMEOUT_S, OFFLINE_ENV, SAMPLE_ROOT, SOURCE_ENV
 from ..errors import ConfigError, DataError
+from ..files import path_argument
 from .checksums import verify_full
 from .download import AUTO_BUDGET_S, download_files, network_allowed
 from .specs import DATASETS, SPLIT_FILES, DatasetSpec, get_spec
@@ -103,7 +104,7 @@ def resolve_source(
     source = source or os.environ.get(SOURCE_ENV) or "auto"
     if source not in SOURCES:
         raise ConfigError(f"unknown `source={source!r}`{origin}: choose one of {', '.join(SOURCES)}")
-    data_dir = Path(data_dir) if data_dir is not None else DATA_DIR
+    data_dir = path_argument("data_dir", data_dir) if data_dir is not None else DATA_DIR
     check_data_dir(data_dir)
     if source == "sample":
         return sample_source(dataset)

@@ -59,7 +59,7 @@ def check_sample(sample_dir: Path | None = None, manifest: Path | None = None) -
 def check_full(data_dir: Path | None = None) -> Check:
     """Full MNIST, where present: the same files training would read, checked as training checks them."""
     spec = sources.get_spec("mnist")
-    folder = sources.find_full(spec, Path(data_dir) if data_dir is not None else defaults.DATA_DIR)
+    folder = sources.find_full(spec, Path(data_dir).expanduser() if data_dir is not None else defaults.DATA_DIR)
     if folder is None:
         return ok("full MNIST", "not downloaded (the sample stands in)")
     try:
