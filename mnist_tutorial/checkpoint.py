@@ -240,7 +240,6 @@ def model_from_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Neu
 
 def load_model(path: str | os.PathLike) -> NeuralNetwork:
     """The trained NeuralNetwork stored at `path`, on the CPU, in eval mode."""
-    path = path_argument("path", path)
     model = model_from_checkpoint(path, load_checkpoint(path))
     return model.eval()
 

@@ -4,8 +4,8 @@ The known md5s are torchvision's, of the four .gz files. Training reads a file u
 torchvision does), so an uncompressed file beside its .gz must hold the .gz's contents. A folder that kept no
 .gz can only be checked by its files' sizes. What was checked is remembered in the folder (by name, size and
 modification time), so later runs skip it; a folder this process cannot write to is checked once per process.
-A system-wide copy that a package manager installed is its own check (sources.py does not ask for this one:
-Debian re-gzips the files, so their md5s differ from torchvision's).
+A system-wide copy that a package manager installed is its own check, and is not held to torchvision's md5s:
+Debian re-gzips the files, so theirs differ.
 """
 
 import gzip
@@ -46,7 +46,10 @@ def md5_of_file(path: Path) -> str:
 
 def verify_full(spec: DatasetSpec, folder: Path) -> None:
     """Refuse full data whose files are not `spec`'s own, naming the first file that is not; checks each once."""
+    if folder in spec.system_dirs:
+        return
     memory = recall(folder)
+    before = dict(memory)
     for packed_name, expected in spec.torchvision_class.resources:
         packed, unpacked = folder / packed_name, folder / packed_name.removesuffix(".gz")
         if packed.is_file() and not remembered(memory, packed, expected):
@@ -66,7 +69,8 @@ def verify_full(spec: DatasetSpec, folder: Path) -> None:
             memory[unpacked.name] = stamp(unpacked, expected)
         elif unpacked.is_file() and not packed.is_file():
             check_size(spec, unpacked)
-    remember(folder, memory)
+    if memory != before:
+        remember(folder, memory)
 
 
 def same_contents(packed: Path, unpacked: Path) -> bool:
@@ -101,7 +105,8 @@ def stamp(path: Path, matched: str) -> list:
 
 
 def remembered(memory: dict, path: Path, expected: str) -> bool:
-    return memory.get(path.name) == stamp(path, expected) or (str(path), *stamp(path, expected)) in CHECKED_HERE
+    now = stamp(path, expected)
+    return memory.get(path.name) == now or (str(path), *now) in CHECKED_HERE
 
 
 def recall(folder: Path) -> dict:
@@ -114,9 +119,7 @@ def recall(folder: Path) -> dict:
 
 
 def remember(folder: Path, memory: dict) -> None:
-    """Keep `memory` in the folder, or in this process where the folder is read-only (a system-wide copy)."""
-    if recall(folder) == memory:
-        return
+    """Keep `memory` in the folder, or in this process where the folder is read-only."""
     try:
         write_bytes_atomic(folder / MEMORY, json.dumps(memory, indent=1).encode())
     except OSError:

@@ -110,7 +110,7 @@ def resolve_source(
         return sample_source(dataset)
     found = find_full(spec, data_dir)
     if found:
-        if verify and found not in spec.system_dirs:  # a package manager checked its own copy (Debian re-gzips)
+        if verify:
             verify_full(spec, found)
         return DataSource(dataset, "full", found)
     raw_dir = data_dir / spec.folder / "raw"
