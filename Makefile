@@ -93,6 +93,25 @@ test-oldest: chromium
 	$(OLDEST)/bin/ruff format --check .
 	$(NOTEBOOK_ENV) $(OLDEST)/bin/python -m pytest
 
+# The suite under other processors' code paths, emulated on this one: MKL's, oneDNN's and ATen's kernels picked as on
+# an old SSE-only CPU, an AVX laptop, an AVX2 one and an AVX-512 server, with one and two threads. Each path runs the
+# unit tests and nbval over every notebook against the committed outputs (never re-executed here); a failure names
+# its path. Not part of make test (about four times its notebook time); the GitHub workflow runs it on Linux.
+PORTABLE_PATHS ?= \
+	"ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE ONEDNN_MAX_CPU_ISA=SSE41 OMP_NUM_THREADS=1" \
+	"ATEN_CPU_CAPABILITY=default MKL_CBWR=AVX ONEDNN_MAX_CPU_ISA=AVX OMP_NUM_THREADS=2" \
+	"ATEN_CPU_CAPABILITY=avx2 MKL_CBWR=AVX2 ONEDNN_MAX_CPU_ISA=AVX2 OMP_NUM_THREADS=1" \
+	"ATEN_CPU_CAPABILITY=avx512 MKL_CBWR=AVX512 ONEDNN_MAX_CPU_ISA=AVX512_CORE OMP_NUM_THREADS=2"
+.PHONY: test-portable
+test-portable: $(STAMP)
+	@failed=""; for path in $(PORTABLE_PATHS); do \
+		echo "== $$path"; started=$$(date +%s); \
+		env $$path $(NOTEBOOK_ENV) $(BIN)/python -m pytest -n $(WORKERS) --dist loadgroup -q \
+			-m "not browser and not wheel" || failed="$$failed\n  $$path"; \
+		echo "== $$path: $$(( $$(date +%s) - started )) s"; \
+	done; \
+	if [ -n "$$failed" ]; then printf "test-portable failed under:$$failed\n"; exit 1; fi
+
 # The maintainer's loop: edit a notebook, make notebooks (re-execute every notebook in place, solutions
 # included, exactly as nbval checks them), make test. See CONTRIBUTING.md.
 .PHONY: notebooks

@@ -24,7 +24,7 @@ class NeuralNetwork(nn.Module):
 
 
 torch.manual_seed(0)
-torch.set_num_threads(1)  # one thread: fastest for batches this small, and the same numbers on every machine
+torch.set_num_threads(1)  # one thread: fastest for batches this small, and the same numbers run after run
 
 # The lesson writes root="./data", download=True; load_data finds the course's data (full MNIST, or the
 # embedded sample offline) and says which, and root is the folder torchvision reads it from.

@@ -91,16 +91,16 @@ def test_no_network_fails_at_once_with_one_clear_message(tmp_path, served, monke
     started = time.monotonic()
     with pytest.raises(DataError, match=r"could not download .*Connection refused\): check your connection"):
         resolve_source(source="full", data_dir=tmp_path / "data")
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 60  # a hang deadline only: a refused connection is answered at once
     assert not (tmp_path / "data").exists()
 
 
 def test_a_server_that_never_answers_fails_within_the_timeout(tmp_path, served, monkeypatch, silent_server):
     monkeypatch.setattr(datasets.MNIST, "mirrors", [silent_server])
     started = time.monotonic()
-    with pytest.raises(DataError, match="timed out"):
+    with pytest.raises(DataError, match=r"timed out: no answer within 0\.5 s"):  # the timeout given, not another
         resolve_source(source="full", data_dir=tmp_path / "data", timeout=0.5)
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 60  # a hang deadline only: the server never answers at all
     assert not (tmp_path / "data").exists()
 
 

@@ -256,14 +256,13 @@ def test_a_crafted_checkpoint_is_refused_in_one_line_within_its_honest_memory(tm
     limit = ["prlimit", "--as=6000000000"] if shutil.which("prlimit") else []
     commands = [["evaluate", "--checkpoint", str(path), "--source", "sample"],
                 ["export", "--checkpoint", str(path), "--out", str(tmp_path / "page")]]  # fmt: skip
-    started = time.perf_counter()
     command = [*limit, sys.executable, "-c", MAIN_WITH_PEAK, json.dumps(commands)]
+    # 120 s only catches a hang (both commands take a few seconds); how long they take is no assertion
     result = run_with_deadline(command, capture_output=True, text=True, timeout=120)
-    seconds = time.perf_counter() - started
     *lines, peak = result.stderr.strip().splitlines()
     assert result.returncode == 0 and len(lines) == 4, result.stderr  # per command: one line, then its status
     for error, status in zip(lines[::2], lines[1::2], strict=True):
         assert status == "status 2" and error.startswith("mnist-tutorial: error: ") and words in error, error
-    # both commands within 10 s and 1.5 GB, the peak being the larger of the two
-    assert seconds < 10 and int(peak.split()[1]) * 1024 < 1_500_000_000, (seconds, peak)
+    # both commands within 1.5 GB, the peak being the larger of the two: no more than the file's honest size
+    assert int(peak.split()[1]) * 1024 < 1_500_000_000, peak
     assert not (tmp_path / "page").exists()

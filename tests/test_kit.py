@@ -207,7 +207,7 @@ def test_an_unreachable_cpu_index_stops_the_kit_in_one_line(tmp_path, index, not
     with pytest.raises(kit.KitError) as raised:
         build(out, index, notebooks, torch="cpu", cpu_index=url)
     message = str(raised.value)
-    assert time.monotonic() - started < 60
+    assert time.monotonic() - started < 60  # a hang deadline only: one 2 s try, never a retry loop
     assert "\n" not in message
     assert message.startswith(f"the CPU-only build of PyTorch was asked for, and its index {url} cannot be reached")
     assert message.endswith(

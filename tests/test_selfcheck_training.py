@@ -99,6 +99,29 @@ def test_accuracy_verdict_explains_a_low_accuracy_from_the_settings(accuracy, se
     assert said.startswith("below 87% after") and reason in said
 
 
+# Epoch losses and accuracies of 03's learning rates as two CPU paths gave them (this one's AVX-512 MKL, and
+# MKL_CBWR=AVX2 with ATEN_CPU_CAPABILITY=avx2): the digits of lr 0.1 differ, its story must not.
+LR_01_PATHS = [
+    ([1.202, 0.896, 0.673, 0.566, 0.479, 0.479, 0.510, 0.528, 0.622, 0.694], 0.863),
+    ([1.221, 0.679, 0.675, 0.615, 0.640, 0.558, 0.584, 0.607, 0.595, 0.986], 0.579),
+]
+
+
+@pytest.mark.parametrize(
+    ("losses", "accuracy", "words"),
+    [
+        *[(losses, accuracy, "climbs back up") for losses, accuracy in LR_01_PATHS],
+        ([2.229, 1.889, 1.307, 0.887, 0.672, 0.557, 0.487, 0.443, 0.410, 0.386], 0.8925, "the network learns"),
+        ([2.298, 2.279, 2.263, 2.247, 2.228, 2.206, 2.181, 2.152, 2.118, 2.081], 0.503, "barely started"),
+        ([13.141, 2.336], 0.0945, "stuck at chance"),  # lr 1: the loss falls from its leap, to chance
+        ([3.091, 2.374, 2.497], 0.1125, "stuck at chance"),  # without zero_grad
+        ([2.735], 0.1125, "stuck at chance"),  # lr 0.5, one epoch
+    ],
+)
+def test_loss_trend_tells_each_learning_rates_story(losses, accuracy, words):
+    assert words in check.loss_trend(losses, accuracy)
+
+
 def test_accuracy_verdict_above_the_bar_with_other_settings():
     assert check.accuracy_verdict(0.9365, epochs=10, lr=0.01).endswith("your settings clear the bar")
     assert check.accuracy_verdict(0.92, epochs=20).endswith("as expected with the lesson's settings")

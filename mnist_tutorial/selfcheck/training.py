@@ -4,6 +4,7 @@
 """
 
 import copy
+import itertools
 import math
 from typing import Any
 
@@ -18,6 +19,8 @@ CHANCE_LOSS = math.log(10)  # cross-entropy of even bets on 10 classes: what an 
 UNTRAINED_TOLERANCE = 0.15  # a fresh network's loss on a batch lies within this of ln 10
 FLOORS = {"mnist": 0.87, "fashion": 0.75}  # test accuracy the lesson's settings pass after 10 epochs
 PILED_UP = 10  # stored gradients this many times one batch's: zero_grad was skipped (after it: about 1)
+AT_CHANCE = 0.2  # test accuracy below twice a guess's 10%: the network has learnt nothing usable
+BARELY_STARTED = 0.75  # a last epoch's loss above this share of ln 10: the loss has hardly begun to fall
 
 
 @never_raises
@@ -110,6 +113,21 @@ def accuracy_verdict(
     reason = found[0] if found else None
     reason = reason or reason_for_low_accuracy(accuracy, epochs=epochs, lr=lr, momentum=momentum, batch_size=batch_size)
     return f"{where}: {reason}"
+
+
+def loss_trend(epoch_losses: list[float], accuracy: float) -> str:
+    """What a run did, in words that hold on any CPU: stuck at chance, overshooting, barely started, or learning.
+
+    The digits of a run at a large learning rate are chaotic (another CPU's rounding gives another run); its story
+    is not: these are the checks that tell the stories of 03's learning rates apart with a wide margin.
+    """
+    if accuracy < AT_CHANCE:
+        return "stuck at chance: the network answers no better than a guess"
+    if any(later > earlier for earlier, later in itertools.pairwise(epoch_losses)):
+        return "the loss falls, then climbs back up in later epochs: the steps overshoot"
+    if epoch_losses[-1] > BARELY_STARTED * CHANCE_LOSS:
+        return "the loss falls every epoch, but has barely started: the steps are tiny"
+    return "the loss falls every epoch: the network learns"
 
 
 def same_network(
@@ -216,7 +234,7 @@ def first_batch(train_loader: Any) -> tuple[torch.Tensor, torch.Tensor] | None:
 
 def reason_for_low_accuracy(accuracy: float, *, epochs: int, lr: float, momentum: float, batch_size: int) -> str:
     """The likeliest reason, from the settings, that a run ended below the bar."""
-    if accuracy < 0.2 and lr > LR:
+    if accuracy < AT_CHANCE and lr > LR:
         return (
             f"with lr {lr:g} the first steps were so large that the ReLUs died: the network gives every image "
             "the same scores, stuck at chance (loss near 2.30); see exercise 3"
