@@ -1,4 +1,11 @@
-"""mnist_tutorial: the code behind the notebooks, one small module per step of the lesson."""
+"""mnist_tutorial: the code behind the notebooks, one small module per step of the lesson.
+
+`import mnist_tutorial` loads the lesson alone. The whole runs the command line offers (`train_and_save`,
+`evaluate_checkpoint`) load run/, parallel/, speed/ and matplotlib, so they are imported on first use.
+"""
+
+import importlib
+from typing import Any
 
 from .checkpoint import load_checkpoint, load_model, save_checkpoint
 from .data import (
@@ -25,7 +32,6 @@ from .errors import (
 from .evaluate import confusion_matrix, evaluate, most_confident_mistakes, per_class_accuracy, predict
 from .history import History
 from .model import NeuralNetwork, count_parameters
-from .run import evaluate_checkpoint, train_and_save
 from .train import cpu_threads, fit, make_optimizer, pick_device, seed_everything, train_one_epoch
 
 __all__ = [
@@ -66,3 +72,14 @@ __all__ = [
     "train_and_save",
     "train_one_epoch",
 ]
+
+ON_FIRST_USE = {"evaluate_checkpoint": "run", "train_and_save": "run"}
+
+
+def __getattr__(name: str) -> Any:
+    """The names of ON_FIRST_USE, imported from their folder when first asked for (PEP 562)."""
+    if name not in ON_FIRST_USE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{ON_FIRST_USE[name]}"), name)
+    globals()[name] = value  # asked once: later lookups find it without coming back here
+    return value

@@ -4,6 +4,7 @@ import ast
 import importlib.metadata
 import json
 import re
+import subprocess
 import sys
 import warnings
 from pathlib import Path
@@ -106,9 +107,8 @@ def notebook_imports(path: Path) -> list[tuple[str, str | None]]:
 
 
 def test_every_top_level_module_serves_the_lesson_notebooks():
-    init = {
-        name: base for base, name in imported_names(ast.parse(MODULES["mnist_tutorial"].read_text()), "mnist_tutorial")
-    }
+    door = imported_names(ast.parse(MODULES["mnist_tutorial"].read_text()), "mnist_tutorial")
+    init = {name: base for base, name in door if base in MODULES}
     reached: set[str] = set()
     for path in sorted((ROOT / "notebooks").glob("0[1-4]_*.ipynb")):
         for base, name in notebook_imports(path):
@@ -154,8 +154,8 @@ def layer_violations(graph: dict[str, set[str]]) -> list[str]:
     """Imports that run back up a layer, sideways into another folder of the same layer, or into a face."""
     found = []
     for module, dependencies in graph.items():
-        if module in ("mnist_tutorial", "mnist_tutorial.__main__"):
-            continue  # the package's doors re-export and start the command line
+        if module == "mnist_tutorial.__main__":
+            continue  # the door that starts the command line
         for dependency in dependencies:
             mine, theirs = folder_of(module), folder_of(dependency)
             if dependency == "mnist_tutorial" or mine == theirs:
@@ -170,6 +170,25 @@ def layer_violations(graph: dict[str, set[str]]) -> list[str]:
 
 def test_every_import_runs_down_the_layers():
     assert layer_violations(GRAPH) == []
+
+
+def test_importing_the_package_loads_the_lesson_alone():
+    # A fresh interpreter: what `import mnist_tutorial` loads, read from the modules it leaves behind.
+    code = "import sys, mnist_tutorial; print(' '.join(sorted(sys.modules)))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    ours = {name for name in loaded if name.startswith("mnist_tutorial.")}
+    assert {folder_of(name) for name in ours} <= {None, "datasets"}, sorted(ours)
+    assert "matplotlib" not in loaded  # plots, the one lesson module that needs it, is imported where it is used
+    assert {f"mnist_tutorial.{name}" for name in LESSON - {"plots"}} <= ours
+
+
+def test_names_loaded_on_first_use_are_there():
+    assert {name: getattr(mnist_tutorial, name).__module__ for name in mnist_tutorial.ON_FIRST_USE} == {
+        "evaluate_checkpoint": "mnist_tutorial.run.evaluation",
+        "train_and_save": "mnist_tutorial.run.training",
+    }
+    with pytest.raises(AttributeError, match="has no attribute 'nothing_here'"):
+        mnist_tutorial.nothing_here  # noqa: B018
 
 
 def test_the_layer_rule_fails_when_a_face_is_imported_from_below():
