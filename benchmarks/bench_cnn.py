@@ -1,7 +1,7 @@
 """The lesson's MLP and notebook 09's small CNN, trained side by side on full-size data: accuracy and seconds.
 
     python benchmarks/bench_cnn.py                  # full Fashion-MNIST (Debian's package, data/, or a download)
-    python benchmarks/bench_cnn.py --record         # also write benchmarks/results/cnn_<dataset>.json, which 09 quotes
+    python benchmarks/bench_cnn.py --record         # also write benchmarks/results/cnn_<dataset>.json (see README.md)
 
 Both networks train with 09's loop (the lesson's loop from 03, the images not flattened in the loop), from the
 same seed, on the same batches (the course's fast loader), with the lesson's settings: batch 64,

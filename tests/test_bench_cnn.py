@@ -1,4 +1,4 @@
-"""benchmarks/bench_cnn.py: it runs on tiny settings, trains 09's own network, and records what 09 quotes."""
+"""benchmarks/bench_cnn.py: it runs on tiny settings, trains 09's own network, and records what its README quotes."""
 
 import importlib.util
 import json
@@ -68,7 +68,7 @@ def test_it_runs_on_tiny_settings_and_reports_every_figure(bench, capsys, tmp_pa
         assert len(figures["epoch_s"]) == 1 and figures["s_per_epoch"] > 0 and 0 <= figures["test_accuracy"] <= 1
 
 
-def test_the_recorded_figures_hold_what_09_quotes():
+def test_the_recorded_figures_hold_what_the_readme_quotes():
     recorded = json.loads(RECORDED.read_text())
     assert recorded["dataset"] == "fashion" and recorded["train_images"] == 60_000 and recorded["epochs"] == 10
     assert {"cpu", "cores", "torch", "note"} <= set(recorded["machine"])

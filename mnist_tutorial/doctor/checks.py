@@ -1,6 +1,6 @@
 """The pre-flight's checks of Python, the dependencies and the torch devices; each returns a `Check`. None downloads.
 
-doctor.py runs them in order and prints or collects the results.
+report.py runs them in order and prints or collects the results.
 """
 
 import importlib.metadata as metadata
