@@ -8,6 +8,7 @@ from torchvision import datasets
 
 from mnist_tutorial import load_data, resolve_source
 from mnist_tutorial.cli import main
+from mnist_tutorial.datasets import download
 from mnist_tutorial.datasets.checksums import MEMORY
 from mnist_tutorial.datasets.download import download_files
 from mnist_tutorial.datasets.sources import DATASETS, SPLIT_FILES
@@ -97,9 +98,14 @@ def test_no_network_fails_at_once_with_one_clear_message(tmp_path, served, monke
 
 def test_a_server_that_never_answers_fails_within_the_timeout(tmp_path, served, monkeypatch, silent_server):
     monkeypatch.setattr(datasets.MNIST, "mirrors", [silent_server])
+    asked, fetch = [], download.fetch
+    monkeypatch.setattr(
+        download, "fetch", lambda *args, **kwargs: asked.append(kwargs["timeout"]) or fetch(*args, **kwargs)
+    )
     started = time.monotonic()
-    with pytest.raises(DataError, match=r"timed out: no answer within 0\.5 s"):  # the timeout given, not another
+    with pytest.raises(DataError, match="timed out"):
         resolve_source(source="full", data_dir=tmp_path / "data", timeout=0.5)
+    assert asked == [0.5]  # the timeout given, not another: how long it took is the machine's business
     assert time.monotonic() - started < 60  # a hang deadline only: the server never answers at all
     assert not (tmp_path / "data").exists()
 
