@@ -10,8 +10,11 @@ import hashlib
 import importlib.util
 import json
 import os
+import re
+import shlex
 import shutil
 import sys
+import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -253,7 +256,7 @@ def test_a_kit_installs_offline_into_a_relative_folder_and_starts_on_the_room_se
         assert done.stdout.startswith("kit check: in a network namespace with only loopback (unshare -n)")
     assert "fake doctor: PASS ['doctor']" in done.stdout  # install.sh's check
     assert "fake doctor: PASS ['doctor', '--run-notebook']" in done.stdout  # the laptop check
-    assert f'Installed. Start the course with: sh "{target}/start.sh"' in done.stdout
+    assert f"Installed. Start the course with: sh {shlex.quote(f'{target}/start.sh')}" in done.stdout
     assert f"kit check: installed into {target} in " in done.stdout
     started = json.loads((target / "started.json").read_text())
     assert started["cwd"] == str(target)  # JupyterLab opened on the student copies
@@ -285,7 +288,8 @@ def test_install_ends_with_the_checks_exit_status(tmp_path, index, notebooks):
     assert "Installed" not in done.stdout
     assert done.stderr.strip() == (
         f"install.sh: the course is installed in {target}, but its check failed (exit status 3): do what the fix: "
-        f'lines above say, then check again with: cd "{target}" && .venv/bin/fake-course doctor'
+        f"lines above say, then check again with: cd {shlex.quote(str(target))} && "
+        ".venv/bin/python .venv/bin/fake-course doctor"
     )
 
 
@@ -296,7 +300,7 @@ def test_start_sh_opens_jupyterlab_on_its_folder(tmp_path):
     (folder / ".venv").symlink_to(sys.prefix)  # this environment stands in for the installed one
     kit.write_scripts(folder, "mnist-tutorial", "3.x", ["mnist-tutorial", "doctor"])
     (folder / "01_model.ipynb").write_text(nbformat.writes(nbformat.v4.new_notebook()))
-    served = kit.serve_and_stop(f'sh "{folder}/start.sh" --no-browser', ["01_model.ipynb"], dict(os.environ))
+    served = kit.serve_and_stop(["sh", str(folder / "start.sh"), "--no-browser"], ["01_model.ipynb"], dict(os.environ))
     assert "01_model.ipynb" in served["listed"]
 
 
@@ -338,3 +342,116 @@ def test_a_folder_holding_another_kind_of_kit_is_refused(tmp_path):
     (tmp_path / "KIT.json").write_text('{"system": "Plan9", "machine": "mips", "python": "3.12", "torch": "cpu"}')
     with pytest.raises(kit.KitError, match=f"{tmp_path} holds a kit for Plan9 mips, Python 3.12, torch cpu: delete"):
         kit.build_kit(tmp_path, torch="cpu")
+
+
+# --- paths as data, never as commands ---------------------------------------------------------------------------
+
+HOSTILE = "lap $(touch PWNED)"  # a folder name that a shell would run a command from
+
+
+def pwned(*folders: Path) -> list[Path]:
+    return [path for folder in folders for path in folder.rglob("PWNED")]
+
+
+def test_the_printed_start_command_pasted_into_sh_starts_a_hostile_folder(tmp_path, index, notebooks, monkeypatch):
+    out = tmp_path / "kit"
+    build(out, index, notebooks)
+    env = {**os.environ, "PYTHON": sys.executable}
+    done = run_with_deadline(
+        ["sh", out / "install.sh", HOSTILE], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    target = tmp_path / HOSTILE
+    printed = kit.start_command(done.stdout.splitlines())
+    assert printed == f"sh {shlex.quote(f'{target}/start.sh')}"
+    shell = tmp_path / "learner"  # where the learner's shell is when they paste it
+    shell.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(shell))  # serve_and_stop starts its command there
+    kit.serve_and_stop(["sh", "-c", printed], ["01_model.ipynb"], env)  # as sh reads the pasted line
+    assert json.loads((target / "started.json").read_text())["cwd"] == str(target)
+    assert pwned(tmp_path) == []
+
+
+def test_the_check_runs_the_start_command_of_a_hostile_folder_without_a_shell(tmp_path, index, notebooks):
+    out = tmp_path / "kit"
+    build(out, index, notebooks)
+    scratch = tmp_path / "tmp"  # kit.py's temporary folder, where it starts the start command
+    scratch.mkdir()
+    env = {**os.environ, "PYTHON": sys.executable, "TMPDIR": str(scratch)}
+    done = run_with_deadline(
+        [sys.executable, KIT_TOOL, str(out), "--check", "--laptop", HOSTILE],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    target = tmp_path / HOSTILE
+    assert json.loads((target / "started.json").read_text())["cwd"] == str(target)
+    assert pwned(tmp_path) == []
+
+
+def test_a_start_command_that_sh_would_expand_is_refused(tmp_path):
+    target = tmp_path / HOSTILE
+    assert kit.start_words(f"sh {shlex.quote(f'{target}/start.sh')}", target) == ["sh", f"{target}/start.sh"]
+    with pytest.raises(kit.KitError, match=r"install.sh printed the start command sh \"/"):
+        kit.start_words(f'sh "{target}/start.sh"', target)  # shlex reads it as one word; sh would run touch
+
+
+def snapshot(folder: Path) -> list[tuple]:
+    """Everything under `folder`: each path, whether it is a link, and a file's text."""
+    paths = sorted(folder.rglob("*"))
+    return [(path, path.is_symlink(), path.read_text() if path.is_file() else None) for path in paths]
+
+
+@pytest.mark.parametrize(
+    ("name", "planted", "what"),
+    [
+        ("start.sh", "a link to a file", "is a symbolic link"),
+        ("01_model.ipynb", "a link to nowhere", "is a symbolic link"),  # cp would create the file it names
+        ("start.sh", "a folder", "is not a file"),  # cp would write start.sh into it
+    ],
+)
+def test_install_refuses_a_link_or_a_folder_where_it_writes_a_file(tmp_path, index, notebooks, name, planted, what):
+    build(tmp_path / "kit", index, notebooks)
+    laptop, target = tmp_path / "laptop", tmp_path / "laptop" / "course"
+    target.mkdir(parents=True)
+    if planted == "a folder":
+        (target / name).mkdir()
+    else:
+        if planted == "a link to a file":
+            (laptop / "victim").write_text("a file of the learner's")
+        (target / name).symlink_to(laptop / "victim")
+    before = snapshot(laptop)
+    env = {**os.environ, "PYTHON": sys.executable}
+    done = run_with_deadline(
+        ["sh", tmp_path / "kit" / "install.sh", target], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert (done.returncode, done.stderr) == (
+        1,
+        f"install.sh: {target}/{name} {what}, and install.sh writes there: move it away, or give install.sh "
+        "another FOLDER\n",
+    )
+    assert snapshot(laptop) == before  # refused before anything was written: no .venv, the victim untouched
+
+
+def test_the_kit_refuses_a_link_among_its_own_files(tmp_path):
+    victim = tmp_path / "victim"
+    victim.write_text("a file of the teacher's")
+    out = tmp_path / "kit"
+    out.mkdir()
+    (out / "start.sh").symlink_to(victim)
+    with pytest.raises(kit.KitError, match=re.escape(f"{out}/start.sh is a symbolic link, and the kit writes a file")):
+        kit.write_scripts(out, "fake-course", "3.x", ["fake-course", "doctor"])
+    assert victim.read_text() == "a file of the teacher's"
+    assert not (out / "install.sh").exists()  # nothing written before the refusal
+
+
+def test_the_printed_commands_quote_their_paths():
+    info = {"size_bytes": 0, "wheels": [], "torch": None, "machine": "x86_64", "python": "3.12"}
+    out = Path(HOSTILE)
+    assert kit.summary(out, {**info, "system": "Linux"}).endswith(f"on a laptop: sh '{HOSTILE}/install.sh'")
+    windows = kit.summary(Path("it’s $(x)"), {**info, "system": "Windows"})
+    assert windows.endswith("on a laptop: powershell -ExecutionPolicy Bypass -File 'it’’s $(x)\\install.ps1'")
+    assert kit.powershell_quote("a'b‘c") == "'a''b‘‘c'"

@@ -2,14 +2,21 @@
 
 The browser test opens the front page and 03 in headless Chromium from file:// (nothing may be fetched from a
 network) and keeps screenshots in build/screenshots/site_front.png and site_03_training.png.
+
+A hostile notebook (an <img> with onerror, a remote and an inline <script> in an HTML output) reaches its page
+with no script and no event handler; `--out` replaces only a folder that the builder made.
 """
 
+import contextlib
+import html.parser
 import importlib.util
 import json
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
+import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,23 +91,32 @@ def test_the_link_check_finds_a_missing_file(tmp_path: Path) -> None:
     assert build_site.broken_links(tmp_path) == ["a.html: c.png", "sub/b.html: ../missing.html"]
 
 
-@pytest.mark.browser
-def test_the_pages_look_right_in_chromium_offline(site: Path) -> None:
+@contextlib.contextmanager
+def chromium() -> Iterator[object]:
+    """Debian's Chromium, headless, through Playwright."""
     if not CHROMIUM.is_file():
         pytest.fail(f"Chromium is not at {CHROMIUM}: apt-get install chromium, or set MNIST_TUTORIAL_CHROMIUM")
     from playwright.sync_api import sync_playwright
 
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM),
             headless=True,
             args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
         )
+        yield browser
+        browser.close()
+
+
+@pytest.mark.browser
+def test_the_pages_look_right_in_chromium_offline(site: Path) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    requests, errors, blocked = [], [], []
+    with chromium() as browser:
         page = browser.new_page(viewport={"width": 1200, "height": 900})
-        requests, errors = [], []
         page.on("request", lambda request: requests.append(request.url))
         page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("console", lambda message: blocked.append(message.text) if "Content Security" in message.text else 0)
         for name, shot in (("index.html", "site_front.png"), ("03_training.html", "site_03_training.png")):
             page.goto((site / name).as_uri())
             assert page.locator("nav.course a").count() >= 10
@@ -108,6 +124,112 @@ def test_the_pages_look_right_in_chromium_offline(site: Path) -> None:
             page.screenshot(path=str(SCREENSHOTS / shot))
         page.click("nav.course >> text=Draw a digit")
         assert page.url.endswith("/draw/index.html")
-        browser.close()
+        page.wait_for_load_state("load")
+        assert page.evaluate("typeof mnistState") == "object"  # its own scripts ran under its policy
     assert all(url.startswith("file://") for url in requests), [u for u in requests if not u.startswith("file:")]
-    assert errors == []
+    assert errors == [] and blocked == []
+
+
+def test_every_page_carries_a_policy_that_forbids_scripts_from_elsewhere(site: Path) -> None:
+    for page in site.rglob("*.html"):
+        policies = [tag["content"] for tag in tags(page) if tag.get("http-equiv") == "Content-Security-Policy"]
+        assert len(policies) == 1, f"{page.name}: {len(policies)} Content-Security-Policy meta tags"
+        scripts = re.search(r"script-src ([^;]*)", policies[0]).group(1).split()
+        assert scripts == (["'self'"] if page.parent.name == "draw" else ["'none'"]), f"{page.name}: {scripts}"
+
+
+# --- a hostile notebook, and where the site is written ------------------------------------------------------------
+
+
+class Tags(html.parser.HTMLParser):
+    """Every start tag of a page, as a dict of its attributes with its name under "tag"."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found = []
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        self.found.append({**{name: value or "" for name, value in attrs}, "tag": tag})
+
+
+def tags(page: Path) -> list[dict]:
+    parser = Tags()
+    parser.feed(page.read_text())
+    return parser.found
+
+
+HOSTILE_HTML = '<p>hello</p><script src="https://example.invalid/x.js"></script><script>window.PWNED = 1</script>'
+
+
+@pytest.fixture(scope="module")
+def hostile_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The site of one hostile notebook, built into a folder of its own (its draw page's network trained here)."""
+    sources = tmp_path_factory.mktemp("hostile")
+    (sources / "notebooks").mkdir()
+    (sources / "README.md").write_text("# Home\n\nThe learning path: `01_hostile`\n")
+    cells = [
+        nbformat.v4.new_markdown_cell("# Hostile\n\n<img src=x onerror=alert(1)>\n"),
+        nbformat.v4.new_code_cell(
+            "show()",
+            outputs=[
+                nbformat.v4.new_output("display_data", data={"text/html": HOSTILE_HTML, "text/plain": "hello"}),
+                nbformat.v4.new_output("display_data", data={"application/javascript": "window.PWNED = 2"}),
+            ],
+        ),
+    ]
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), sources / "notebooks" / "01_hostile.ipynb")
+    out = tmp_path_factory.mktemp("hostile-out") / "site"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("mnist_tutorial.defaults.BUILD_DIR", sources / "build")  # no checkpoint: train one
+        with pytest.raises(build_site.BrokenLinks, match=r"01_hostile\.html: x"):  # the <img> keeps its src
+            build_site.build_site(out, notebooks=sources / "notebooks", readme=sources / "README.md")
+    return out
+
+
+def test_a_hostile_notebooks_page_holds_no_script_and_no_event_handler(hostile_site: Path) -> None:
+    page = hostile_site / "01_hostile.html"
+    found = tags(page)
+    assert [tag for tag in found if tag["tag"] == "script"] == []
+    assert [tag for tag in found if any(name.startswith("on") for name in tag)] == []
+    assert [tag for tag in found if "example.invalid" in " ".join(tag.values())] == []
+    assert "<p>hello</p>" in page.read_text()  # the output's harmless HTML is still there
+
+
+def test_the_build_writes_only_into_its_folder(hostile_site: Path) -> None:
+    assert [path.name for path in hostile_site.parent.iterdir()] == ["site"]  # no model folder beside it
+    assert (hostile_site / build_site.MARKER).is_file()
+
+
+@pytest.mark.browser
+def test_a_hostile_notebooks_page_runs_no_script_in_chromium(hostile_site: Path) -> None:
+    requests, dialogs = [], []
+    with chromium() as browser:
+        page = browser.new_page()
+        page.on("request", lambda request: requests.append(request.url))
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        page.goto((hostile_site / "01_hostile.html").as_uri())
+        page.wait_for_load_state("load")
+        assert page.evaluate("window.PWNED") is None
+    assert dialogs == []
+    assert [url for url in requests if not url.startswith("file://")] == []
+
+
+def test_out_is_refused_unless_the_builder_made_it(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    keep = tmp_path / "keep"
+    (keep / "notes").mkdir(parents=True)
+    (keep / "notes" / "thesis.md").write_text("years of work")
+    assert build_site.main(["--out", str(keep)]) == 2
+    assert capsys.readouterr().err == (
+        f"build_site: --out {keep} is not empty and was not made by build_site.py: give --out a new or empty "
+        "folder, or delete this one yourself\n"
+    )
+    assert [path.name for path in keep.rglob("*")] == ["notes", "thesis.md"]
+    assert (keep / "notes" / "thesis.md").read_text() == "years of work"
+
+
+def test_a_folder_the_builder_made_is_replaced(tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    build_site.prepare(out)
+    (out / "old.html").write_text("from an earlier build")
+    build_site.prepare(out)
+    assert [path.name for path in out.iterdir()] == [build_site.MARKER]

@@ -8,7 +8,12 @@
   navigation and from the last page.
 Nothing is fetched from a network, and the pages load no script from one: MathJax, require.js and the widget
 manager that nbconvert's template would take from a CDN are left out (the notebooks have no formulas, and a
-widget shows its text form). The build ends by checking that no page links to a missing file.
+widget shows its text form). A notebook's own HTML (Markdown, HTML outputs) goes through nbconvert's sanitising
+(bleach, allowing what a course page needs), and every page carries a Content-Security-Policy: no script at all
+on the notebook pages, only the draw page's own files on it. The build ends by checking that no page links to a
+missing file.
+
+`--out` is replaced only when an earlier build made it (it holds MARKER); any other non-empty folder is refused.
 """
 
 import argparse
@@ -19,19 +24,53 @@ import io
 import re
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+import bleach
 import jinja2
 import nbformat
+from bleach.css_sanitizer import CSSSanitizer
 from nbconvert import HTMLExporter
 
 ROOT = Path(__file__).resolve().parent.parent
 NUMBERED = "[0-9][0-9]_*.ipynb"
 STYLE = re.compile(r'<style type="text/css">(.*?)</style>', re.DOTALL)
+# Written into every site, so that a later build may replace the folder; any other non-empty folder is refused.
+MARKER = ".site-build"
+# No script but the draw page's own files; inline styles stay, for the text-align of Markdown tables.
+CSP = (
+    "default-src 'self'; script-src {scripts}; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'none'"
+)
+PAGE_CSP, DRAW_CSP = CSP.format(scripts="'none'"), CSP.format(scripts="'self'")
+# What a course page's Markdown and HTML outputs may hold (bleach, as nbconvert's own clean_html, with more tags).
+HEADINGS = {f"h{level}" for level in range(1, 7)}
+BLOCKS = {"p", "div", "span", "pre", "hr", "br", "img", "dl", "dt", "dd", "details", "summary", "figure", "figcaption"}
+INLINE = {"del", "ins", "s", "u", "sub", "sup", "kbd", "samp", "var", "mark", "small", "q", "cite"}
+TABLES = {"table", "caption", "colgroup", "col", "thead", "tbody", "tfoot", "tr", "th", "td"}
+ATTRIBUTES = {
+    "*": ["class", "id", "title", "lang", "dir", "style"],
+    "a": ["href", "rel"],
+    "img": ["src", "alt", "width", "height"],
+    "ol": ["start", "type"],
+    "th": ["align", "colspan", "rowspan", "scope"],
+    "td": ["align", "colspan", "rowspan"],
+    "col": ["span"],
+}
+# data: for the images nbconvert embeds from Markdown (embed_images); browsers refuse to open a data: link itself.
+CLEANER = bleach.Cleaner(
+    tags=bleach.ALLOWED_TAGS | HEADINGS | BLOCKS | INLINE | TABLES,
+    attributes=ATTRIBUTES,
+    protocols=bleach.ALLOWED_PROTOCOLS | {"data"},
+    css_sanitizer=CSSSanitizer(),
+)
 
 TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
-{%- block html_head_js -%}{%- endblock html_head_js -%}
+{%- block html_head_js -%}
+<meta http-equiv="Content-Security-Policy" content="{{ resources.site_csp }}">
+{%- endblock html_head_js -%}
 {%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
 {%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
@@ -81,6 +120,10 @@ body .jp-RenderedHTMLCommon a:link, body .jp-RenderedHTMLCommon a:visited, .try-
 
 class BrokenLinks(Exception):
     """A page of the built site links to a file the site lacks."""
+
+
+class OutRefused(Exception):
+    """`--out` names a folder this tool did not make, or something that is not a folder, in one sentence."""
 
 
 class Page:
@@ -157,10 +200,27 @@ def as_notebook(page: Page) -> nbformat.NotebookNode:
     return notebook
 
 
-def render(page: Page, nav: str, foot: str, exporter: HTMLExporter) -> str:
-    body, _ = exporter.from_notebook_node(
-        as_notebook(page), resources={"site_css": CSS, "site_nav": nav, "site_footer": foot}
+def clean_html(text: object) -> str:
+    """A notebook's HTML with only the tags, attributes and URLs that CLEANER allows."""
+    return CLEANER.clean(text.decode() if isinstance(text, bytes) else str(text))
+
+
+def make_exporter() -> HTMLExporter:
+    """nbconvert's lab template with this site's blocks, sanitising every notebook's own HTML with clean_html."""
+    exporter = HTMLExporter(
+        template_name="lab",
+        extra_loaders=[jinja2.DictLoader({"site.html.j2": TEMPLATE})],
+        embed_images=True,
+        sanitize_html=True,
+        filters={"clean_html": clean_html},  # nbconvert's own would escape the headings, paragraphs and images
     )
+    exporter.template_file = "site.html.j2"
+    return exporter
+
+
+def render(page: Page, nav: str, foot: str, exporter: HTMLExporter) -> str:
+    resources = {"site_css": CSS, "site_nav": nav, "site_footer": foot, "site_csp": PAGE_CSP}
+    body, _ = exporter.from_notebook_node(as_notebook(page), resources=resources)
     return body
 
 
@@ -217,20 +277,29 @@ def broken_links(site: Path) -> list[str]:
     return broken
 
 
-def build_site(out: Path, *, notebooks: Path = ROOT / "notebooks", readme: Path = ROOT / "README.md") -> list[Path]:
-    """Write the site into `out` (replacing it); returns the pages written. Raises if a link is broken."""
-    from mnist_tutorial.deploy.export import export_model
+def prepare(out: Path) -> None:
+    """Create `out` empty, with MARKER in it; replace it only when an earlier build made it."""
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise OutRefused(f"--out {out} is not a folder: give --out a new or empty folder")
+    if out.exists() and any(out.iterdir()):
+        if not (out / MARKER).is_file():
+            raise OutRefused(
+                f"--out {out} is not empty and was not made by build_site.py: give --out a new or empty folder, "
+                "or delete this one yourself"
+            )
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MARKER).write_text("Written by tools/build_site.py; replaced on every build.\n", encoding="utf-8")
 
+
+def build_site(out: Path, *, notebooks: Path = ROOT / "notebooks", readme: Path = ROOT / "README.md") -> list[Path]:
+    """Write the site into `out` (replacing an earlier build); returns the pages written. Raises if a link is broken."""
     path, others = plan(notebooks, readme)
     extras = [(page.target, page.title) for page in others if not page.target.startswith("solutions/")]
     extras.append(("draw/index.html", "Draw a digit"))
     names = {Path(page.target).stem for page in path + others}
-    exporter = HTMLExporter(
-        template_name="lab", extra_loaders=[jinja2.DictLoader({"site.html.j2": TEMPLATE})], embed_images=True
-    )
-    exporter.template_file = "site.html.j2"
-    if out.exists():
-        shutil.rmtree(out)
+    exporter = make_exporter()
+    prepare(out)
     written = []
     for page in path + others:
         text = fix_links(render(page, navigation(page, path, extras), footer(page, path), exporter), names)
@@ -242,12 +311,22 @@ def build_site(out: Path, *, notebooks: Path = ROOT / "notebooks", readme: Path 
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(share_styles(text, "../" * page.target.count("/"), out))
         written.append(target)
-    export_model(checkpoint=draw_page_checkpoint(out.parent / f"{out.name}-model"), out=out / "draw")
+    write_draw_page(out / "draw")
     (out / ".nojekyll").touch()  # GitHub Pages: serve the files as they are
     broken = broken_links(out)
     if broken:
         raise BrokenLinks("links to missing files:\n  " + "\n  ".join(broken))
     return written
+
+
+def write_draw_page(folder: Path) -> None:
+    """The draw page (`mnist-tutorial export`) in `folder`, its model trained in a scratch folder, with the CSP."""
+    from mnist_tutorial.deploy.export import export_model
+
+    with tempfile.TemporaryDirectory() as scratch:
+        page = export_model(checkpoint=draw_page_checkpoint(Path(scratch)), out=folder).page
+    meta = f'<meta http-equiv="Content-Security-Policy" content="{DRAW_CSP}">'
+    page.write_text(page.read_text().replace("<head>", f"<head>\n  {meta}", 1))
 
 
 def share_styles(text: str, up: str, out: Path) -> str:
@@ -276,6 +355,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         pages = build_site(args.out)
+    except OutRefused as error:
+        print(f"build_site: {error}", file=sys.stderr)
+        return 2
     except BrokenLinks as error:
         print(f"build_site: {error}", file=sys.stderr)
         return 1

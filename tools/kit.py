@@ -22,6 +22,7 @@ import json
 import os
 import platform
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -279,20 +280,33 @@ def write_student_copies(source: Path, out: Path) -> list[str]:
     return sorted(path.name for path in make_student.make_student(target, source))
 
 
+def powershell_quote(text: str) -> str:
+    """`text` as one PowerShell literal: in single quotes, each quote doubled (PowerShell reads ‘ ’ ‚ ‛ as ' too)."""
+    return "'" + re.sub("['\u2018\u2019\u201a\u201b]", r"\g<0>\g<0>", text) + "'"
+
+
+def refuse_odd_file(path: Path) -> None:
+    """A link or a folder where the kit writes a file would be written through, or into: say so before writing."""
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        kind = "a symbolic link" if path.is_symlink() else "not a file"
+        raise KitError(f"{path} is {kind}, and the kit writes a file there: remove it, then build the kit again")
+
+
 def write_scripts(out: Path, course: str, python: str, check: list[str]) -> list[Path]:
     """install.sh and start.sh (.ps1 on Windows) from the templates in tools/kit_scripts, filled in for this kit."""
     suffix = ".ps1" if platform.system() == "Windows" else ".sh"
-    fill = {"@COURSE@": course, "@PYTHON@": python, "@CHECK_PROGRAM@": check[0], "@CHECK_ARGS@": " ".join(check[1:])}
-    written = []
-    for name in ("install", "start"):
-        text = (SCRIPTS / f"{name}{suffix}").read_text(encoding="utf-8")
+    args = " ".join(map(powershell_quote, check[1:])) if suffix == ".ps1" else shlex.join(check[1:])
+    fill = {"@COURSE@": course, "@PYTHON@": python, "@CHECK_PROGRAM@": check[0], "@CHECK_ARGS@": args}
+    scripts = [out / f"{name}{suffix}" for name in ("install", "start")]
+    for script in scripts:
+        refuse_odd_file(script)
+    for script in scripts:
+        text = (SCRIPTS / script.name).read_text(encoding="utf-8")
         for key, value in fill.items():
             text = text.replace(key, value)
-        script = out / f"{name}{suffix}"
         script.write_text(text, encoding="utf-8", newline="\r\n" if suffix == ".ps1" else "\n")
         script.chmod(0o755)
-        written.append(script)
-    return written
+    return scripts
 
 
 def write_install_script(out: Path, course: str, python: str, check: list[str]) -> Path:
@@ -314,6 +328,7 @@ def build_kit(
     """Write the kit into `out`; returns what KIT.json records (read from what `out` holds once written)."""
     torch = torch or default_torch()
     refuse_another_kit(out, torch)
+    refuse_odd_file(out / "KIT.json")
     wheels = out / "wheels"
     wheels.mkdir(parents=True, exist_ok=True)
     if course_wheel is None:
@@ -360,11 +375,10 @@ def summary(out: Path, info: dict) -> str:
             f"torch {info['torch']} with {info['torch_build'].upper()}: {len(info['gpu_wheels'])} GPU library wheels, "
             f"{info['gpu_wheels_bytes'] / 1e9:.2f} GB of them"
         )
-    install = (
-        f"powershell -ExecutionPolicy Bypass -File {out}\\install.ps1"
-        if info["system"] == "Windows"
-        else (f"sh {out}/install.sh")
-    )
+    if info["system"] == "Windows":
+        install = "powershell -ExecutionPolicy Bypass -File " + powershell_quote(str(out) + "\\install.ps1")
+    else:
+        install = "sh " + shlex.quote(f"{out}/install.sh")
     return (
         f"kit: {out} ({info['size_bytes'] / 1e9:.2f} GB, {len(info['wheels'])} wheels; {torch}) for {info['system']} "
         f"{info['machine']} with Python {info['python']}; on a laptop: {install}"
@@ -413,12 +427,22 @@ def start_command(lines: list[str]) -> str:
     return found[-1]
 
 
-def serve_and_stop(command: str, notebooks: list[str], env: dict[str, str]) -> dict:
+def start_words(printed: str, target: Path) -> list[str]:
+    """The printed start command's words, checked to be `sh TARGET/start.sh` as sh reads it when pasted."""
+    words = shlex.split(printed)
+    starts = len(words) == 2 and words[0] == "sh" and Path(words[1]).resolve() == target / "start.sh"
+    # shlex.split reads "$(...)" in double quotes as it stands, and sh would run it: only shlex's own quoting is safe.
+    if not starts or shlex.join(words) != printed:
+        raise KitError(f"install.sh printed the start command {printed}, not sh {target}/start.sh: fix install.sh")
+    return words
+
+
+def serve_and_stop(command: list[str], notebooks: list[str], env: dict[str, str]) -> dict:
     """Run the start command (in a process group of its own), wait for its server on 127.0.0.1, ask it for its
     files, then stop it (SIGTERM, then SIGKILL after STOP_DEADLINE_S); returns what it answered and when."""
     started = time.perf_counter()
     process = subprocess.Popen(
-        ["sh", "-c", command],
+        command,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -488,12 +512,13 @@ def check_kit(kit: Path, laptop: str) -> int:
         raise KitError(f"install.sh {laptop} failed with exit status {status} after {installed:.0f} s")
     target = Path(laptop).resolve()
     started = time.perf_counter()
-    program = target / ".venv" / "bin" / info["check"][0]
-    status, _ = streamed([str(program), *info["check"][1:], "--run-notebook"], env=env, cwd=target)
+    venv = target / ".venv" / "bin"  # pip's script through python: its first line, for sh, would expand FOLDER
+    command = [str(venv / "python"), str(venv / info["check"][0]), *info["check"][1:], "--run-notebook"]
+    status, _ = streamed(command, env=env, cwd=target)
     checked = time.perf_counter() - started
     if status != 0:
         raise KitError(f"the laptop check ({info['check'][0]} ... --run-notebook) failed with exit status {status}")
-    served = serve_and_stop(start_command(lines), info["notebooks"], env)
+    served = serve_and_stop(start_words(start_command(lines), target), info["notebooks"], env)
     print(
         f"kit check: installed into {target} in {installed:.0f} s; the laptop check passed in {checked:.0f} s; "
         f"the start command answered on 127.0.0.1:{served['port']} after {served['seconds']:.1f} s with "

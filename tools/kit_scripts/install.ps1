@@ -15,11 +15,29 @@ if ($Found -ne "@PYTHON@") {
 }
 New-Item -ItemType Directory -Force -Path $Target | Out-Null
 $Target = (Resolve-Path -LiteralPath $Target).ProviderPath   # absolute from here on
+function Stop-Install([string]$What) {
+    [Console]::Error.WriteLine("install.ps1: $What, and install.ps1 writes there: move it away, or give install.ps1 another FOLDER")
+    exit 1
+}
+# Checked before anything is written: Copy-Item and venv follow a link, even one that points nowhere yet.
+$Names = @(".venv", "start.ps1", "data")
+$Notebooks = Join-Path $Kit "notebooks"
+if (Test-Path -LiteralPath $Notebooks) { $Names += @(Get-ChildItem -LiteralPath $Notebooks | ForEach-Object { $_.Name }) }
+foreach ($Name in $Names) {
+    $Path = Join-Path $Target $Name
+    try { $Attributes = [IO.File]::GetAttributes($Path) } catch { continue }   # nothing there
+    if ($Attributes -band [IO.FileAttributes]::ReparsePoint) { Stop-Install "$Path is a symbolic link or junction" }
+    if ($Name -eq "start.ps1" -and ($Attributes -band [IO.FileAttributes]::Directory)) { Stop-Install "$Path is a folder" }
+}
+# A path as one PowerShell literal, for the commands printed below: PowerShell reads the curly quotes as ' too.
+function Format-Literal([string]$Text) {
+    $Quotes = "['" + [char]0x2018 + [char]0x2019 + [char]0x201A + [char]0x201B + "]"
+    "'" + ($Text -replace $Quotes, '$0$0') + "'"
+}
 & $PythonProgram @PythonArgs -m venv (Join-Path $Target ".venv")
 if ($LASTEXITCODE -ne 0) { throw "$Python could not make a virtual environment in $Target\.venv" }
 & (Join-Path $Target ".venv\Scripts\python.exe") -m pip install --quiet --disable-pip-version-check --no-index --find-links (Join-Path $Kit "wheels") "@COURSE@"
 if ($LASTEXITCODE -ne 0) { throw "pip could not install the course from $Kit\wheels" }
-$Notebooks = Join-Path $Kit "notebooks"
 if (Test-Path -LiteralPath $Notebooks) {
     Get-ChildItem -LiteralPath $Notebooks | ForEach-Object {   # never over a learner's own copy
         $To = Join-Path $Target $_.Name
@@ -36,7 +54,7 @@ $env:MNIST_TUTORIAL_OFFLINE = "1"
 & (Join-Path $Target ".venv\Scripts\@CHECK_PROGRAM@.exe") @CHECK_ARGS@
 $Status = $LASTEXITCODE
 if ($Status -ne 0) {
-    [Console]::Error.WriteLine("install.ps1: the course is installed in $Target, but its check failed (exit status $Status): do what the fix: lines above say, then check again with: cd `"$Target`"; .venv\Scripts\@CHECK_PROGRAM@ @CHECK_ARGS@")
+    [Console]::Error.WriteLine("install.ps1: the course is installed in $Target, but its check failed (exit status $Status): do what the fix: lines above say, then check again with: cd $(Format-Literal $Target); .venv\Scripts\@CHECK_PROGRAM@ @CHECK_ARGS@")
     exit $Status
 }
-Write-Output "Installed. Start the course with: powershell -ExecutionPolicy Bypass -File `"$Target\start.ps1`""
+Write-Output "Installed. Start the course with: powershell -ExecutionPolicy Bypass -File $(Format-Literal (Join-Path $Target "start.ps1"))"

@@ -16,18 +16,32 @@ if found != "@PYTHON@":
 CHECK
 mkdir -p -- "$TARGET"
 TARGET=$(CDPATH='' cd -- "$TARGET" && pwd)   # absolute from here on
+refuse() {   # $1: what is in the way, in words
+    printf 'install.sh: %s, and install.sh writes there: move it away, or give install.sh another FOLDER\n' "$1" >&2
+    exit 1
+}
+# Checked before anything is written: cp and venv follow a link, even one that points nowhere yet.
+for item in "$KIT"/notebooks/* data .venv start.sh; do
+    if [ -L "$TARGET/${item##*/}" ]; then refuse "$TARGET/${item##*/} is a symbolic link"; fi
+done
+if [ -e "$TARGET/start.sh" ] && [ ! -f "$TARGET/start.sh" ]; then refuse "$TARGET/start.sh is not a file"; fi
 "$PYTHON" -m venv "$TARGET/.venv"
 "$TARGET/.venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-index --find-links "$KIT/wheels" "@COURSE@"
+quoted() {   # $1 as one word that sh takes literally, for the commands printed below
+    "$TARGET/.venv/bin/python" -c 'import shlex, sys; print(shlex.quote(sys.argv[1]))' "$1"
+}
 for item in "$KIT"/notebooks/* "$KIT/data"; do   # never over a learner's own copy
     if [ -e "$item" ] && [ ! -e "$TARGET/${item##*/}" ]; then cp -R "$item" "$TARGET/"; fi
 done
 cp "$KIT/start.sh" "$TARGET/start.sh"
 cd "$TARGET"
 status=0
-MNIST_TUTORIAL_OFFLINE=1 "$TARGET/.venv/bin/@CHECK_PROGRAM@" @CHECK_ARGS@ || status=$?
+# Through python: pip's script starts with an `exec "FOLDER/.venv/bin/python"` line for sh, which would run a
+# $(...) in FOLDER's name; python reads that line as a string and skips it.
+MNIST_TUTORIAL_OFFLINE=1 "$TARGET/.venv/bin/python" "$TARGET/.venv/bin/@CHECK_PROGRAM@" @CHECK_ARGS@ || status=$?
 if [ "$status" -ne 0 ]; then
-    echo "install.sh: the course is installed in $TARGET, but its check failed (exit status $status): do what the" \
-        "fix: lines above say, then check again with: cd \"$TARGET\" && .venv/bin/@CHECK_PROGRAM@ @CHECK_ARGS@" >&2
+    printf '%s %s\n' "install.sh: the course is installed in $TARGET, but its check failed (exit status $status): do what the" \
+        "fix: lines above say, then check again with: cd $(quoted "$TARGET") && .venv/bin/python .venv/bin/@CHECK_PROGRAM@ @CHECK_ARGS@" >&2
     exit "$status"
 fi
-echo "Installed. Start the course with: sh \"$TARGET/start.sh\""
+printf '%s\n' "Installed. Start the course with: sh $(quoted "$TARGET/start.sh")"
