@@ -1,26 +1,40 @@
-"""Atomic file writes: a reader sees the old file or the whole new one, never half of one."""
+"""Atomic file writes: a reader sees the old file or the whole new one, never half of one, and never a planted link."""
 
 import contextlib
 import errno
-import glob
 import os
 import re
 import secrets
 import stat
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from .errors import ConfigError
+from .errors import ConfigError, OutputError
+
+# A write in progress takes seconds: a temporary this old was left by a writer that crashed.
+STALE_SECONDS = 3600
+# A pid not running here may still be a writer in another container or on another host sharing the folder.
+DEAD_PID_SECONDS = 60
+
+
+def quoted(argument: str) -> str:
+    """An argument's name as messages show it: `name` for the library's, a command-line flag (--name) as it is."""
+    return argument if argument.startswith("-") else f"`{argument}`"
+
+
+def a_kind(value: object) -> str:
+    """What kind of value `value` is, for a message: "None", "an int", "a DataParallel"."""
+    kind = type(value).__name__
+    return "None" if value is None else f"{'an' if kind[0] in 'aeiouAEIOU' else 'a'} {kind}"
 
 
 def path_argument(name: str, value: object) -> Path:
     """The path argument `name` as a Path, `~` expanded; refuses a non-path, and an empty one (the current folder)."""
     if not isinstance(value, (str, os.PathLike)):
-        kind = type(value).__name__
-        what = "None" if value is None else f"{'an' if kind[0] in 'aeiouAEIOU' else 'a'} {kind}"
-        raise ConfigError(f"`{name}` is {what}, not a path: pass a file or folder name as a string")
+        raise ConfigError(f"{quoted(name)} is {a_kind(value)}, not a path: pass a file or folder name as a string")
     if os.fspath(value) in ("", b""):
-        raise ConfigError(f"`{name}` is empty: pass a file or folder name (an unset variable?)")
+        raise ConfigError(f"{quoted(name)} is empty: pass a file or folder name (an unset variable?)")
     return Path(os.fsdecode(value)).expanduser()
 
 
@@ -32,21 +46,35 @@ KINDS = (
 )
 
 
+def kind_from(status: os.stat_result) -> str | None:
+    """What a file with this status is, unless a regular file of one name ("a symlink", "a hard link", "a device")."""
+    if stat.S_ISREG(status.st_mode):
+        return "a hard link" if status.st_nlink > 1 else None
+    return next((word for test, word in KINDS if test(status.st_mode)), "a device")
+
+
 def kind_of(path: Path) -> str | None:
-    """What `path` is, if it is there but not a regular file ("a symlink", "a folder", "a device"); else None."""
+    """What `path` is, if it is there but not a regular file of one name ("a symlink", "a hard link", "a folder")."""
     try:
-        mode = os.lstat(path).st_mode
+        return kind_from(os.lstat(path))
     except (FileNotFoundError, NotADirectoryError):
         return None
-    if stat.S_ISREG(mode):
-        return None
-    return next((word for test, word in KINDS if test(mode)), "a device")
+
+
+def refuse_planted(path: Path, argument: str = "path") -> None:
+    """Refuse to replace anything at `path` but a regular file of one name: the course writes no other kind there."""
+    kind = kind_of(path)
+    if kind:
+        raise OutputError(
+            f"cannot write {path}: it is {kind}, not a file the course wrote: move it away or choose another "
+            f"{quoted(argument)}"
+        )
 
 
 def temporary_beside(target: Path) -> Path:
     """Create an empty, hidden temporary file in `target`'s folder, with the usual permissions (0666 - umask)."""
-    while True:
-        tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+    while True:  # the pid makes the name its writer's own, and tells later writers whether it still runs
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
         try:
             os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
             return tmp
@@ -69,47 +97,96 @@ def fsync_folder(folder: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; on success fsync it and rename it over `path`.
+def atomic_paths(paths: list[str | os.PathLike], *, argument: str = "path") -> Iterator[list[Path]]:
+    """Yield a temporary path beside each of `paths`; once the body is done, fsync them all, then rename each over
+    its path. A planted symlink, hard link, FIFO or folder at a path is refused.
 
-    The temporary file lives in the same folder so that os.replace is an atomic rename, and it is
-    removed if the body raises (including KeyboardInterrupt), so nothing half-written is left behind.
+    Every file is whole before any is replaced, so a full disk leaves the old set as it was. Each temporary lives in
+    its target's folder, so that os.replace is an atomic rename, and all are removed if the body raises (including
+    KeyboardInterrupt).
     """
-    target = Path(path)
-    tmp = temporary_beside(target)
+    targets = [path_argument(argument, path) for path in paths]
+    for target in targets:
+        refuse_planted(target, argument)
+    temporaries: list[Path] = []
     try:
-        yield tmp
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
+        for target in targets:
+            remove_stale_temporaries(target)
+            temporaries.append(temporary_beside(target))
+        yield temporaries
+        for tmp in temporaries:
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+        for tmp, target in zip(temporaries, targets, strict=True):
+            os.replace(tmp, target)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        for tmp in temporaries:
+            tmp.unlink(missing_ok=True)
         raise
-    fsync_folder(target.parent)
+    for folder in dict.fromkeys(target.parent for target in targets):
+        fsync_folder(folder)
 
 
-def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, *, argument: str = "path") -> Iterator[Path]:
+    """Yield a temporary path beside `path`; on success fsync it and rename it over `path` (see atomic_paths)."""
+    with atomic_paths([path], argument=argument) as (tmp,):
+        yield tmp
+
+
+def write_files_atomic(files: Mapping[str | os.PathLike, bytes], *, argument: str = "path") -> None:
+    """Write each path's bytes, all or none: every file is written in full before any is replaced."""
+    with atomic_paths(list(files), argument=argument) as temporaries:
+        for tmp, data in zip(temporaries, files.values(), strict=True):
+            tmp.write_bytes(data)
+
+
+def write_bytes_atomic(path: str | os.PathLike, data: bytes, *, argument: str = "path") -> None:
     """Write `data` to `path` atomically."""
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
+    write_files_atomic({path: data}, argument=argument)
 
 
-STALE = re.compile(r"\.(?P<name>.+)\.[0-9a-f]{8}\.tmp")
+def running(pid: int) -> bool:
+    """Whether process `pid` runs on this machine; True where that cannot be told."""
+    if os.name != "posix":
+        return True  # os.kill(pid, 0) would end the process on Windows
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, OverflowError):  # another user's process, or no pid at all
+        return True
+    return True
+
+
+def left_by_a_crash(path: Path, pid: str | None) -> bool:
+    """Whether a temporary file's writer is gone: it is an hour old, or its pid has not run here for a minute."""
+    try:
+        status = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    if not stat.S_ISREG(status.st_mode):
+        return False
+    age = time.time() - status.st_mtime
+    return age > STALE_SECONDS or (pid is not None and age > DEAD_PID_SECONDS and not running(int(pid)))
 
 
 def remove_stale_temporaries(target: str | os.PathLike) -> list[Path]:
-    """Delete temporary files that an interrupted write of `target` left in its folder; returns what went.
+    """Delete the temporary files that crashed writes of `target` left in its folder; returns what went.
 
-    Only names of this module's own pattern for this target (".<name>.<8 hex digits>.tmp") are touched.
+    Only names of this module's own pattern for this target (".<name>.[<pid>.]<8 hex digits>.tmp") are touched, and
+    only those whose writer is gone: another process writing the same target keeps its own.
     """
     target = Path(target)
+    pattern = re.compile(rf"\.{re.escape(target.name)}\.(?:(?P<pid>\d+)\.)?[0-9a-f]{{8}}\.tmp")
     removed = []
-    for candidate in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
-        match = STALE.fullmatch(candidate.name)
-        if match and match["name"] == target.name and candidate.is_file():
-            with contextlib.suppress(FileNotFoundError):
-                candidate.unlink()
-                removed.append(candidate)
+    with contextlib.suppress(OSError):  # a folder that cannot be listed holds nothing to clean up
+        for entry in os.scandir(target.parent):
+            match = pattern.fullmatch(entry.name)
+            if match and left_by_a_crash(Path(entry.path), match["pid"]):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+                    removed.append(Path(entry.path))
     return removed
 
 

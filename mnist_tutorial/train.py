@@ -6,7 +6,7 @@ import random
 import re
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 import numpy as np
@@ -50,6 +50,18 @@ def pick_device(device: str | None = None) -> torch.device:
     return torch.device(device)
 
 
+def fit_device(device: str | torch.device) -> torch.device:
+    """`device` as fit takes it ("auto", "cpu", "cuda:1", a torch.device), refused unless this machine has its kind."""
+    if isinstance(device, str) and device in DEVICES:
+        return pick_device(device)
+    try:
+        chosen = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ConfigError(f"unknown `device={device!r}`: choose one of {', '.join(DEVICES)}") from None
+    pick_device(chosen.type)  # refuses a kind of device this machine lacks, in the same words
+    return chosen
+
+
 def make_optimizer(model: nn.Module, *, lr: float = LR, momentum: float = MOMENTUM) -> torch.optim.SGD:
     """The lesson's optimizer: SGD with momentum."""
     return torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
@@ -90,7 +102,7 @@ def train_one_epoch(
     """
     model.train()
     losses = LossLog(epoch=epoch, log_every=log_every, log=log, on_batch=on_batch)
-    for inputs, labels in train_loader:
+    for inputs, labels in checked_batches(train_loader, "train_loader", model):
         inputs, labels = inputs.to(device), labels.to(device)
         loss = training_step(model, optimizer, criterion, inputs, labels)
         losses.add(loss.item())
@@ -105,6 +117,50 @@ def training_step(model: nn.Module, optimizer, criterion: nn.Module, inputs, lab
     loss.backward()
     optimizer.step()
     return loss
+
+
+def checked_batches(loader: Iterable, name: str, model: nn.Module) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """`loader`'s batches, each refused in one sentence naming `name` unless an (inputs, labels) pair `model` takes."""
+    parameter = next(model.parameters(), None)
+    for batch in loader:
+        yield checked_batch(batch, name, None if parameter is None else parameter.dtype)
+
+
+def checked_batch(batch: object, name: str, dtype: torch.dtype | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """`batch` as an (inputs, labels) pair of tensors with inputs of `dtype` (the model's), or a ConfigError."""
+    pair = "but fit takes (inputs, labels) pairs of tensors"
+    if isinstance(batch, Mapping):
+        keys = ", ".join(repr(key) for key in list(batch)[:4])
+        raise ConfigError(f"`{name}` yields dicts (keys {keys}), {pair}: yield (batch[...], batch[...]) from it")
+    if not (isinstance(batch, (tuple, list)) and len(batch) == 2):
+        what = f"{len(batch)} items" if isinstance(batch, (tuple, list)) else f"a {type(batch).__name__}"
+        raise ConfigError(f"`{name}` yields {what} per batch, {pair}: yield (inputs, labels) from it")
+    inputs, labels = batch
+    if isinstance(inputs, np.ndarray) or isinstance(labels, np.ndarray):
+        numpy = "convert them with torch.from_numpy(inputs), torch.from_numpy(labels)"
+        raise ConfigError(f"`{name}` yields NumPy arrays, {pair}: {numpy}")
+    if not (isinstance(inputs, torch.Tensor) and isinstance(labels, torch.Tensor)):
+        kinds = f"{type(inputs).__name__} and {type(labels).__name__}"
+        raise ConfigError(f"`{name}` yields {kinds}, {pair}: convert them with torch.as_tensor")
+    if dtype is not None and inputs.dtype != dtype:
+        raise ConfigError(dtype_mismatch(name, inputs.dtype, dtype))
+    return inputs, labels
+
+
+def dtype_mismatch(name: str, inputs: torch.dtype, parameters: torch.dtype) -> str:
+    """Why inputs of one dtype cannot go through parameters of another, and which of the two to convert."""
+    given, held = (str(dtype).removeprefix("torch.") for dtype in (inputs, parameters))
+    if parameters != torch.float32:
+        return (
+            f"`model` holds {held} parameters, but `{name}` yields {given} inputs: convert the model with "
+            "model.float(), as the lesson's networks are float32"
+        )
+    if not inputs.is_floating_point:
+        return (
+            f"`{name}` yields {given} inputs, but the network takes float32 ones: normalise the images "
+            "(mnist_tutorial.normalize), as the lesson's loaders do"
+        )
+    return f"`{name}` yields {given} inputs, but `model` holds float32 parameters: convert them with inputs.float()"
 
 
 class LossLog:
@@ -167,7 +223,10 @@ def fit(
     diverges (see DivergenceCheck). Interrupting (Ctrl-C, the notebook's stop button, SIGTERM in the CLI) ends
     training cleanly and returns the epochs completed so far. On the CPU it trains with `threads` threads.
     `train_epoch` replaces train_one_epoch with a function of the same arguments (cuda_graphs.GraphedTraining).
+    `device` may be "auto" (pick_device's choice); one this machine lacks, or a batch that is not an (inputs, labels)
+    pair of tensors the model takes, is refused in one sentence naming the argument.
     """
+    device = fit_device(device)
     model.to(device)
     optimizer = optimizer or make_optimizer(model)
     check_fit_args(model, (train_loader, test_loader), optimizer, num_epochs)
@@ -190,7 +249,8 @@ def fit(
                     on_batch=diverged,
                 )
                 seconds = time.perf_counter() - start
-                test_loss, test_accuracy = evaluate(model, test_loader, device=device)
+                test_batches = checked_batches(test_loader, "test_loader", model)
+                test_loss, test_accuracy = evaluate(model, test_batches, device=device)
                 history.add_epoch(train_loss, test_loss, test_accuracy, seconds)
                 bars.epoch_done(history)
                 for callback in callbacks:
@@ -260,8 +320,15 @@ class DivergenceCheck:
     def _stop(self, what: str, batch: int) -> None:
         raise TrainingDivergedError(
             f"{what} by epoch {self.epoch}, batch {batch}, with learning rate {self.lr:g}: training stopped, as it "
-            f"cannot recover; try a smaller one, e.g. `lr={suggested_lr(self.lr):g}`"
+            f"cannot recover; {advice(self.lr)}"
         )
+
+
+def advice(lr: float) -> str:
+    """What to try after `lr` diverged: a smaller one, unless `lr` is not a finite number at all (nan, inf)."""
+    if not math.isfinite(lr):
+        return f"the learning rate is not a finite number: pass a positive one, such as the lesson's `lr={LR:g}`"
+    return f"try a smaller one, e.g. `lr={suggested_lr(lr):g}`"
 
 
 def suggested_lr(lr: float) -> float:

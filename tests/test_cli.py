@@ -5,8 +5,13 @@ import gzip
 import io
 import json
 import os
+import random
 import re
+import signal
+import subprocess
 import sys
+import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +19,17 @@ import pytest
 import torch
 from helpers import md5, pass_as_checked, run_with_deadline, same_weights
 
-from mnist_tutorial import NeuralNetwork, checkpoint, load_checkpoint, load_model
+from mnist_tutorial import (
+    NeuralNetwork,
+    checkpoint,
+    fit,
+    load_checkpoint,
+    load_data,
+    load_model,
+    make_loaders,
+    save_checkpoint,
+    seed_everything,
+)
 from mnist_tutorial.cli import main
 from mnist_tutorial.datasets.idx import write_idx
 from mnist_tutorial.files import atomic_path
@@ -360,10 +375,11 @@ def test_resume_refuses_a_training_state_of_another_kind_in_one_line(tmp_path, t
     torch.save(state, tmp_path / "momentum.pt")
     assert tiny_run(tmp_path / "more", 2, "--resume", tmp_path / "momentum.pt") == 2
     assert capsys.readouterr().err == (
-        f"mnist-tutorial: error: {tmp_path}/momentum.pt holds a training state that does not fit this run (a "
-        "momentum buffer does not fit a parameter of shape (128, 784)): train without --resume\n"
+        f"mnist-tutorial: error: {tmp_path}/momentum.pt holds an optimizer state that does not fit its network (a "
+        "momentum buffer of another shape, or a stride-0 view), which the course never writes: delete it and train "
+        "again\n"
     )
-    assert list((tmp_path / "more").iterdir()) == []  # refused before any output was written
+    assert list((tmp_path / "more").glob("*")) == []  # refused before any output was written
 
 
 def test_out_and_checkpoint_paths_empty_under_home_or_a_device(tmp_path, capsys, monkeypatch, tiny_run):
@@ -396,10 +412,13 @@ def test_bad_checkpoints(tmp_path, capsys, case):
     elif case == "folder":
         path.mkdir()
         expected = f"checkpoint {path} is a folder, not a file: pass the model.pt that training wrote"
-    elif case in ("truncated", "garbage"):
+    elif case == "truncated":
         torch.save(NeuralNetwork().state_dict(), path)
-        path.write_bytes(path.read_bytes()[:3000] if case == "truncated" else os.urandom(3000))
+        path.write_bytes(path.read_bytes()[:3000])
         expected = f"{path} is not a readable checkpoint (truncated, or not a PyTorch file): {retrain}"
+    elif case == "garbage":
+        path.write_bytes(random.Random(0).randbytes(3000))  # seeded: the same bytes every run
+        expected = f"{path} is not a checkpoint of this course (not a PyTorch file): pass the model.pt training wrote"
     elif case == "other shape":
         torch.save({**NeuralNetwork().state_dict(), "fc2.weight": torch.zeros(64, 100)}, path)
         expected = (
@@ -499,3 +518,245 @@ def test_the_help_states_the_resume_rule(capsys):
     assert (
         "settings you do not pass (--dataset, --source, --batch-size, --loader, --lr, --momentum) follow" in help_text
     )
+
+
+# A checkpoint that notebook 03 saved after the learner typed SGD(lr=0.05): its settings record no lr, or the
+# lesson's (the notebook's `lr` variable, left as it was), and its optimizer state says 0.05, which is what trained.
+NOTEBOOK_SETTINGS = {
+    "no lr recorded": {"source": "full", "batch_size": 64, "loader": "fast"},
+    "the lesson's lr recorded": {"source": "full", "batch_size": 64, "loader": "fast", "lr": 0.001, "momentum": 0.9},
+}
+
+
+def notebook_checkpoint(path: Path, data_dir: Path, settings: dict) -> None:
+    seed_everything(0)
+    model = NeuralNetwork()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    train_loader, test_loader = make_loaders(load_data(source="full", data_dir=data_dir))
+    history = fit(model, train_loader, test_loader, num_epochs=1, optimizer=optimizer, progress=False)
+    save_checkpoint(path, model=model, dataset="mnist", history=history.to_dict(), optimizer=optimizer,
+                    settings=settings)  # fmt: skip
+
+
+def steps_taken(monkeypatch) -> list[tuple[float, float, torch.Tensor | None]]:
+    """Record (lr, momentum, first momentum buffer) at every optimizer step: the settings that train."""
+    original, steps = torch.optim.SGD.step, []
+
+    def step(self, *args, **kwargs):
+        group = self.param_groups[0]
+        buffer = self.state.get(group["params"][0], {}).get("momentum_buffer")
+        steps.append((group["lr"], group["momentum"], None if buffer is None else buffer.clone()))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.SGD, "step", step)
+    return steps
+
+
+@pytest.mark.parametrize("recorded", NOTEBOOK_SETTINGS)
+@pytest.mark.parametrize(("flags", "lr"), [(["--lr", "0.001"], 0.001), ([], 0.05)], ids=["--lr 0.001", "no --lr"])
+def test_a_resumed_run_trains_with_the_lr_it_reports(tmp_path, tiny_data_dir, tiny_run, monkeypatch, recorded, flags,
+                                                     lr):  # fmt: skip
+    checkpoint_path = tmp_path / "nb.pt"
+    notebook_checkpoint(checkpoint_path, tiny_data_dir, NOTEBOOK_SETTINGS[recorded])
+    stored = load_checkpoint(checkpoint_path)["optimizer_state"]["state"][0]["momentum_buffer"]
+    steps = steps_taken(monkeypatch)
+    assert tiny_run(tmp_path / "out", 2, "--resume", checkpoint_path, *flags) == 0
+    assert {(step_lr, momentum) for step_lr, momentum, _ in steps} == {(lr, 0.9)}  # what trained
+    assert torch.equal(steps[0][2], stored)  # the momentum buffers went on from where the notebook left them
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    saved = load_checkpoint(tmp_path / "out" / "model.pt")
+    assert metrics["lr"] == saved["settings"]["lr"] == saved["optimizer_state"]["param_groups"][0]["lr"] == lr
+
+
+def test_a_resumed_run_still_refuses_another_lr_than_its_consistent_record(tmp_path, tiny_data_dir, capsys):
+    checkpoint_path = tmp_path / "nb.pt"
+    notebook_checkpoint(checkpoint_path, tiny_data_dir, {**NOTEBOOK_SETTINGS["no lr recorded"], "lr": 0.05})
+    args = ["train", "--data-dir", tiny_data_dir, "--out", tmp_path / "out", "--resume", checkpoint_path]
+    assert refused([*args, "--epochs", "2", "--lr", "0.001"], capsys) == (
+        f"mnist-tutorial: error: --lr 0.001 differs from --lr 0.05, which {checkpoint_path} was trained with: leave "
+        "it out to continue with 0.05, or train afresh without --resume"
+    )
+
+
+def test_an_interrupt_before_a_resumed_run_trains_names_the_checkpoint_to_resume(tmp_path, tiny_run, capsys,
+                                                                                 monkeypatch):  # fmt: skip
+    assert tiny_run(tmp_path / "run", 1) == 0
+    checkpoint_path = tmp_path / "run" / "model.pt"
+    capsys.readouterr()
+
+    def interrupted(**kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("mnist_tutorial.run.training.load_data", interrupted)
+    code, out, err = run(["train", "--out", tmp_path / "more", "--epochs", "2", "--resume", checkpoint_path], capsys)
+    assert (code, err) == (130, "mnist-tutorial: interrupted\n")
+    assert out == f"Stopped before an epoch ended: continue with --resume {checkpoint_path}\n"
+
+
+# A command run in a child process with a hook that holds it at one moment: the hook writes the file $MARK, then
+# sleeps there until the test's real SIGINT arrives (as Ctrl-C in a terminal sends it).
+HOOKED_COMMAND = textwrap.dedent(
+    """
+    import os, sys, time
+    from pathlib import Path
+
+    def hold(where):
+        Path(os.environ["MARK"]).write_text(where)
+        time.sleep(120)
+
+    class HoldAtImport:  # holds the first import of a module named prefix..., once `after` is loaded
+        def __init__(self, prefix, after="sys"):
+            self.prefix, self.after = prefix, after
+
+        def find_spec(self, name, path=None, target=None):
+            if name.startswith(self.prefix) and self.after in sys.modules:
+                sys.meta_path.remove(self)
+                hold(name)
+            return None
+
+    HOOK
+    from mnist_tutorial.cli import main
+    sys.exit(main(sys.argv[1:]))
+    """
+)
+
+
+def interrupted_while_held(tmp_path: Path, hook: str, args: list) -> tuple[int, str, str]:
+    """Run `mnist-tutorial args` in a child held by `hook`, send it SIGINT there: (exit status, stdout, stderr)."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    mark = logs / "held"
+    command = [sys.executable, "-c", HOOKED_COMMAND.replace("HOOK", textwrap.dedent(hook)), *map(str, args)]
+    with open(logs / "stdout", "w") as stdout, open(logs / "stderr", "w") as stderr:
+        child = subprocess.Popen(command, stdout=stdout, stderr=stderr, env={**os.environ, "MARK": str(mark)},
+                                 start_new_session=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 300  # a hang deadline only: the child imports torch, then trains a little
+        while not mark.exists() and child.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert mark.exists(), f"the command ended before the hook held it: {(logs / 'stderr').read_text()[-3000:]}"
+        child.send_signal(signal.SIGINT)
+        child.wait(timeout=120)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGKILL)
+        child.wait()
+    return child.returncode, (logs / "stdout").read_text(), (logs / "stderr").read_text()
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_the_command_loads_the_course_is_one_line(tmp_path):
+    # torch itself loads with the package, before any of the command line's code can run; the course's runs,
+    # doctor and matplotlib load after it, inside main(), where Ctrl-C ends the process at once in the one line.
+    hook = "sys.meta_path.insert(0, HoldAtImport('mnist_tutorial.run'))"
+    code, out, err = interrupted_while_held(tmp_path, hook, ["train", "--out", tmp_path / "out"])
+    assert (code, out, err) == (130, "", "mnist-tutorial: interrupted\n")
+    assert not (tmp_path / "out").exists()
+
+
+HOLD_AT_TORCH = """
+import os, sys, time
+from pathlib import Path
+
+class HoldAtTorch:  # holds the command at its first import of torch, before any of the course's code has run
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch":
+            sys.meta_path.remove(self)
+            Path(os.environ["MARK"]).write_text(name)
+            time.sleep(120)
+
+sys.meta_path.insert(0, HoldAtTorch())
+"""
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_torch_loads_for_the_command_is_one_line(tmp_path):
+    # `python -m mnist_tutorial` as a learner types it; the hold comes in through sitecustomize, before the package.
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "sitecustomize.py").write_text(HOLD_AT_TORCH)
+    mark, env = tmp_path / "held", {**os.environ, "PYTHONPATH": str(tmp_path / "site"), "MARK": str(tmp_path / "held")}
+    command = [sys.executable, "-m", "mnist_tutorial", "train", "--out", str(tmp_path / "out")]
+    child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120  # a hang deadline only
+        while not mark.exists() and child.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert mark.read_text() == "torch"
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=120)
+    finally:
+        child.kill()
+    assert (child.returncode, out, err) == (130, "", "mnist-tutorial: interrupted\n")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_onnx_export_is_one_line_and_keeps_the_old_files(tmp_path, sample_run, capsys):
+    model = sample_run[2] / "model.pt"
+    page = tmp_path / "page"
+    assert main(["export", "--checkpoint", str(model), "--out", str(page)]) == 0
+    before = {name: md5(page / name) for name in os.listdir(page)}
+    # The exporter imports torch._inductor's modules as it starts: a Ctrl-C inside that import reaches main()
+    # wrapped in the exporter's own error (three chained tracebacks, exit status 1, before the fix).
+    hook = "sys.meta_path.insert(0, HoldAtImport('torch._inductor.', after='mnist_tutorial.deploy.export'))"
+    code, out, err = interrupted_while_held(tmp_path, hook, ["export", "--checkpoint", model, "--out", page])
+    assert (code, out, err) == (130, "", "mnist-tutorial: interrupted\n")
+    assert {name: md5(page / name) for name in os.listdir(page)} == before
+    assert sorted(os.listdir(tmp_path)) == ["logs", "page"]
+
+
+TINY_TRAIN = ["train", "--source", "full", "--device", "cpu", "--no-progress"]
+
+
+@pytest.mark.slow
+def test_ctrl_c_after_the_accuracy_line_leaves_model_pt_and_the_resume_hint(tmp_path, tiny_data_dir):
+    hook = r"""
+        class HoldAfterAccuracy:  # holds once the accuracy line is printed, newline and all
+            def __init__(self, stream):
+                self.stream, self.line = stream, ""
+
+            def write(self, text):
+                written = self.stream.write(text)
+                self.line = text if self.line.endswith("\n") else self.line + text
+                if self.line.startswith("Test Accuracy") and self.line.endswith("\n"):
+                    self.stream.flush()
+                    hold("after the accuracy line")
+                return written
+
+            def __getattr__(self, name):
+                return getattr(self.stream, name)
+
+        sys.stdout = HoldAfterAccuracy(sys.stdout)
+    """
+    out = tmp_path / "out"
+    args = [*TINY_TRAIN, "--data-dir", tiny_data_dir, "--epochs", "2", "--out", out]
+    code, stdout, err = interrupted_while_held(tmp_path, hook, args)
+    assert (code, err) == (130, ""), err
+    assert stdout.splitlines()[-1] == f"Stopped: {out}/model.pt holds 2 epoch(s); continue with --resume {out}/model.pt"
+    assert [name for name in os.listdir(out) if not name.startswith(".")] == ["model.pt"]
+    assert not [name for name in os.listdir(out) if name.endswith(".tmp")]
+    assert load_checkpoint(out / "model.pt")["epoch"] == 2
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_epoch_3_is_saved_prints_the_epochs_model_pt_holds(tmp_path, tiny_data_dir):
+    hook = """
+        import torch
+
+        real_save, saves = torch.save, []
+
+        def save(*args, **kwargs):
+            saves.append(1)
+            if len(saves) == 3:
+                hold("the save of epoch 3")
+            return real_save(*args, **kwargs)
+
+        torch.save = save
+    """
+    out = tmp_path / "out"
+    code, stdout, err = interrupted_while_held(tmp_path, hook, [*TINY_TRAIN, "--data-dir", tiny_data_dir,
+                                                                 "--epochs", "5", "--out", out])  # fmt: skip
+    assert (code, err) == (130, ""), err
+    saved = load_checkpoint(out / "model.pt")["epoch"]
+    printed = re.findall(r"with (\d+) complete epoch\(s\)|holds (\d+) epoch\(s\)", stdout)
+    assert saved == 2 and [int(a or b) for a, b in printed] == [saved, saved], stdout

@@ -11,8 +11,12 @@ import re
 import shutil
 import signal
 import socket
+import subprocess
+import sys
+import textwrap
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -26,6 +30,7 @@ from mnist_tutorial.errors import ConfigError
 from mnist_tutorial.model import NeuralNetwork
 from mnist_tutorial.parallel.ddp import ShardedLoader, backend_for, per_rank_batch, train_data_parallel
 from mnist_tutorial.parallel.launch import HOST, join_meeting, meeting_point
+from mnist_tutorial.run.lock import OutputLock
 from mnist_tutorial.run.outputs import OUTPUTS
 from mnist_tutorial.run.training import train_and_save
 from mnist_tutorial.train import fit, make_optimizer, seed_everything
@@ -59,7 +64,8 @@ def listening(pids: set[int]) -> list[str]:
     return [line.split()[3] for line in ss.stdout.splitlines() if any(f"pid={pid}," in line for pid in pids)]
 
 
-def this_process_and_its_children() -> set[int]:
+def children_of(parent: int) -> set[int]:
+    """The pids of the processes whose parent is `parent`, from /proc."""
     children = set()
     for status in os.scandir("/proc"):
         if status.name.isdigit():
@@ -67,9 +73,13 @@ def this_process_and_its_children() -> set[int]:
                 fields = Path(f"/proc/{status.name}/stat").read_text().rsplit(")", 1)[1].split()
             except OSError:
                 continue
-            if int(fields[1]) == os.getpid():
+            if int(fields[1]) == parent:
                 children.add(int(status.name))
-    return {os.getpid(), *children}
+    return children
+
+
+def this_process_and_its_children() -> set[int]:
+    return {os.getpid(), *children_of(os.getpid())}
 
 
 class ListeningWatch(threading.Thread):
@@ -164,10 +174,10 @@ def test_nproc_2_writes_the_outputs_of_a_single_process_run(tmp_path, capfd):
     assert resumed["epochs"] == 2 and resumed["train_loss"][0] == metrics["train_loss"][0]
 
 
-def ranks_started() -> list[int]:
-    """The pids of this process's children that torch.multiprocessing spawned (not its resource tracker)."""
+def ranks_started(launcher: int | None = None) -> list[int]:
+    """The pids of the processes torch.multiprocessing spawned (not its resource tracker) from `launcher`, or us."""
     pids = []
-    for pid in this_process_and_its_children() - {os.getpid()}:
+    for pid in children_of(launcher or os.getpid()):
         with contextlib.suppress(OSError):
             if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
                 pids.append(pid)
@@ -216,3 +226,145 @@ def test_refused_before_any_process_starts(tmp_path, monkeypatch):
     )
     with pytest.raises(ConfigError, match="`loader=lesson` cannot be split"):
         train_and_save(nproc=2, source="sample", device="cpu", loader="lesson", out=tmp_path)
+
+
+def alive(pid: int) -> bool:
+    """Whether process `pid` still runs (a zombie, ended but not yet reaped, does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def within(seconds: float, done: Callable[[], bool]) -> bool:
+    """Poll `done` every 0.1 s until it holds or `seconds` have passed (a hang deadline, never a timing)."""
+    deadline = time.monotonic() + seconds
+    while not done():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def course(*args: object) -> list[str]:
+    """`python -m mnist_tutorial args` as a command, for a process of its own."""
+    return [sys.executable, "-m", "mnist_tutorial", *map(str, args)]
+
+
+SAMPLE_RUN = ("train", "--source", "sample", "--device", "cpu", "--no-progress")
+
+
+@pytest.mark.slow
+def test_ranks_die_with_a_killed_launcher_and_free_its_out(tmp_path, capsys):
+    # A notebook kernel restarted during 07, or `kill -9` of the command: no rank may train on with no lock held.
+    out = tmp_path / "out"
+    launcher = subprocess.Popen(course(*SAMPLE_RUN, "--nproc", "2", "--epochs", "1000", "--out", out),
+                                stdout=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    try:
+        assert within(300, lambda: (out / "model.pt").exists() or launcher.poll() is not None)
+        ranks = ranks_started(launcher.pid)
+        assert len(ranks) == 2 and all(map(alive, ranks)), ranks  # both train: rank 0 has saved an epoch
+        launcher.kill()
+        launcher.wait()
+        assert within(60, lambda: not any(map(alive, ranks))), "the ranks outlived their launcher"
+        assert main([*SAMPLE_RUN, "--epochs", "1", "--out", str(out)]) == 0  # the folder is free again, and stays ours
+        assert load_checkpoint(out / "model.pt")["epoch"] == 1
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(launcher.pid, signal.SIGKILL)  # orphans, had there been any, keep the launcher's group
+
+
+def torchrun_env(store_port: int, rank: int, world_size: int) -> dict[str, str]:
+    """The environment torchrun gives rank `rank`, its agent's store (here, the test's) at `store_port`."""
+    ranks = {"RANK": rank, "LOCAL_RANK": rank, "WORLD_SIZE": world_size, "LOCAL_WORLD_SIZE": world_size}
+    agent = {"MASTER_ADDR": HOST, "MASTER_PORT": store_port, "TORCHELASTIC_USE_AGENT_STORE": True}
+    return {
+        **os.environ,
+        "GLOO_SOCKET_IFNAME": "lo",
+        **{name: str(value) for name, value in {**ranks, **agent}.items()},
+    }
+
+
+@pytest.mark.slow
+def test_under_torchrun_rank_0_holds_the_lock_while_it_trains(tmp_path, capsys):
+    out = tmp_path / "out"
+    store = meeting_point(1)  # what torchrun's agent holds (TORCHELASTIC_USE_AGENT_STORE): on loopback only
+    rank0 = subprocess.Popen(course(*SAMPLE_RUN, "--epochs", "1000", "--out", out), env=torchrun_env(store.port, 0, 1),
+                             stdout=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    try:
+        assert within(300, lambda: (out / "model.pt").exists() or rank0.poll() is not None)
+        assert rank0.poll() is None
+        assert main([*SAMPLE_RUN, "--epochs", "1", "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"mnist-tutorial: error: --out {out} is in use by another run (process {rank0.pid}, ")
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(rank0.pid, signal.SIGKILL)
+        rank0.wait()
+
+
+@pytest.mark.slow
+def test_under_torchrun_a_held_out_stops_every_rank_in_one_line(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    store = meeting_point(2)
+    with OutputLock(out), contextlib.ExitStack() as stack:
+        ranks = [
+            stack.enter_context(subprocess.Popen(course(*SAMPLE_RUN, "--epochs", "1", "--out", out),
+                                                 env=torchrun_env(store.port, rank, 2), stderr=subprocess.PIPE,
+                                                 stdout=subprocess.DEVNULL, text=True, start_new_session=True))
+            for rank in range(2)
+        ]  # fmt: skip
+        try:
+            errors = [rank.communicate(timeout=120)[1] for rank in ranks]  # not rank 1 waiting for rank 0 for ever
+        finally:
+            for rank in ranks:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(rank.pid, signal.SIGKILL)
+    assert [rank.returncode for rank in ranks] == [2, 2], errors
+    for err in errors:
+        assert err.startswith(f"mnist-tutorial: error: --out {out} is in use by another run (process {os.getpid()}, ")
+        assert len(err.splitlines()) == 1, err
+    assert os.listdir(out) == []
+
+
+@pytest.mark.slow
+def test_a_rank_whose_launcher_ended_before_the_tie_leaves_at_once():
+    # A spawned rank imports torch for seconds before it can tie itself to its launcher: it checks it still has one.
+    code = "from mnist_tutorial.parallel.lifeline import tie_to; tie_to(1); print('carried on')"  # 1: not our parent
+    result = run_with_deadline([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert (result.returncode, result.stdout, result.stderr) == (1, "", "")
+
+
+# Where the kernel cannot be asked to end a process with its parent (macOS, Windows), a thread watches the parent.
+WATCHED = textwrap.dedent(
+    """
+    import os, subprocess, sys, time
+    GRANDCHILD = (
+        "import os, time\\n"
+        "from mnist_tutorial.parallel import lifeline\\n"
+        "lifeline.death_signal = lambda: False  # as where no death signal can be asked for\\n"
+        "lifeline.tie_to(os.getppid())\\n"
+        "print('tied', os.getpid(), flush=True)\\n"
+        "time.sleep(300)\\n"
+    )
+    subprocess.Popen([sys.executable, "-c", GRANDCHILD])
+    time.sleep(300)
+    """
+)
+
+
+@pytest.mark.slow
+def test_where_there_is_no_death_signal_a_watchdog_ends_the_rank():
+    parent = subprocess.Popen([sys.executable, "-c", WATCHED], stdout=subprocess.PIPE, text=True,
+                              start_new_session=True)  # fmt: skip
+    try:
+        line = parent.stdout.readline()  # the grandchild shares its parent's stdout
+        assert line.startswith("tied "), line
+        rank = int(line.split()[1])
+        parent.kill()
+        parent.wait()
+        assert within(60, lambda: not alive(rank)), "the watched process outlived its parent"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(parent.pid, signal.SIGKILL)

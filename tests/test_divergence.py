@@ -96,3 +96,19 @@ def test_the_rule_waits_for_a_full_window_and_judges_its_mean():
         check(batch, 0.5)
     with pytest.raises(TrainingDivergedError, match=f"batch {WINDOW}"):
         check(WINDOW, 0.5 + limit * WINDOW)  # the mean of the last 10 now exceeds the limit
+
+
+@pytest.mark.parametrize("lr", [float("nan"), float("inf")])
+def test_a_learning_rate_that_is_not_a_finite_number_is_never_suggested(lr):
+    data = tiny_data()
+    seed_everything(0)
+    model = NeuralNetwork()
+    train_loader, test_loader = make_loaders(data, batch_size=16)
+    with pytest.raises(TrainingDivergedError) as stopped:
+        fit(model, train_loader, test_loader, num_epochs=1, optimizer=make_optimizer(model, lr=lr), progress=False)
+    message = str(stopped.value)
+    assert message.endswith(
+        f"with learning rate {lr}: training stopped, as it cannot recover; the learning rate is not a finite number: "
+        "pass a positive one, such as the lesson's `lr=0.001`"
+    ), message
+    assert "e.g." not in message and message.count("`lr=") == 1

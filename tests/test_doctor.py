@@ -14,6 +14,7 @@ from helpers import md5, write_dataset
 from packaging.requirements import Requirement
 from torchvision import datasets
 
+from mnist_tutorial import cli
 from mnist_tutorial.cli.commands import add_doctor
 from mnist_tutorial.datasets import download, sources
 from mnist_tutorial.defaults import OFFLINE_ENV, SOURCE_ENV
@@ -412,3 +413,57 @@ def test_report_dir_gets_one_file_named_after_the_host(capsys, tmp_path, data_di
     assert [path.name for path in reports.iterdir()] == [written.name]
     assert json.loads(written.read_text(encoding="utf-8")) == json.loads(out)  # stdout stays one JSON report
     assert json.loads(out)["host"] == "laptop 07/café"
+
+
+def run_doctor_command(capsys, *argv: str) -> tuple[int, str]:
+    """`mnist-tutorial doctor ARGV` as the command line runs it: (exit status, stderr)."""
+    status = cli.main(["doctor", *argv])
+    return status, capsys.readouterr().err
+
+
+def test_an_empty_report_dir_is_refused_in_one_line(capsys, data_dir, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    status, err = run_doctor_command(capsys, "--data-dir", str(data_dir), "--report-dir", "")
+    assert (status, err) == (
+        2,
+        "mnist-tutorial: error: --report-dir is empty: pass a file or folder name (an unset variable?)\n",
+    )
+    assert os.listdir(tmp_path) == []  # no <host>.json in the current folder
+
+
+@pytest.mark.parametrize("planted", ["symlink", "hard link", "FIFO"])
+def test_a_planted_report_name_is_refused_in_one_line_and_its_target_left_alone(
+    capsys, data_dir, monkeypatch, tmp_path, planted
+):
+    monkeypatch.setattr(doctor_report.platform, "node", lambda: "laptop-07")
+    reports, victim = tmp_path / "reports", tmp_path / "notes.txt"
+    reports.mkdir()
+    victim.write_text("my notes\n")
+    there = reports / "laptop-07.json"
+    {"symlink": lambda: there.symlink_to(victim), "hard link": lambda: os.link(victim, there),
+     "FIFO": lambda: os.mkfifo(there)}[planted]()  # fmt: skip
+    # A FIFO with a reader: a plain write would not hang but pour the report into it.
+    reader = os.open(there, os.O_RDONLY | os.O_NONBLOCK) if planted == "FIFO" else None
+    try:
+        status, err = run_doctor_command(capsys, "--data-dir", str(data_dir), "--report-dir", str(reports))
+        poured = os.read(reader, 1 << 16) if reader is not None else b""
+    finally:
+        if reader is not None:
+            os.close(reader)
+    assert (status, err) == (
+        2,
+        f"mnist-tutorial: error: cannot write {there}: it is a {planted}, not a file the course wrote: move it "
+        "away or choose another --report-dir\n",
+    )
+    assert victim.read_text() == "my notes\n" and poured == b"" and os.listdir(reports) == ["laptop-07.json"]
+
+
+def test_the_report_is_written_atomically_over_the_previous_one(capsys, data_dir, monkeypatch, tmp_path):
+    monkeypatch.setattr(doctor_report.platform, "node", lambda: "laptop-07")
+    (tmp_path / "laptop-07.json").write_text("{}")
+    writes = []
+    monkeypatch.setattr(doctor_report, "write_bytes_atomic", lambda *args, **kwargs: writes.append((args, kwargs)))
+    run_doctor(capsys, "--data-dir", str(data_dir), "--report-dir", str(tmp_path))
+    [((path, data), kwargs)] = writes
+    assert path == tmp_path / "laptop-07.json" and kwargs == {"argument": "--report-dir"}
+    assert json.loads(data)["host"] == "laptop-07"

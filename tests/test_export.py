@@ -1,7 +1,9 @@
 """export: the network as ONNX (checked against torch with onnxruntime), its metadata, the page's weights."""
 
 import base64
+import errno
 import json
+import os
 import re
 from pathlib import Path
 
@@ -148,3 +150,62 @@ def test_an_unusable_out_folder_is_one_line_and_exit_2(main, run_dir: Path, tmp_
         error = capsys.readouterr().err
         assert error.count("\n") == 1 and "--out" in error and "`" not in error
     assert blocker.read_text() == "not a folder"
+
+
+# ------------------------------------------------------------------------------------------- the set as a whole
+
+
+def two_checkpoints(folder: Path) -> tuple[Path, Path]:
+    """Two checkpoints of differently initialised networks: an export of each differs in every model file."""
+    paths = []
+    for seed in (1, 2):
+        torch.manual_seed(seed)
+        history = {"train_loss": [1.0], "test_loss": [1.0], "test_accuracy": [0.5 + seed / 10], "seconds": [1.0]}
+        save_checkpoint(folder / f"{seed}.pt", model=NeuralNetwork(), dataset="mnist", history=history)
+        paths.append(folder / f"{seed}.pt")
+    return paths[0], paths[1]
+
+
+def contents(folder: Path) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in folder.iterdir()}
+
+
+def test_a_full_disk_mid_export_leaves_the_previous_set_whole(main, tmp_path: Path, capsys, monkeypatch) -> None:
+    first, second = two_checkpoints(tmp_path)
+    out = tmp_path / "page"
+    export_model(checkpoint=first, out=out)
+    before = contents(out)
+    real_write, written = Path.write_bytes, []
+
+    def fills_the_disk_on_the_second_file(path: Path, data: bytes) -> int:
+        if path.parent == out:
+            written.append(path)
+            if len(written) == 2:
+                raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(path, data)
+
+    monkeypatch.setattr(Path, "write_bytes", fills_the_disk_on_the_second_file)
+    assert main(["export", "--checkpoint", str(second), "--out", str(out)]) == 2
+    assert capsys.readouterr().err == (
+        f"mnist-tutorial: error: cannot write into --out folder {out}: the disk is full: free some disk space or "
+        "write somewhere else\n"
+    )
+    assert contents(out) == before  # model.onnx, model.js and metadata.json all still the first network's
+    monkeypatch.undo()
+    export_model(checkpoint=second, out=out)
+    assert contents(out).keys() == before.keys()
+    assert all(contents(out)[name] != before[name] for name in ("model.onnx", "model.js", "metadata.json"))
+
+
+def test_a_link_planted_in_out_is_refused_in_one_line_and_its_target_kept(main, tmp_path: Path, capsys) -> None:
+    first, _ = two_checkpoints(tmp_path)
+    out, victim = tmp_path / "page", tmp_path / "notes.txt"
+    out.mkdir()
+    victim.write_text("my notes\n")
+    (out / "model.js").symlink_to(victim)
+    assert main(["export", "--checkpoint", str(first), "--out", str(out)]) == 2
+    assert capsys.readouterr().err == (
+        f"mnist-tutorial: error: cannot write {out}/model.js: it is a symlink, not a file the course wrote: move it "
+        "away or choose another --out\n"
+    )
+    assert victim.read_text() == "my notes\n" and os.listdir(out) == ["model.js"]

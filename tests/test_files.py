@@ -1,13 +1,17 @@
 """Atomic writes: the temporary file is fsynced, then renamed over the target; a failure leaves no trace."""
 
+import errno
 import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from mnist_tutorial.errors import ConfigError
-from mnist_tutorial.files import atomic_path, kind_of, path_argument, write_bytes_atomic
+from mnist_tutorial.errors import ConfigError, OutputError
+from mnist_tutorial.files import atomic_path, kind_of, path_argument, write_bytes_atomic, write_files_atomic
+from mnist_tutorial.run.lock import LOCK_NAME, OutputLock
+from mnist_tutorial.run.outputs import prepare_out
 
 
 def test_writes_go_to_a_temporary_file_that_is_fsynced_then_renamed(tmp_path, monkeypatch):
@@ -89,6 +93,97 @@ def test_kind_of_names_what_is_not_a_regular_file(tmp_path):
     (tmp_path / "link").symlink_to(tmp_path / "file")
     (tmp_path / "folder").mkdir()
     os.mkfifo(tmp_path / "fifo")
-    kinds = {name: kind_of(tmp_path / name) for name in ("file", "link", "folder", "fifo", "missing")}
-    assert kinds == {"file": None, "link": "a symlink", "folder": "a folder", "fifo": "a FIFO", "missing": None}
+    (tmp_path / "other").write_text("y")
+    os.link(tmp_path / "other", tmp_path / "hard")
+    kinds = {name: kind_of(tmp_path / name) for name in ("file", "link", "folder", "fifo", "hard", "missing")}
+    assert kinds == {"file": None, "link": "a symlink", "folder": "a folder", "fifo": "a FIFO", "hard": "a hard link",
+                     "missing": None}  # fmt: skip
     assert kind_of(Path("/dev/zero")) == "a device"
+
+
+PLANTERS = {
+    "symlink": lambda there, victim: there.symlink_to(victim),
+    "hard link": lambda there, victim: os.link(victim, there),
+    "FIFO": lambda there, victim: os.mkfifo(there),
+    "folder": lambda there, victim: there.mkdir(),
+}
+
+
+@pytest.mark.parametrize("planted", PLANTERS)
+def test_a_planted_name_is_refused_and_nothing_is_written_through_it(tmp_path, planted):
+    victim, there = tmp_path / "notes.txt", tmp_path / "shared" / "metrics.json"
+    victim.write_text("my notes\n")
+    there.parent.mkdir()
+    PLANTERS[planted](there, victim)
+    with pytest.raises(OutputError) as refused:
+        write_bytes_atomic(there, b"new", argument="out")
+    assert str(refused.value) == (
+        f"cannot write {there}: it is a {planted}, not a file the course wrote: move it away or choose another `out`"
+    )
+    assert victim.read_text() == "my notes\n" and os.listdir(there.parent) == ["metrics.json"]
+
+
+def test_a_path_is_expanded_and_an_empty_one_refused_by_every_writer(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    write_bytes_atomic("~/a", b"x")
+    assert (tmp_path / "a").read_bytes() == b"x"
+    with pytest.raises(ConfigError, match=r"^--report-dir is empty: pass a file or folder name"):
+        write_bytes_atomic("", b"x", argument="--report-dir")
+
+
+def test_a_set_of_files_is_replaced_whole_or_not_at_all(tmp_path, monkeypatch):
+    old = {tmp_path / name: f"old {name}".encode() for name in ("a", "b", "c")}
+    for path, data in old.items():
+        path.write_bytes(data)
+    write_files_atomic({path: b"new" for path in old})
+    assert {path.read_bytes() for path in old} == {b"new"}
+    real_write, written = Path.write_bytes, []
+
+    def fills_the_disk_on_the_second(path, data):
+        written.append(path)
+        if len(written) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(path, data)
+
+    monkeypatch.setattr(Path, "write_bytes", fills_the_disk_on_the_second)
+    with pytest.raises(OSError, match="No space left"):
+        write_files_atomic({path: b"newer" for path in old})
+    assert {path.read_bytes() for path in old} == {b"new"} and sorted(os.listdir(tmp_path)) == ["a", "b", "c"]
+
+
+def test_a_writer_keeps_another_writers_temporary_file_and_removes_a_crashed_ones(tmp_path):
+    target, crashed = tmp_path / "model.pt", tmp_path / ".model.pt.0123abcd.tmp"
+    crashed.write_bytes(b"half")
+    os.utime(crashed, (time.time() - 7200, time.time() - 7200))
+    with atomic_path(target) as theirs:
+        theirs.write_bytes(b"theirs")
+        write_bytes_atomic(target, b"mine")
+        assert theirs.exists() and not crashed.exists()
+    assert target.read_bytes() == b"theirs" and os.listdir(tmp_path) == ["model.pt"]
+
+
+def test_a_hard_link_planted_as_the_lock_file_is_refused_and_its_target_kept(tmp_path):
+    out, victim = tmp_path / "shared", tmp_path / "notes.txt"
+    out.mkdir()
+    victim.write_text("my notes\n")
+    os.link(victim, out / LOCK_NAME)
+    with pytest.raises(OutputError) as refused, OutputLock(out):
+        pass
+    assert str(refused.value) == (
+        f"`out={out}`: {LOCK_NAME} there is a hard link, not the lock file a run makes: remove it "
+        f"(rm -r '{out / LOCK_NAME}') or choose another `out`"
+    )
+    assert victim.read_text() == "my notes\n"
+
+
+def test_a_hard_link_planted_among_the_outputs_is_refused_before_the_run(tmp_path):
+    out, victim = tmp_path / "shared", tmp_path / "notes.txt"
+    out.mkdir()
+    victim.write_text("my notes\n")
+    os.link(victim, out / "metrics.json")
+    with pytest.raises(OutputError) as refused:
+        prepare_out(out)
+    assert str(refused.value) == (
+        f"`out={out}` holds a hard link named metrics.json: move it away or choose another `out`"
+    )
+    assert victim.read_text() == "my notes\n"

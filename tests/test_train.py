@@ -155,3 +155,60 @@ def test_interrupt_mid_epoch_closes_the_bars_and_keeps_complete_epochs(monkeypat
     history = fit(model, train, test, num_epochs=3, optimizer=optimizer, progress=True)
     assert history.interrupted and history.epochs == 1
     assert len(tqdm._instances) == 0  # every progress bar was closed
+
+
+IMAGES, LABELS = torch.rand(8, 1, 28, 28), torch.arange(8) % 10
+
+
+@pytest.mark.parametrize(
+    ("batch", "message"),
+    [
+        ({"image": IMAGES, "label": LABELS}, "`train_loader` yields dicts (keys 'image', 'label'), but fit takes "
+         "(inputs, labels) pairs of tensors: yield (batch[...], batch[...]) from it"),
+        ((IMAGES.numpy(), LABELS.numpy()), "`train_loader` yields NumPy arrays, but fit takes (inputs, labels) pairs "
+         "of tensors: convert them with torch.from_numpy(inputs), torch.from_numpy(labels)"),
+        ((IMAGES, LABELS, 0), "`train_loader` yields 3 items per batch, but fit takes (inputs, labels) pairs of "
+         "tensors: yield (inputs, labels) from it"),
+        ((IMAGES.double(), LABELS), "`train_loader` yields float64 inputs, but `model` holds float32 parameters: "
+         "convert them with inputs.float()"),
+        (((IMAGES * 255).byte(), LABELS), "`train_loader` yields uint8 inputs, but the network takes float32 ones: "
+         "normalise the images (mnist_tutorial.normalize), as the lesson's loaders do"),
+    ],
+    ids=["dicts", "numpy", "three items", "float64 inputs", "uint8 inputs"],
+)  # fmt: skip
+def test_a_loader_fit_cannot_use_is_named_in_one_sentence(batch, message):
+    good = [(IMAGES, LABELS)]
+    with pytest.raises(ConfigError) as refused:
+        fit(NeuralNetwork(), [batch], good, num_epochs=1, progress=False)
+    assert str(refused.value) == message
+    with pytest.raises(ConfigError) as refused:  # the test loader's batches are held to the same rule
+        fit(NeuralNetwork(), good, [batch], num_epochs=1, progress=False)
+    assert str(refused.value) == message.replace("train_loader", "test_loader")
+
+
+def test_a_float64_model_is_named_unless_its_inputs_are_float64_too():
+    with pytest.raises(ConfigError) as refused:
+        fit(NeuralNetwork().double(), [(IMAGES, LABELS)], [(IMAGES, LABELS)], num_epochs=1, progress=False)
+    assert str(refused.value) == (
+        "`model` holds float64 parameters, but `train_loader` yields float32 inputs: convert the model with "
+        "model.float(), as the lesson's networks are float32"
+    )
+    wide = [(IMAGES.double(), LABELS)]
+    assert fit(NeuralNetwork().double(), wide, wide, num_epochs=1, progress=False).epochs == 1  # consistent: trains
+
+
+@pytest.mark.parametrize("device", ["cuda", "cuda:0", torch.device("cuda", 0)])
+def test_fit_on_a_device_the_machine_lacks_is_one_sentence(monkeypatch, device):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    model = NeuralNetwork()
+    with pytest.raises(ConfigError) as refused:
+        fit(model, [(IMAGES, LABELS)], [(IMAGES, LABELS)], num_epochs=1, progress=False, device=device)
+    assert str(refused.value) == "`device=cuda` is not available on this machine: use `device=cpu` or `device=auto`"
+    assert next(model.parameters()).device.type == "cpu"  # refused before anything moved
+
+
+def test_fit_takes_device_auto_as_pick_device_does(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    history = fit(NeuralNetwork(), [(IMAGES, LABELS)], [(IMAGES, LABELS)], num_epochs=1, progress=False, device="auto")
+    assert history.epochs == 1

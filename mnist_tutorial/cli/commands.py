@@ -8,6 +8,7 @@ from ..datasets.specs import DATASETS
 from ..doctor import doctor
 from ..run import RunConfig, evaluate_checkpoint, train
 from ..train import DEVICES
+from . import leaving_at_once
 
 RESUME_RULE = (
     "continue from a saved model.pt; settings you do not pass (--dataset, --source, --batch-size, --loader, --lr, "
@@ -87,7 +88,12 @@ def run_train(args: argparse.Namespace) -> int:
         nproc=args.nproc,
         cuda_graphs=args.cuda_graphs,
     )
-    metrics = train(config)
+    try:
+        metrics = train(config)
+    except KeyboardInterrupt:
+        if config.resume:  # stopped before training began: the checkpoint it resumes is as it was
+            print(f"Stopped before an epoch ended: continue with --resume {config.resume}")
+        raise
     if not metrics.get("interrupted"):
         return 0
     checkpoint = config.out / "model.pt"
@@ -123,7 +129,8 @@ def add_export(commands: argparse._SubParsersAction) -> None:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from ..deploy.export import export_model  # here: onnx takes most of a second to import, and only export needs it
+    with leaving_at_once():  # here: onnx takes most of a second to import, and only export needs it
+        from ..deploy.export import export_model
 
     exported = export_model(checkpoint=args.checkpoint, out=args.out)
     size_kb = exported.onnx.stat().st_size / 1024

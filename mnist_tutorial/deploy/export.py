@@ -29,7 +29,7 @@ from ..data import read_split
 from ..datasets.sources import get_spec, sample_source
 from ..defaults import NORMALIZE_MEAN, NORMALIZE_STD
 from ..errors import OutputError, keywords_only
-from ..files import path_argument, write_bytes_atomic
+from ..files import path_argument, write_failure, write_files_atomic
 from ..model import NeuralNetwork
 
 FORMAT = "mnist-tutorial-export/1"
@@ -62,14 +62,18 @@ def export_model(*, checkpoint: str | os.PathLike, out: str | os.PathLike) -> Ex
     model = model_from_checkpoint(checkpoint, state).eval()
     metadata = describe(checkpoint, state)
     make_folder(out)
-    try:
-        write_bytes_atomic(out / "model.onnx", onnx_bytes(model, metadata))
-        write_bytes_atomic(out / "metadata.json", (json.dumps(metadata, indent=2) + "\n").encode())
-        write_bytes_atomic(out / "model.js", page_model_script(model, metadata).encode())
-        for name in PAGE_FILES:
-            write_bytes_atomic(out / name, (WEB / name).read_bytes())
+    files = {
+        "model.onnx": onnx_bytes(model, metadata),
+        "metadata.json": (json.dumps(metadata, indent=2) + "\n").encode(),
+        "model.js": page_model_script(model, metadata).encode(),
+        **{name: (WEB / name).read_bytes() for name in PAGE_FILES},
+    }
+    try:  # the set as a whole: each file written in full before any replaces its namesake, so none mixes two models
+        write_files_atomic({out / name: data for name, data in files.items()}, argument="out")
+    except OutputError:  # a link or FIFO planted in `out`, refused in its own words
+        raise
     except OSError as error:
-        raise OutputError(f"cannot write into `out` folder {out} ({error.strerror or error}): choose another") from None
+        raise OutputError(f"cannot write into `out` folder {out}: {write_failure(error)}") from None
     return Exported(out, out / "model.onnx", out / "metadata.json", out / "index.html")
 
 

@@ -7,16 +7,21 @@ the one check a laptop needs. It never downloads and never changes anything but 
 
 import datetime
 import json
+import os
 import platform
 import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from ..errors import OutputError
+from ..files import path_argument, refuse_planted, write_bytes_atomic, write_failure
 from .checks import Check, check_dependencies, check_devices, check_python, fix
 from .data_checks import check_disk, check_full, check_mirrors, check_sample, check_source
 from .kernel_checks import check_kernel, check_notebook
 from .lab_checks import check_jupyterlab, check_widget_frontends
+
+REPORT_DIR = "--report-dir"  # how messages name `report_dir`: this module speaks the command line's words
 
 
 def run_checks(data_dir: Path | None = None, on_check: Callable[[Check], None] | None = None) -> list[Check]:
@@ -84,13 +89,26 @@ def report_name(host: str) -> str:
     return (re.sub(r"[^\w.-]", "_", host).strip("._") or "unnamed-host") + ".json"
 
 
-def write_report(found: dict, folder: Path) -> Path:
-    """`found` as JSON in folder/<host>.json (the folder made if missing), replacing this host's earlier report."""
-    folder = Path(folder).expanduser()
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / report_name(found["host"])
-    path.write_text(json.dumps(found, indent=2) + "\n", encoding="utf-8")
+def report_path(folder: str | os.PathLike) -> Path:
+    """Where this host's report goes, folder/<host>.json, the folder made: checked before the checks run."""
+    folder = path_argument(REPORT_DIR, folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"cannot create {REPORT_DIR} {folder}: {write_failure(error)}") from None
+    path = folder / report_name(platform.node())
+    refuse_planted(path, REPORT_DIR)
     return path
+
+
+def write_report(found: dict, path: Path) -> None:
+    """`found` as JSON at `path`, atomically, replacing this host's earlier report."""
+    try:
+        write_bytes_atomic(path, (json.dumps(found, indent=2) + "\n").encode(), argument=REPORT_DIR)
+    except OutputError:  # a link or FIFO planted there while the checks ran, refused in its own words
+        raise
+    except OSError as error:
+        raise OutputError(f"cannot write {path} in {REPORT_DIR}: {write_failure(error)}") from None
 
 
 def doctor(
@@ -99,7 +117,7 @@ def doctor(
     only_problems: bool = False,
     data_dir: Path | None = None,
     run_notebook: bool | Path = False,
-    report_dir: Path | None = None,
+    report_dir: str | os.PathLike | None = None,
 ) -> bool:
     """Run every check, print a line each (or, `as_json`, one JSON report), then the verdict; True if it passed.
 
@@ -108,6 +126,7 @@ def doctor(
     how long the whole check took. `report_dir` also writes the JSON report to report_dir/<host>.json.
     """
     started = datetime.datetime.now()
+    report_at = report_path(report_dir) if report_dir is not None else None
 
     def show(check: Check) -> None:
         if not as_json and not (only_problems and check.status == "ok"):
@@ -127,7 +146,7 @@ def doctor(
         print(json.dumps(found, indent=2))
     else:
         print(found["verdict"])
-    if report_dir is not None:
-        path = write_report(found, report_dir)
-        print(f"Report written to {path}", file=sys.stderr if as_json else sys.stdout)
+    if report_at is not None:
+        write_report(found, report_at)
+        print(f"Report written to {report_at}", file=sys.stderr if as_json else sys.stdout)
     return passed(checks)

@@ -25,6 +25,7 @@ from torch.multiprocessing.spawn import ProcessException, ProcessExitedException
 
 from .. import errors
 from ..errors import TutorialError, WorkerDiedError
+from .lifeline import tie_to
 
 HOST = "127.0.0.1"  # the processes meet on this machine: over loopback, whatever the hostname says
 TIMEOUT = timedelta(minutes=5)  # waiting this long at the meeting point or in a collective means a process died
@@ -36,15 +37,15 @@ def launch(worker: Callable[..., Any], nproc: int, *args: Any) -> list[Any]:
     `store_port` is where the processes meet (pass it to `distributed.process_group`). `worker` must live in
     an importable module (spawned processes import it; a notebook's function cannot be). Results must be plain
     Python or NumPy values. A TutorialError in any process is raised here with its message; Ctrl-C (or the
-    notebook's stop button) stops all of them and raises KeyboardInterrupt.
+    notebook's stop button) stops all of them and raises KeyboardInterrupt. Should this process die (kill -9, a
+    notebook kernel restarted), the processes die with it: none trains on unwatched, with nobody holding its lock.
     """
     if sys.platform != "win32":
         os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo0" if sys.platform == "darwin" else "lo")
     store = meeting_point(nproc)
     results = multiprocessing.get_context("spawn").SimpleQueue()
-    processes = torch_mp.start_processes(
-        _entry, args=(worker, nproc, store.port, results, args), nprocs=nproc, join=False, start_method="spawn"
-    )
+    entry_args = (worker, nproc, store.port, results, args, os.getpid())
+    processes = torch_mp.start_processes(_entry, args=entry_args, nprocs=nproc, join=False, start_method="spawn")
     received: dict[int, tuple] = {}
     # join() logs a warning per process it stops after one died; the error below says it in one line
     logging.getLogger("torch.multiprocessing.spawn").setLevel(logging.ERROR)
@@ -113,8 +114,11 @@ def _drain(results: Any, received: dict[int, tuple]) -> None:
         received[rank] = tuple(outcome)
 
 
-def _entry(rank: int, worker: Callable, nproc: int, store_port: int, results: Any, args: tuple) -> None:
-    """A spawned process's first call: run the worker, send back its result or its error in words."""
+def _entry(rank: int, worker: Callable, nproc: int, store_port: int, results: Any, args: tuple, launcher: int) -> None:
+    """A spawned process's first call: tie it to the launcher, run the worker, send back its result or its error."""
+    # The death signal belongs to the thread that started this process: launch() waits in that thread until every
+    # process has ended, so it fires only when the launcher itself dies.
+    tie_to(launcher)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C does, for all at once
     try:
         results.put((rank, "ok", worker(rank, nproc, store_port, *args)))

@@ -10,7 +10,7 @@ from .. import defaults
 from ..checkpoint import load_checkpoint
 from ..errors import CheckpointError, ConfigError
 from ..files import path_argument
-from ..settings import check_count, check_settings
+from ..settings import check_count, check_settings, is_number
 from ..train import pick_device
 
 LOADERS = ("fast", "lesson")
@@ -57,8 +57,8 @@ LESSON = RunConfig(
 def settle(config: RunConfig) -> tuple[RunConfig, dict[str, Any] | None]:
     """Everything refused before any work: the config with every setting filled in, and the checkpoint to resume."""
     state = load_checkpoint(config.resume) if config.resume else None
-    stored = stored_settings(state) if state else {}
-    filled = {name: pick(name, getattr(config, name), stored.get(name), config.resume) for name in FOLLOWS_CHECKPOINT}
+    recorded, trained = checkpoint_settings(state) if state else ({}, {})
+    filled = {name: pick(name, getattr(config, name), recorded, trained, config.resume) for name in FOLLOWS_CHECKPOINT}
     config = dataclasses.replace(config, **filled, device=pick_device(config.device).type)
     check_settings(
         num_epochs=config.num_epochs,
@@ -93,22 +93,42 @@ def check_cpus(nproc: int, device: str) -> None:
         )
 
 
-def pick(name: str, value: Any, before: Any, path: Path | None) -> Any:
-    """One setting: as requested, else the checkpoint's, else the lesson's; a change of a resumed run is refused.
+def pick(name: str, value: Any, recorded: dict[str, Any], trained: dict[str, Any], path: Path | None) -> Any:
+    """One setting: as requested, else as the checkpoint trained, else the lesson's; a change of a record is refused.
 
     A resumed run must go on as it began, or its second half would be another experiment.
     """
+    before = recorded.get(name)
     if value is not None and before is not None and value != before:
         raise ConfigError(
             f"`{name}={value}` differs from `{name}={before}`, which {path} was trained with: leave it out to "
             f"continue with {before}, or train afresh without `resume`"
         )
-    return value if value is not None else before if before is not None else getattr(LESSON, name)
+    trained_with = trained.get(name)
+    return value if value is not None else trained_with if trained_with is not None else getattr(LESSON, name)
 
 
-def stored_settings(state: dict[str, Any]) -> dict[str, Any]:
-    """The settings a checkpoint was trained with (older checkpoints record only the dataset)."""
-    return {"dataset": state.get("dataset", "mnist"), **state.get("settings", {})}
+def checkpoint_settings(state: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What a checkpoint records of its settings (which a resumed run must keep), and what it trained with.
+
+    Its optimizer state says which lr and momentum trained: a notebook may record the lesson's lr beside an
+    optimizer made with another, and a record that the optimizer contradicts binds nobody. Older checkpoints
+    record only the dataset.
+    """
+    recorded = {"dataset": state.get("dataset", "mnist"), **state.get("settings", {})}
+    trained = {**recorded, **optimizer_settings(state)}
+    return {name: value for name, value in recorded.items() if trained[name] == value}, trained
+
+
+def optimizer_settings(state: dict[str, Any]) -> dict[str, float]:
+    """The lr and momentum in a checkpoint's optimizer state (its first parameter group), where it holds them."""
+    try:
+        group = state["optimizer_state"]["param_groups"][0]
+    except (KeyError, IndexError, TypeError):
+        return {}
+    if not isinstance(group, dict):
+        return {}
+    return {name: float(group[name]) for name in ("lr", "momentum") if is_number(group.get(name))}
 
 
 def check_resumable(path: Path, state: dict[str, Any], *, num_epochs: int) -> None:

@@ -4,12 +4,15 @@ The parent checks the settings, prepares and locks the output folder, then start
 (torch.multiprocessing, "spawn") that meet over TCP on this machine. Each trains the lesson's network on
 its shard (parallel/ddp.py); rank 0 prints and writes the same four outputs as a single-process run.
 Started by `torchrun` instead (RANK, WORLD_SIZE, MASTER_ADDR in the environment: several GPUs, several
-machines), the process joins that group and does the same, without spawning anything.
+machines), the process joins that group and does the same, without spawning anything; rank 0 then holds the lock.
+Either way the processes end with whoever started them: none trains on with nobody holding its lock.
 """
 
+import contextlib
 import dataclasses
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +21,7 @@ import torch.distributed as dist
 
 from ..checkpoint import load_checkpoint
 from ..data import Data, load_data, make_test_loader
-from ..errors import ConfigError
+from ..errors import ConfigError, OutputError
 from ..history import History
 from ..parallel.ddp import (
     ShardedLoader,
@@ -29,11 +32,12 @@ from ..parallel.ddp import (
     quiet_unless_rank0,
 )
 from ..parallel.launch import launch
+from ..parallel.lifeline import tie_to
 from ..train import make_optimizer, seed_everything
 from .config import RunConfig
 from .lock import OutputLock
 from .outputs import CheckpointSaver, finish, prepare_out
-from .resume import restore, start_model
+from .resume import restore, saving, start_model, stopped
 
 
 def in_torchrun() -> bool:
@@ -56,6 +60,7 @@ def train_data_parallel(config: RunConfig, state: dict[str, Any] | None) -> dict
     per_rank_batch(config.batch_size, config.nproc, most=most)
     check_devices(torch.device(config.device), config.nproc)
     if in_torchrun():
+        tie_to(os.getppid())  # torchrun's agent: killed, it takes this process along, and the lock with it
         rank = int(os.environ["RANK"])
         if rank == 0:
             prepare_out(config.out)
@@ -88,8 +93,15 @@ def epochs_saved_since(path: Path, started: float) -> int | None:
 
 
 def train_rank(rank: int, world_size: int, store_port: int | None, config: RunConfig) -> dict[str, Any] | None:
-    """One process of the run: train on its shard; rank 0 also saves every epoch and writes the outputs."""
-    with process_group(rank, world_size, device=config.device, store_port=store_port) as device, quiet_unless_rank0():
+    """One process of the run: train on its shard; rank 0 also saves every epoch and writes the outputs.
+
+    Under torchrun (`store_port` None) rank 0 holds the output lock; a run started by `launch` is locked by it.
+    """
+    with (
+        process_group(rank, world_size, device=config.device, store_port=store_port) as device,
+        quiet_unless_rank0(),
+        locked_by_rank0(config.out, rank) if store_port is None else contextlib.nullcontext(),
+    ):
         seed_everything(config.seed)
         state = load_checkpoint(config.resume) if config.resume else None
         data = load_data_once_per_machine(config, rank)
@@ -106,30 +118,61 @@ def train_rank(rank: int, world_size: int, store_port: int | None, config: RunCo
             device=device,
         )
         test_loader = make_test_loader(data, device=device)
-        history = restore(config.resume, state, optimizer, None) if state else History()
+        history = History()
+        if state:
+            history = restore(config.resume, state, optimizer, None, lr=config.lr, momentum=config.momentum)
         train_loader.epoch = history.epochs  # the shards follow the epoch number
         saver = CheckpointSaver(config, model=model, optimizer=optimizer, loader=None)
         epochs_before, started = history.epochs, time.perf_counter()
-        history = fit_data_parallel(
-            model,
-            train_loader,
-            test_loader,
-            num_epochs=config.num_epochs,
-            optimizer=optimizer,
-            device=device,
-            history=history,
-            progress=config.progress,
-            callbacks=[saver] if rank == 0 else [],
-        )
-        result = None
-        if rank == 0 and history.interrupted:  # under torchrun; processes spawned here leave Ctrl-C to the parent
-            result = {"interrupted": True, "epochs": saver.saved_epochs(history)}
-        elif rank == 0:
-            result = finish(
-                saver, history, data=data, test_loader=test_loader, epochs_before=epochs_before, started=started
+        try:
+            history = fit_data_parallel(
+                model,
+                train_loader,
+                test_loader,
+                num_epochs=config.num_epochs,
+                optimizer=optimizer,
+                device=device,
+                history=history,
+                progress=config.progress,
+                callbacks=[saving(saver)] if rank == 0 else [],
             )
+            result = outcome(
+                rank, saver, history, data=data, test_loader=test_loader, epochs_before=epochs_before, started=started
+            )
+        except KeyboardInterrupt:  # under torchrun, past fit's own handling (processes spawned here ignore Ctrl-C)
+            if rank != 0:
+                raise
+            result = stopped(saver, history)  # rank 0 wrote model.pt: say what it holds
         dist.barrier()  # leave together: a process torn down while rank 0 still writes can abort in gloo's threads
         return result
+
+
+def outcome(rank: int, saver: CheckpointSaver, history: History, **finished: Any) -> dict[str, Any] | None:
+    """What a process returns: rank 0 the metrics of a finished run or the epochs an interrupted one saved; others None.
+
+    finished: finish()'s keyword arguments.
+    """
+    if rank != 0:
+        return None
+    if history.interrupted:
+        return stopped(saver, history)
+    return finish(saver, history, **finished)
+
+
+@contextlib.contextmanager
+def locked_by_rank0(out: Path, rank: int) -> Iterator[None]:
+    """Rank 0 holds the output lock for the block; if another run holds it, every rank stops with its message."""
+    with contextlib.ExitStack() as stack:
+        refusal: list[str | None] = [None]
+        if rank == 0:
+            try:
+                stack.enter_context(OutputLock(out))
+            except OutputError as error:
+                refusal = [str(error)]
+        dist.broadcast_object_list(refusal, src=0)  # the others would otherwise wait for rank 0 until the timeout
+        if refusal[0] is not None:
+            raise OutputError(refusal[0])
+        yield
 
 
 def load_data_once_per_machine(config: RunConfig, rank: int) -> Data:

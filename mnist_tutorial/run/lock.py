@@ -1,13 +1,12 @@
 """One run per output folder at a time: an advisory lock that the operating system drops when its holder dies."""
 
 import os
-import stat
 import time
 from pathlib import Path
 from types import TracebackType
 
 from ..errors import OutputError
-from ..files import kind_of
+from ..files import kind_from, kind_of
 
 LOCK_NAME = ".mnist-tutorial.lock"
 
@@ -65,18 +64,20 @@ class OutputLock:
         return self
 
     def _open(self) -> int:
-        """Open (or create) the lock file itself: never through a symlink planted in a shared `out`, never a FIFO."""
+        """Open (or create) the lock file itself: never through a symlink or a hard link planted in a shared `out`
+        (its target would be truncated), never a FIFO."""
         flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
         try:
             fd = os.open(self.path, flags, 0o644)
         except OSError:
-            if kind_of(self.path) is None:
+            kind = kind_of(self.path)
+            if kind is None:
                 raise
         else:
-            if stat.S_ISREG(os.fstat(fd).st_mode):
+            kind = kind_from(os.fstat(fd))  # the file opened, whatever has replaced it at the path since
+            if kind is None:
                 return fd
             os.close(fd)
-        kind = kind_of(self.path)
         raise OutputError(
             f"`out={self.out}`: {LOCK_NAME} there is {kind}, not the lock file a run makes: "
             f"remove it (rm -r '{self.path}') or choose another `out`"

@@ -81,6 +81,8 @@ def write_outputs(out: Path, metrics: dict[str, Any], figures: dict[str, Figure]
         for name, figure in figures.items():
             path = out / name
             save_figure(figure, path)
+    except OutputError:  # a link or FIFO planted there since prepare_out looked, refused in its own words
+        raise
     except OSError as error:
         raise OutputError(f"cannot write {path}: {write_failure(error)}") from None
 

@@ -1,5 +1,7 @@
-"""Starting a run: a fresh network, or the checkpoint's network, optimizer and shuffling where it left them."""
+"""Starting a run: a fresh network, or the checkpoint's network, optimizer and shuffling where it left them; and
+stopping one, with the count of epochs it leaves to resume from."""
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,7 @@ from ..history import History
 from ..model import NeuralNetwork
 from .config import RunConfig
 from .evaluation import check_classes
+from .outputs import CheckpointSaver
 
 
 def start_model(config: RunConfig, state: dict[str, Any] | None, data: Data) -> NeuralNetwork:
@@ -41,17 +44,23 @@ def check_momentum(optimizer: torch.optim.Optimizer) -> None:
                 raise ValueError(f"a momentum buffer does not fit a parameter of shape {tuple(parameter.shape)}")
 
 
-def restore(path: Path, state: dict[str, Any], optimizer: torch.optim.Optimizer, loader) -> History:
-    """Put the optimizer and the shuffling back where the checkpoint left them; returns its history.
+def restore(
+    path: Path, state: dict[str, Any], optimizer: torch.optim.Optimizer, loader, *, lr: float, momentum: float
+) -> History:
+    """Put the optimizer (at `lr` and `momentum`) and the shuffling back where the checkpoint left them; its history.
 
     loader: the training loader whose generator the checkpoint's shuffle state continues, or None (data-parallel
-    runs shard by epoch number, so a single-process checkpoint's shuffle state is moot there).
+    runs shard by epoch number, so a single-process checkpoint's shuffle state is moot there). The optimizer
+    keeps its momentum buffers and takes the run's `lr` and `momentum` (run.config.settle: the ones asked for, else
+    the ones it trained with), so that what trains is what metrics.json and the next checkpoint report.
     """
     try:
         history = History.from_dict(state["history"])
         if state.get("optimizer_state"):
             optimizer.load_state_dict(state["optimizer_state"])
             check_momentum(optimizer)
+        for group in optimizer.param_groups:
+            group.update(lr=lr, momentum=momentum)
         if loader is not None and state.get("shuffle_state") is not None:
             loader.generator.set_state(state["shuffle_state"])
     except (KeyError, TypeError, ValueError, RuntimeError) as error:
@@ -60,3 +69,26 @@ def restore(path: Path, state: dict[str, Any], optimizer: torch.optim.Optimizer,
         ) from None
     print(f"Resuming from {path} after epoch {history.epochs}")
     return history
+
+
+def saving(saver: CheckpointSaver) -> Callable[[History], None]:
+    """A run's fit() callback: `saver`, and after an interrupted save the history cut back to what model.pt holds.
+
+    A run keeps only what it saved, so that fit's "Interrupted: ... N complete epoch(s)" and the run's count agree.
+    """
+
+    def save(history: History) -> None:
+        try:
+            saver(history)
+        except KeyboardInterrupt:
+            kept = saver.saved_epochs(history) or 0
+            for values in (history.train_loss, history.test_loss, history.test_accuracy, history.seconds):
+                del values[kept:]
+            raise
+
+    return save
+
+
+def stopped(saver: CheckpointSaver, history: History) -> dict[str, Any]:
+    """What an interrupted run returns: how many epochs model.pt holds (None: this run saved none)."""
+    return {"interrupted": True, "epochs": saver.saved_epochs(history)}

@@ -15,7 +15,7 @@ from .config import RunConfig, settle
 from .data_parallel import in_torchrun, train_data_parallel
 from .lock import OutputLock
 from .outputs import CheckpointSaver, finish, prepare_out
-from .resume import restore, start_model
+from .resume import restore, saving, start_model, stopped
 
 
 @keywords_only
@@ -89,21 +89,28 @@ def train_one_process(config: RunConfig, state: dict[str, Any] | None) -> dict[s
     train_loader, test_loader = make_loaders(
         data, batch_size=config.batch_size, fast=config.loader == "fast", device=config.device, seed=config.seed
     )
-    history = restore(config.resume, state, optimizer, train_loader) if state else History()
+    history = History()
+    if state:
+        history = restore(config.resume, state, optimizer, train_loader, lr=config.lr, momentum=config.momentum)
     saver = CheckpointSaver(config, model=model, optimizer=optimizer, loader=train_loader)
     epochs_before, started = history.epochs, time.perf_counter()
-    history = fit(
-        model,
-        train_loader,
-        test_loader,
-        num_epochs=config.num_epochs,
-        optimizer=optimizer,
-        device=config.device,
-        history=history,
-        progress=config.progress,
-        callbacks=[saver],
-        train_epoch=GraphedTraining() if config.cuda_graphs else None,
-    )
-    if history.interrupted:
-        return {"interrupted": True, "epochs": saver.saved_epochs(history)}
-    return finish(saver, history, data=data, test_loader=test_loader, epochs_before=epochs_before, started=started)
+    try:
+        history = fit(
+            model,
+            train_loader,
+            test_loader,
+            num_epochs=config.num_epochs,
+            optimizer=optimizer,
+            device=config.device,
+            history=history,
+            progress=config.progress,
+            callbacks=[saving(saver)],
+            train_epoch=GraphedTraining() if config.cuda_graphs else None,
+        )
+        if not history.interrupted:
+            return finish(
+                saver, history, data=data, test_loader=test_loader, epochs_before=epochs_before, started=started
+            )
+    except KeyboardInterrupt:  # past fit's own handling: while it closed its bars, or once the accuracy was printed
+        pass
+    return stopped(saver, history)

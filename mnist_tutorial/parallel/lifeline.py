@@ -1,0 +1,65 @@
+"""A rank that outlives its launcher trains with no one to stop it and no lock on its output: tie it to the launcher.
+
+On Linux the kernel does it: prctl(PR_SET_PDEATHSIG, SIGKILL) kills this process the moment its parent ends (a
+notebook kernel restarted during 07, a `kill -9` of the command). Elsewhere a thread polls the parent once a second.
+Either way the parent is checked once more after the tie is made, since it may have ended before (a spawned rank
+spends seconds importing torch before it can run any of this).
+"""
+
+import ctypes
+import os
+import signal
+import sys
+import threading
+import time
+
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+POLL_SECONDS = 1.0
+
+
+def tie_to(launcher: int) -> None:
+    """End this process when `launcher`, its parent, ends: at once on Linux, within a second elsewhere."""
+    if not death_signal():
+        threading.Thread(target=watch, args=(launcher,), name="launcher-watch", daemon=True).start()
+    if not parent_alive(launcher):
+        os._exit(1)  # nobody is left to report to, and nothing of this process's work has started
+
+
+def death_signal() -> bool:
+    """Ask Linux to SIGKILL this process when its parent ends; False where that cannot be asked."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        # prctl is variadic: each argument as a full unsigned long, as the kernel reads them
+        args = (ctypes.c_ulong(signal.SIGKILL), ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0))
+        return libc.prctl(ctypes.c_int(PR_SET_PDEATHSIG), *args) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def watch(launcher: int) -> None:
+    """Poll the parent until it has ended, then end this whole process (a thread's body; never returns early)."""
+    while parent_alive(launcher):
+        time.sleep(POLL_SECONDS)
+    os._exit(1)
+
+
+def parent_alive(launcher: int) -> bool:
+    """Whether `launcher` is still this process's parent (an orphan gets another parent, so its ppid changes)."""
+    if sys.platform != "win32":
+        return os.getppid() == launcher
+    return windows_process_running(launcher)
+
+
+def windows_process_running(pid: int) -> bool:
+    """Whether process `pid` still runs (Windows keeps an orphan's ppid, so ask about the process itself)."""
+    kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
+    synchronize, wait_timeout = 0x00100000, 0x102
+    handle = kernel32.OpenProcess(synchronize, False, pid)
+    if not handle:
+        return False
+    try:
+        return kernel32.WaitForSingleObject(handle, 0) == wait_timeout
+    finally:
+        kernel32.CloseHandle(handle)
