@@ -12,7 +12,7 @@ from . import leaving_at_once
 
 RESUME_RULE = (
     "continue from a saved model.pt; settings you do not pass (--dataset, --source, --batch-size, --loader, --lr, "
-    "--momentum) follow the checkpoint, and one you pass that differs from it is refused"
+    "--momentum) follow the checkpoint, and one you pass that differs from what it records is refused"
 )
 
 
