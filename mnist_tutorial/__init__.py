@@ -20,7 +20,9 @@ def leave_on_ctrl_c(signum: int, frame: object) -> None:
 
 # Started as the command, torch loads (about 3 s) before any code of the command line can run, and a Ctrl-C there
 # would end in a traceback. Until cli.main() puts Python's own handler back, it ends in the command's one line.
-if Path(sys.argv[0]).stem == "mnist-tutorial" or sys.orig_argv[1:3] == ["-m", "mnist_tutorial"]:
+# A Ctrl-C its starter chose to ignore (a script's `command &`) stays ignored.
+as_command = Path(sys.argv[0]).stem == "mnist-tutorial" or sys.orig_argv[1:3] == ["-m", "mnist_tutorial"]
+if as_command and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
     signal.signal(signal.SIGINT, leave_on_ctrl_c)
 
 from .checkpoint import load_checkpoint, load_model, save_checkpoint

@@ -594,11 +594,14 @@ def test_an_interrupt_before_a_resumed_run_trains_names_the_checkpoint_to_resume
 
 
 # A command run in a child process with a hook that holds it at one moment: the hook writes the file $MARK, then
-# sleeps there until the test's real SIGINT arrives (as Ctrl-C in a terminal sends it).
+# sleeps there until the test's real SIGINT arrives (as Ctrl-C in a terminal sends it). A terminal's command gets
+# Python's own SIGINT handler; a test run started in the background (`make test &`) passes SIGINT on ignored.
 HOOKED_COMMAND = textwrap.dedent(
     """
-    import os, sys, time
+    import os, signal, sys, time
     from pathlib import Path
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     def hold(where):
         Path(os.environ["MARK"]).write_text(where)
@@ -655,8 +658,10 @@ def test_ctrl_c_while_the_command_loads_the_course_is_one_line(tmp_path):
 
 
 HOLD_AT_TORCH = """
-import os, sys, time
+import os, signal, sys, time
 from pathlib import Path
+
+signal.signal(signal.SIGINT, signal.SIG_DFL)  # as a terminal starts a command, whatever started this test run
 
 class HoldAtTorch:  # holds the command at its first import of torch, before any of the course's code has run
     def find_spec(self, name, path=None, target=None):
