@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+DATASET = "mnist"
+LOADER = "fast"  # tensors kept in memory; "lesson": torchvision's transforms and DataLoader, the same numbers
 BATCH_SIZE = 64
 LR = 0.001
 MOMENTUM = 0.9
@@ -9,6 +11,7 @@ NUM_EPOCHS = 10
 LOG_EVERY = 200  # batches between the lesson's running-loss lines
 SAMPLE_LOG_EVERY = 50  # the same on the 8,000-image sample, whose 125 batches per epoch never reach 200
 SEED = 0
+NPROC = 1  # processes a run trains on (more: data-parallel, notebook 07)
 HIDDEN_SIZES = (128, 64)
 MAX_HIDDEN = 4096  # the largest layer the course builds: a checkpoint or form asking for more is refused
 NORMALIZE_MEAN = 0.5
@@ -30,6 +33,7 @@ IN_CHECKOUT = (PACKAGE_DIR.parent / "pyproject.toml").is_file()
 PROJECT_ROOT = PACKAGE_DIR.parent if IN_CHECKOUT else Path.cwd()
 DATA_DIR = PROJECT_ROOT / "data"  # downloads of full data land here: what the lesson's root="./data" means
 BUILD_DIR = PROJECT_ROOT / "build"  # checkpoints and figures the notebooks write
+RUN_DIR = Path("runs/latest")  # where `mnist-tutorial train` writes, relative to where it runs
 SAMPLE_ROOT = PACKAGE_DIR / "datasets" / "sample"  # the embedded sample, inside the package so that wheels carry it
 
 # Environment variables, read in exactly one place each (sources.py, train.py and progress.py).

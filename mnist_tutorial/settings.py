@@ -1,10 +1,22 @@
-"""Checking a run's settings before any work is done: pure range checks, touching nothing on disk."""
+"""A run's settings, each declared once (SETTINGS), and their checks: pure, touching nothing on disk.
+
+RunConfig (run/config.py), train_and_save's keywords, the command line's flags (cli/) and the playground's form
+(widgets/playground.py) all read SETTINGS; each setting's default lives in defaults.py.
+"""
 
 import math
 import numbers
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from . import defaults
+from .datasets.sources import SOURCES
+from .datasets.specs import DATASETS
 from .errors import ConfigError
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
 def is_count(value: object) -> bool:
@@ -28,28 +40,123 @@ def number(value: object) -> str:
     return format(float(value), "g") if is_number(value) else repr(value)
 
 
-def check_settings(
-    *,
-    num_epochs: int = defaults.NUM_EPOCHS,
-    batch_size: int = defaults.BATCH_SIZE,
-    lr: float = defaults.LR,
-    momentum: float = defaults.MOMENTUM,
-    seed: int = defaults.SEED,
-    hidden_sizes: tuple[int, int] = defaults.HIDDEN_SIZES,
-) -> None:
-    """Refuse impossible settings, naming the first bad one and a value that works."""
-    check_count("num_epochs", num_epochs)
-    check_count("batch_size", batch_size)
-    if not (is_number(lr) and lr > 0):
-        raise ConfigError(f"`lr={number(lr)}` is not a positive number: pass one such as the lesson's {defaults.LR:g}")
-    if not (is_number(momentum) and 0 <= momentum < 1):
+@dataclass(frozen=True)
+class Setting:
+    """One row of the table: what each face needs to offer, check and name a setting."""
+
+    name: str  # the library's: train_and_save's keyword, RunConfig's field, the name messages use
+    type: type  # int, float, str, bool or Path; any setting may also be None
+    default: Any  # from defaults.py; None: decided when the run starts (the environment's, or auto)
+    help: str  # for --help; {kept} stands for the flags of the settings a resumed run keeps
+    flag: str  # the command line's
+    label: str | None = None  # the playground form's field, in its words; None: not in the form
+    check: Callable[["Setting", Any], None] | None = None  # raises ConfigError naming the setting
+    follows_checkpoint: bool = False  # a resumed run keeps the checkpoint's value, and refuses another
+    choices: tuple[str, ...] | None = None
+    metavar: str | None = None
+
+    @property
+    def unset(self) -> Any:
+        """The value that stands for "not passed": None where a resumed run takes the checkpoint's, else the default."""
+        return None if self.follows_checkpoint else self.default
+
+
+def positive_count(setting: Setting, value: Any) -> None:
+    """A whole number of at least 1."""
+    check_count(setting.name, value)
+
+
+def positive(setting: Setting, value: Any) -> None:
+    """A finite number above 0."""
+    if not (is_number(value) and value > 0):
         raise ConfigError(
-            f"`momentum={number(momentum)}` is outside [0, 1): pass one such as the lesson's {defaults.MOMENTUM:g}"
+            f"`{setting.name}={number(value)}` is not a positive number: pass one such as the lesson's "
+            f"{setting.default:g}"
         )
-    if not (isinstance(seed, numbers.Integral) and not isinstance(seed, bool) and 0 <= seed < 2**32):
-        raise ConfigError(f"`seed={seed}` is outside 0 to {2**32 - 1}: pass one in that range, such as 0")
-    for index, (size, lesson) in enumerate(zip(hidden_sizes, defaults.HIDDEN_SIZES, strict=True), start=1):
-        if not (is_count(size) and size <= defaults.MAX_HIDDEN):
-            raise ConfigError(
-                f"`hidden{index}={size}` is outside 1 to {defaults.MAX_HIDDEN}: pass one such as the lesson's {lesson}"
-            )
+
+
+def fraction(setting: Setting, value: Any) -> None:
+    """A finite number from 0 up to, not including, 1."""
+    if not (is_number(value) and 0 <= value < 1):
+        raise ConfigError(
+            f"`{setting.name}={number(value)}` is outside [0, 1): pass one such as the lesson's {setting.default:g}"
+        )
+
+
+def seed_range(setting: Setting, value: Any) -> None:
+    """A whole number that NumPy takes as a seed: 0 to 2**32 - 1."""
+    if not (isinstance(value, numbers.Integral) and not isinstance(value, bool) and 0 <= value < 2**32):
+        raise ConfigError(
+            f"`{setting.name}={value}` is outside 0 to {2**32 - 1}: pass one in that range, such as {setting.default}"
+        )
+
+
+def layer_size(setting: Setting, value: Any) -> None:
+    """A layer width the course builds: 1 to MAX_HIDDEN."""
+    if not (is_count(value) and value <= defaults.MAX_HIDDEN):
+        raise ConfigError(
+            f"`{setting.name}={value}` is outside 1 to {defaults.MAX_HIDDEN}: pass one such as the lesson's "
+            f"{setting.default}"
+        )
+
+
+LAYER = f"units in the {{}} hidden layer, 1 to {defaults.MAX_HIDDEN}"
+NPROC = (
+    "train data-parallel on N processes of this machine (torch.distributed: gloo on the CPU, nccl on CUDA, one GPU "
+    "each); the global batch stays the batch size and each process takes 1/N of it, so N must divide it. Started by "
+    "torchrun, the run joins torchrun's processes instead"
+)
+CUDA_GRAPHS = (
+    "on CUDA with the fast loader, replay each training step from a CUDA graph (tested bit for bit against eager on "
+    "the CPU's code path; not yet run on a GPU: see benchmarks/README.md)"
+)
+RESUME = (
+    "continue from a saved model.pt; settings you do not pass ({kept}) follow the checkpoint, and one you pass that "
+    "differs from what it records is refused"
+)
+
+# Every setting of a run, in the order --help and the form show them.
+# fmt: off
+SETTINGS = (
+    Setting("dataset", str, defaults.DATASET, "the dataset to train on", "--dataset", choices=tuple(DATASETS),
+            follows_checkpoint=True),
+    Setting("source", str, None, f"auto: full data if present, else download, else the sample (default: "
+            f"${defaults.SOURCE_ENV} or auto)", "--source", choices=SOURCES, follows_checkpoint=True),
+    Setting("data_dir", Path, None, "where downloads land (default: the data/ folder)", "--data-dir"),
+    Setting("device", str, None, f"auto: cuda, then mps, then cpu (default: ${defaults.DEVICE_ENV} or auto)",
+            "--device", choices=DEVICES),
+    Setting("lr", float, defaults.LR, "the learning rate", "--lr", label="learning rate", check=positive,
+            follows_checkpoint=True),
+    Setting("momentum", float, defaults.MOMENTUM, "SGD's momentum", "--momentum", label="momentum", check=fraction,
+            follows_checkpoint=True),
+    Setting("num_epochs", int, defaults.NUM_EPOCHS, "epochs to train, those of a resumed checkpoint included",
+            "--epochs", label="epochs", check=positive_count),
+    Setting("batch_size", int, defaults.BATCH_SIZE, "images per training step", "--batch-size",
+            check=positive_count, follows_checkpoint=True),
+    Setting("hidden1", int, defaults.HIDDEN_SIZES[0], LAYER.format("first"), "--hidden1",
+            label="hidden layer 1 size", check=layer_size, follows_checkpoint=True),
+    Setting("hidden2", int, defaults.HIDDEN_SIZES[1], LAYER.format("second"), "--hidden2",
+            label="hidden layer 2 size", check=layer_size, follows_checkpoint=True),
+    Setting("seed", int, defaults.SEED, "seeds the first weights and the shuffling", "--seed", check=seed_range),
+    Setting("loader", str, defaults.LOADER, "fast: tensors kept in memory; lesson: torchvision transforms + "
+            "DataLoader (same numbers)", "--loader", choices=("fast", "lesson"), follows_checkpoint=True),
+    Setting("out", Path, defaults.RUN_DIR, "folder for the outputs", "--out"),
+    Setting("resume", Path, None, RESUME, "--resume", metavar="CHECKPOINT"),
+    Setting("progress", bool, None, "progress bars", "--progress"),
+    Setting("nproc", int, defaults.NPROC, NPROC, "--nproc", check=positive_count, metavar="N"),
+    Setting("cuda_graphs", bool, False, CUDA_GRAPHS, "--cuda-graphs"),
+)
+# fmt: on
+KEPT_ON_RESUME = tuple(setting for setting in SETTINGS if setting.follows_checkpoint)
+
+
+def check_settings(values: Mapping[str, Any]) -> None:
+    """Refuse impossible settings (name -> value, any of SETTINGS), naming the first bad one and a value that works."""
+    for setting in SETTINGS:
+        value = values.get(setting.name)
+        if setting.name not in values or (value is None and setting.default is None):
+            continue  # None where the default is None: decided when the run starts
+        if setting.choices and value not in setting.choices:
+            raise ConfigError(f"unknown `{setting.name}={value!r}`: choose one of {', '.join(setting.choices)}")
+        if setting.check:
+            setting.check(setting, value)

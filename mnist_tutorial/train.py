@@ -18,9 +18,7 @@ from .errors import ConfigError, TrainingDivergedError
 from .evaluate import evaluate
 from .history import History
 from .progress import Progress
-from .settings import check_count
-
-DEVICES = ("auto", "cpu", "cuda", "mps")
+from .settings import DEVICES, check_count
 
 
 def seed_everything(seed: int) -> None:

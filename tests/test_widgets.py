@@ -107,7 +107,7 @@ def tiny_data(tiny_data_dir: Path):
 def test_playground_starts_with_the_lesson_settings(tiny_data) -> None:
     form = playground(tiny_data, device="cpu")
     assert isinstance(form, Playground)
-    assert (form.lr.value, form.momentum.value, form.epochs.value) == (0.001, 0.9, 10)
+    assert (form.lr.value, form.momentum.value, form.num_epochs.value) == (0.001, 0.9, 10)
     assert (form.hidden1.value, form.hidden2.value) == (128, 64)
     assert form.plot.png.startswith(PNG)  # an empty plot until something is trained
 
@@ -118,7 +118,7 @@ def test_playground_starts_with_the_lesson_settings(tiny_data) -> None:
         ("lr", -1.0, "learning rate -1"),
         ("lr", 0.0, "learning rate 0"),
         ("momentum", 1.0, "momentum 1"),
-        ("epochs", 0, "epochs 0"),
+        ("num_epochs", 0, "epochs 0"),
         ("hidden1", 0, "hidden layer 1 size 0"),
         ("hidden2", 100_000, "hidden layer 2 size 100000"),
     ],
@@ -136,7 +136,7 @@ def test_playground_refuses_bad_values_in_the_form(tiny_data, field: str, value,
 def test_playground_trains_and_reports_the_test_accuracy(tiny_data, capsys) -> None:
     form = playground(tiny_data, device="cpu")
     empty_plot = form.plot.png
-    form.lr.value, form.epochs.value, form.hidden1.value, form.hidden2.value = 0.05, 2, 16, 8
+    form.lr.value, form.num_epochs.value, form.hidden1.value, form.hidden2.value = 0.05, 2, 16, 8
     history = form.train()
     assert history is not None and history.epochs == 2 and not history.interrupted
     assert f"Test accuracy: <b>{100 * history.test_accuracy[-1]:.2f}%</b> after 2 epoch(s)" in form.status.value
@@ -154,7 +154,7 @@ def test_playground_trains_and_reports_the_test_accuracy(tiny_data, capsys) -> N
 
 def test_the_train_button_trains_in_a_thread_and_stop_ends_the_run(tiny_data) -> None:
     form = playground(tiny_data, device="cpu")
-    form.epochs.value = 10_000
+    form.num_epochs.value = 10_000
     form.train_button.click()
     assert form.thread is not None and form.train_button.disabled and not form.stop_button.disabled
     deadline = time.monotonic() + 60
@@ -172,7 +172,7 @@ def test_the_train_button_trains_in_a_thread_and_stop_ends_the_run(tiny_data) ->
 
 def test_playground_reports_a_diverging_run(tiny_data) -> None:
     form = playground(tiny_data, device="cpu")
-    form.lr.value, form.epochs.value = 1e9, 1
+    form.lr.value, form.num_epochs.value = 1e9, 1
     assert form.train() is None
     assert "diverged" in form.status.value and "learning rate" in form.status.value
     assert not form.train_button.disabled

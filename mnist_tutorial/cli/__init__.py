@@ -12,37 +12,34 @@ import contextlib
 import os
 import signal
 import sys
+import textwrap
 import threading
 from collections.abc import Iterator
 from types import FrameType
 
 from .. import leave_on_ctrl_c
 from ..errors import TrainingDivergedError, TutorialError, WorkerDiedError, in_words
+from ..settings import SETTINGS
 
 PROG = "mnist-tutorial"
 
-# Library argument -> command-line flag: the only place the two vocabularies meet.
-FLAGS = {
-    "dataset": "--dataset",
-    "data_dir": "--data-dir",
-    "source": "--source",
-    "device": "--device",
-    "num_epochs": "--epochs",
-    "batch_size": "--batch-size",
-    "lr": "--lr",
-    "momentum": "--momentum",
-    "seed": "--seed",
-    "out": "--out",
-    "loader": "--loader",
-    "resume": "--resume",
-    "checkpoint": "--checkpoint",
-    "nproc": "--nproc",
-    "cuda_graphs": "--cuda-graphs",
-}
+# Library argument -> command-line flag: the only place the two vocabularies meet. A run's settings bring their
+# own (settings.SETTINGS); evaluate and export also take the checkpoint.
+FLAGS = {**{setting.name: setting.flag for setting in SETTINGS}, "checkpoint": "--checkpoint"}
+
+
+class WholeFlags(argparse.HelpFormatter):
+    """Help wrapped between words only: a flag such as --batch-size never breaks at its hyphen."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
 
 
 class OneLineParser(argparse.ArgumentParser):
     """argparse, but a usage error is a single line on stderr (exit status 2), not a usage dump."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, formatter_class=WholeFlags, **kwargs)
 
     def error(self, message: str) -> None:
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")

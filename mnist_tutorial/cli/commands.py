@@ -1,93 +1,51 @@
 """The four subcommands: each `add_*` declares its flags, and its `run_*` calls the library with them."""
 
 import argparse
+from collections.abc import Collection
+from typing import Any
 
-from .. import defaults
-from ..datasets.sources import SOURCES
 from ..datasets.specs import DATASETS
 from ..doctor import doctor
 from ..run import RunConfig, evaluate_checkpoint, train
-from ..train import DEVICES
+from ..settings import KEPT_ON_RESUME, SETTINGS, Setting
 from . import leaving_at_once
 
-RESUME_RULE = (
-    "continue from a saved model.pt; settings you do not pass (--dataset, --source, --batch-size, --loader, --lr, "
-    "--momentum) follow the checkpoint, and one you pass that differs from what it records is refused"
-)
+DATA_FLAGS = ("data_dir", "source", "device")  # the settings `evaluate` shares with `train`
 
 
-def add_data_flags(parser: argparse.ArgumentParser) -> None:
-    """--data-dir, --source and --device, as `train` and `evaluate` take them."""
-    parser.add_argument("--data-dir", default=None, help="where downloads land (default: the data/ folder)")
-    parser.add_argument(
-        "--source",
-        choices=SOURCES,
-        default=None,
-        help=f"auto: full data if present, else download, else the sample (default: ${defaults.SOURCE_ENV} or auto)",
-    )
-    parser.add_argument(
-        "--device",
-        choices=DEVICES,
-        default=None,
-        help=f"auto: cuda, then mps, then cpu (default: ${defaults.DEVICE_ENV} or auto)",
-    )
+def add_flags(parser: argparse.ArgumentParser, names: Collection[str] | None = None) -> None:
+    """A flag for each setting (or each of `names`) as settings.SETTINGS declares it, read into args.<its name>."""
+    for setting in SETTINGS:
+        if names is None or setting.name in names:
+            # A default of None means "the lesson's value, or the checkpoint's with --resume" (run.config.settle).
+            parser.add_argument(
+                setting.flag, dest=setting.name, default=setting.unset, help=help_text(setting), **reading(setting)
+            )
+
+
+def reading(setting: Setting) -> dict[str, Any]:
+    """How argparse reads a flag: --x/--no-x where leaving it out means auto, a switch where it means off, a value."""
+    if setting.type is bool:
+        return {"action": argparse.BooleanOptionalAction if setting.default is None else "store_true"}
+    number = setting.type if setting.type in (int, float) else str
+    named = None if setting.choices else setting.flag[2:].upper().replace("-", "_")  # --epochs EPOCHS, as typed
+    return {"type": number, "choices": setting.choices, "metavar": setting.metavar or named}
+
+
+def help_text(setting: Setting) -> str:
+    """A setting's help in the command line's words, with its default where it has one to show."""
+    text = setting.help.format(kept=", ".join(kept.flag for kept in KEPT_ON_RESUME))
+    return text if setting.default is None or setting.type is bool else f"{text} (default: {setting.default})"
 
 
 def add_train(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("train", help="train the network and write model.pt, metrics.json and plots")
-    # Defaults of None mean "the lesson's value, or the checkpoint's with --resume" (run.config.settle decides).
-    parser.add_argument("--dataset", choices=list(DATASETS), default=None, help="default: mnist")
-    add_data_flags(parser)
-    parser.add_argument("--epochs", type=int, default=defaults.NUM_EPOCHS)
-    parser.add_argument("--batch-size", type=int, default=None, help=f"default: {defaults.BATCH_SIZE}")
-    parser.add_argument("--lr", type=float, default=None, help=f"default: {defaults.LR}")
-    parser.add_argument("--momentum", type=float, default=None, help=f"default: {defaults.MOMENTUM}")
-    parser.add_argument("--seed", type=int, default=defaults.SEED)
-    parser.add_argument("--out", default="runs/latest", help="folder for the outputs (default: runs/latest)")
-    parser.add_argument(
-        "--loader",
-        choices=["fast", "lesson"],
-        default=None,
-        help="fast (default): tensors kept in memory; lesson: torchvision transforms + DataLoader (same numbers)",
-    )
-    parser.add_argument("--resume", default=None, metavar="CHECKPOINT", help=RESUME_RULE)
-    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bars")
-    parser.add_argument(
-        "--nproc",
-        type=int,
-        default=1,
-        metavar="N",
-        help="train data-parallel on N processes of this machine (torch.distributed: gloo on the CPU, nccl on CUDA, "
-        "one GPU each); the global batch stays --batch-size and each process takes 1/N of it, so N must divide it "
-        "(default: 1). Started by torchrun, the run joins torchrun's processes instead",
-    )
-    parser.add_argument(
-        "--cuda-graphs",
-        action="store_true",
-        help="on CUDA with the fast loader, replay each training step from a CUDA graph (tested bit for bit against "
-        "eager on the CPU's code path; not yet run on a GPU: see benchmarks/README.md)",
-    )
+    add_flags(parser)
     parser.set_defaults(run=run_train)
 
 
 def run_train(args: argparse.Namespace) -> int:
-    config = RunConfig(
-        dataset=args.dataset,
-        data_dir=args.data_dir,
-        source=args.source,
-        num_epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        momentum=args.momentum,
-        seed=args.seed,
-        device=args.device,
-        out=args.out,
-        loader=args.loader,
-        resume=args.resume,
-        progress=args.progress,
-        nproc=args.nproc,
-        cuda_graphs=args.cuda_graphs,
-    )
+    config = RunConfig(**{setting.name: getattr(args, setting.name) for setting in SETTINGS})
     try:
         metrics = train(config)
     except KeyboardInterrupt:
@@ -110,7 +68,7 @@ def add_evaluate(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("evaluate", help="print the test accuracy of a saved model")
     parser.add_argument("--checkpoint", required=True)
     parser.add_argument("--dataset", choices=list(DATASETS), default=None, help="default: the checkpoint's")
-    add_data_flags(parser)
+    add_flags(parser, DATA_FLAGS)
     parser.set_defaults(run=run_evaluate)
 
 
@@ -142,7 +100,7 @@ def run_export(args: argparse.Namespace) -> int:
 def add_doctor(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("doctor", help="check that the course will work here (never downloads)")
     parser.add_argument("--json", action="store_true", help="print one JSON report (for a teacher to collect)")
-    parser.add_argument("--data-dir", default=None, help="where downloads land (default: the data/ folder)")
+    add_flags(parser, ["data_dir"])
     parser.add_argument(
         "--report-dir",
         default=None,

@@ -2,7 +2,6 @@
 
 import dataclasses
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -10,47 +9,34 @@ from .. import defaults
 from ..checkpoint import load_checkpoint
 from ..errors import CheckpointError, ConfigError
 from ..files import path_argument
-from ..settings import check_count, check_settings, is_number
+from ..settings import KEPT_ON_RESUME, SETTINGS, Setting, check_settings, is_number
 from ..train import pick_device
 
-LOADERS = ("fast", "lesson")
+
+def convert_paths(config: Any) -> None:
+    """RunConfig's __post_init__: each path setting as a Path, refused in one line if it is none (`out` must be one)."""
+    for setting in SETTINGS:
+        value = getattr(config, setting.name)
+        if setting.type is Path and (value is not None or setting.default is not None):
+            object.__setattr__(config, setting.name, path_argument(setting.name, value))
 
 
-@dataclass(frozen=True)
-class RunConfig:
-    """A training run. A setting left as None takes the lesson's value, or with `resume` the checkpoint's."""
-
-    dataset: str | None = None
-    source: str | None = None  # None: $MNIST_TUTORIAL_SOURCE, else auto (datasets.sources decides)
-    data_dir: Path | None = None
-    num_epochs: int = defaults.NUM_EPOCHS
-    batch_size: int | None = None
-    lr: float | None = None
-    momentum: float | None = None
-    seed: int = defaults.SEED
-    device: str | None = None
-    loader: str | None = None
-    out: Path = Path("runs/latest")
-    resume: Path | None = None
-    nproc: int = 1
-    cuda_graphs: bool = False
-    progress: bool | None = None
-
-    def __post_init__(self) -> None:
-        for name in ("out", "resume", "data_dir"):
-            value = getattr(self, name)
-            if value is not None or name == "out":
-                object.__setattr__(self, name, path_argument(name, value))
-
-    def recorded(self) -> dict[str, Any]:
-        """The settings a checkpoint stores, which a resumed run follows."""
-        return {name: getattr(self, name) for name in FOLLOWS_CHECKPOINT}
+def recorded_settings(config: Any) -> dict[str, Any]:
+    """The settings a checkpoint stores, which a resumed run follows."""
+    return {setting.name: getattr(config, setting.name) for setting in KEPT_ON_RESUME}
 
 
-# What a checkpoint records; a resumed run keeps each unless told otherwise (and is refused another value).
-FOLLOWS_CHECKPOINT = ("dataset", "source", "batch_size", "loader", "lr", "momentum")
-LESSON = RunConfig(
-    dataset="mnist", batch_size=defaults.BATCH_SIZE, loader="fast", lr=defaults.LR, momentum=defaults.MOMENTUM
+# One field per row of settings.SETTINGS, which says what each means.
+RunConfig = dataclasses.make_dataclass(
+    "RunConfig",
+    [(s.name, s.type | None, dataclasses.field(default=s.unset)) for s in SETTINGS],
+    frozen=True,
+    namespace={
+        "__doc__": "A training run. A setting left None takes the lesson's value, or with `resume` the checkpoint's.",
+        "__module__": __name__,  # where pickle finds it, to hand a run to the processes of `nproc`
+        "__post_init__": convert_paths,
+        "recorded": recorded_settings,
+    },
 )
 
 
@@ -58,18 +44,9 @@ def settle(config: RunConfig) -> tuple[RunConfig, dict[str, Any] | None]:
     """Everything refused before any work: the config with every setting filled in, and the checkpoint to resume."""
     state = load_checkpoint(config.resume) if config.resume else None
     recorded, trained = checkpoint_settings(state) if state else ({}, {})
-    filled = {name: pick(name, getattr(config, name), recorded, trained, config.resume) for name in FOLLOWS_CHECKPOINT}
+    filled = {s.name: pick(s, getattr(config, s.name), recorded, trained, config.resume) for s in KEPT_ON_RESUME}
     config = dataclasses.replace(config, **filled, device=pick_device(config.device).type)
-    check_settings(
-        num_epochs=config.num_epochs,
-        batch_size=config.batch_size,
-        lr=config.lr,
-        momentum=config.momentum,
-        seed=config.seed,
-    )
-    if config.loader not in LOADERS:
-        raise ConfigError(f"unknown `loader={config.loader!r}`: choose one of {', '.join(LOADERS)}")
-    check_count("nproc", config.nproc)
+    check_settings(dataclasses.asdict(config))
     check_cpus(config.nproc, config.device)
     config = as_python_numbers(config)
     if state:
@@ -79,8 +56,8 @@ def settle(config: RunConfig) -> tuple[RunConfig, dict[str, Any] | None]:
 
 def as_python_numbers(config: RunConfig) -> RunConfig:
     """The checked settings as Python's own int and float (NumPy's np.int64(64) is welcome, but torch wants int)."""
-    counts = {name: int(getattr(config, name)) for name in ("num_epochs", "batch_size", "seed", "nproc")}
-    return dataclasses.replace(config, **counts, lr=float(config.lr), momentum=float(config.momentum))
+    numbers = {s.name: s.type(getattr(config, s.name)) for s in SETTINGS if s.type in (int, float)}
+    return dataclasses.replace(config, **numbers)
 
 
 def check_cpus(nproc: int, device: str) -> None:
@@ -93,11 +70,12 @@ def check_cpus(nproc: int, device: str) -> None:
         )
 
 
-def pick(name: str, value: Any, recorded: dict[str, Any], trained: dict[str, Any], path: Path | None) -> Any:
+def pick(setting: Setting, value: Any, recorded: dict[str, Any], trained: dict[str, Any], path: Path | None) -> Any:
     """One setting: as requested, else as the checkpoint trained, else the lesson's; a change of a record is refused.
 
     A resumed run must go on as it began, or its second half would be another experiment.
     """
+    name = setting.name
     before = recorded.get(name)
     if value is not None and before is not None and value != before:
         raise ConfigError(
@@ -105,17 +83,19 @@ def pick(name: str, value: Any, recorded: dict[str, Any], trained: dict[str, Any
             f"continue with {before}, or train afresh without `resume`"
         )
     trained_with = trained.get(name)
-    return value if value is not None else trained_with if trained_with is not None else getattr(LESSON, name)
+    return value if value is not None else trained_with if trained_with is not None else setting.default
 
 
 def checkpoint_settings(state: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """What a checkpoint records of its settings (which a resumed run must keep), and what it trained with.
 
     Its optimizer state says which lr and momentum trained: a notebook may record the lesson's lr beside an
-    optimizer made with another, and a record that the optimizer contradicts binds nobody. Older checkpoints
-    record only the dataset.
+    optimizer made with another, and a record that the optimizer contradicts binds nobody. The layer sizes are
+    those of the stored network (`sizes`). Older checkpoints record only the dataset and the sizes.
     """
-    recorded = {"dataset": state.get("dataset", "mnist"), **state.get("settings", {})}
+    kept = {setting.name for setting in KEPT_ON_RESUME}
+    sizes = {name: size for name, size in state["sizes"].items() if name in kept}
+    recorded = {"dataset": state.get("dataset", defaults.DATASET), **state.get("settings", {}), **sizes}
     trained = {**recorded, **optimizer_settings(state)}
     return {name: value for name, value in recorded.items() if trained[name] == value}, trained
 

@@ -18,9 +18,9 @@ from .outputs import CheckpointSaver
 
 
 def start_model(config: RunConfig, state: dict[str, Any] | None, data: Data) -> NeuralNetwork:
-    """The network to train, fresh or from the checkpoint, after checking that the checkpoint fits this data."""
+    """The network to train: fresh at the run's sizes, or the checkpoint's once it is shown to fit this data."""
     if state is None:
-        return NeuralNetwork()
+        return NeuralNetwork(hidden1=config.hidden1, hidden2=config.hidden2)
     model = model_from_checkpoint(config.resume, state)
     check_classes(config.resume, model, config.dataset)
     check_same_source(config.resume, config.source, data.source.kind)

@@ -22,49 +22,35 @@ from .resume import restore, saving, start_model, stopped
 def train_and_save(
     *,
     dataset: str | None = None,
-    data_dir: str | os.PathLike | None = None,
     source: str | None = None,
-    num_epochs: int = defaults.NUM_EPOCHS,
-    batch_size: int | None = None,
+    data_dir: str | os.PathLike | None = None,
+    device: str | None = None,
     lr: float | None = None,
     momentum: float | None = None,
+    num_epochs: int = defaults.NUM_EPOCHS,
+    batch_size: int | None = None,
+    hidden1: int | None = None,
+    hidden2: int | None = None,
     seed: int = defaults.SEED,
-    device: str | None = None,
-    out: str | os.PathLike = "runs/latest",
     loader: str | None = None,
+    out: str | os.PathLike = defaults.RUN_DIR,
     resume: str | os.PathLike | None = None,
     progress: bool | None = None,
+    nproc: int = defaults.NPROC,
     cuda_graphs: bool = False,
-    nproc: int = 1,
 ) -> dict[str, Any]:
     """Train the lesson's network and write model.pt, metrics.json, loss.png and predictions.png to `out`.
 
-    Settings left as None take the lesson's values, or, with `resume`, the checkpoint's (a different one is
-    refused). model.pt is rewritten after every epoch, so an interrupted run can continue with `resume`, ending
-    with the same weights as an uninterrupted run (same seed and settings, on the CPU). Until the first epoch
-    is saved, `out` keeps the previous run's files as they were. Returns the metrics written; an interrupted run
-    returns {"interrupted": True, "epochs": epochs in model.pt (None if this run saved none)}.
+    The keywords are settings.SETTINGS, in its order (tests/test_settings.py holds them to it). Settings left as
+    None take the lesson's values, or, with `resume`, the checkpoint's (a different one is refused): `hidden1` and
+    `hidden2` size the network's layers. model.pt is rewritten after every epoch, so an interrupted run can continue
+    with `resume`, ending with the same weights as an uninterrupted run (same seed and settings, on the CPU). Until
+    the first epoch is saved, `out` keeps the previous run's files as they were. Returns the metrics written; an
+    interrupted run returns {"interrupted": True, "epochs": epochs in model.pt (None if this run saved none)}.
     `cuda_graphs` replays each step from a CUDA graph (speed/cuda_graphs.py): on CUDA with the fast loader only.
     `nproc` trains data-parallel on that many processes (run/data_parallel.py); under torchrun, torchrun's group.
     """
-    config = RunConfig(
-        dataset=dataset,
-        data_dir=data_dir,
-        source=source,
-        num_epochs=num_epochs,
-        batch_size=batch_size,
-        lr=lr,
-        momentum=momentum,
-        seed=seed,
-        device=device,
-        out=out,
-        loader=loader,
-        resume=resume,
-        progress=progress,
-        cuda_graphs=cuda_graphs,
-        nproc=nproc,
-    )
-    return train(config)
+    return train(RunConfig(**locals()))  # locals(), here, are the keywords: one per RunConfig field
 
 
 def train(config: RunConfig) -> dict[str, Any]:

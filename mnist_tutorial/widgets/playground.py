@@ -1,6 +1,7 @@
 """The playground: a form that trains the lesson's network with other settings and reports the accuracy."""
 
 import html
+import math
 import threading
 import time
 from typing import Any
@@ -13,21 +14,15 @@ from ..errors import ConfigError, TrainingDivergedError, in_words
 from ..history import History
 from ..model import NeuralNetwork
 from ..plots import alt_text, figure_png, plot_loss
-from ..settings import check_settings
+from ..settings import SETTINGS, Setting, check_settings
 from ..train import fit, make_optimizer, pick_device, seed_everything
 from .display import Picture, ShownAsText
 from .live_plot import LivePlot
 from .training_thread import StoppableBatches, counting_epochs, interruptible, lines_to
 
-# Library argument -> the form's field: how the library's messages read in this form.
-FIELDS = {
-    "lr": "learning rate",
-    "momentum": "momentum",
-    "num_epochs": "epochs",
-    "hidden1": "hidden layer 1 size",
-    "hidden2": "hidden layer 2 size",
-    "device": "device",
-}
+FORM = tuple(setting for setting in SETTINGS if setting.label)  # the settings the form offers, in its order
+# Library argument -> the form's field: how the library's messages read in this form (`device` is the form's own).
+FIELDS = {**{setting.name: setting.label for setting in FORM}, "device": "device"}
 
 
 def in_form_words(message: str) -> str:
@@ -59,12 +54,9 @@ class Playground(ShownAsText, widgets.VBox):
         self.add_class("mnist-playground")
 
     def _make_fields(self) -> widgets.VBox:
-        style = {"description_width": "110px"}
-        self.lr = widgets.FloatText(value=defaults.LR, description="learning rate", step=0.001, style=style)
-        self.momentum = widgets.FloatText(value=defaults.MOMENTUM, description="momentum", step=0.1, style=style)
-        self.epochs = widgets.IntText(value=defaults.NUM_EPOCHS, description="epochs", style=style)
-        self.hidden1 = widgets.IntText(value=defaults.HIDDEN_SIZES[0], description="hidden layer 1", style=style)
-        self.hidden2 = widgets.IntText(value=defaults.HIDDEN_SIZES[1], description="hidden layer 2", style=style)
+        fields = [field(setting) for setting in FORM]
+        for setting, box in zip(FORM, fields, strict=True):
+            setattr(self, setting.name, box)  # form.lr, form.num_epochs, ...
         self.train_button = widgets.Button(
             description="Train", button_style="primary", icon="play", tooltip="train a fresh network with these values"
         )
@@ -76,7 +68,7 @@ class Playground(ShownAsText, widgets.VBox):
         self.train_button.on_click(lambda _button: self.train(wait=False))
         self.stop_button.on_click(self.stop)
         buttons = widgets.HBox([self.train_button, self.stop_button])
-        return widgets.VBox([self.lr, self.momentum, self.epochs, self.hidden1, self.hidden2, buttons])
+        return widgets.VBox([*fields, buttons])
 
     def _make_plot(self) -> Picture:
         empty = plot_loss(History())  # until trained
@@ -95,19 +87,8 @@ class Playground(ShownAsText, widgets.VBox):
 
     def settings(self) -> dict[str, Any]:
         """The form's values, checked: raises ConfigError naming the first bad one."""
-        values = {
-            "lr": float(self.lr.value),
-            "momentum": float(self.momentum.value),
-            "num_epochs": int(self.epochs.value),
-            "hidden1": int(self.hidden1.value),
-            "hidden2": int(self.hidden2.value),
-        }
-        check_settings(
-            num_epochs=values["num_epochs"],
-            lr=values["lr"],
-            momentum=values["momentum"],
-            hidden_sizes=(values["hidden1"], values["hidden2"]),
-        )
+        values = {setting.name: setting.type(getattr(self, setting.name).value) for setting in FORM}
+        check_settings(values)
         return {**values, "device": pick_device(self.device)}
 
     def train(self, *, wait: bool = True) -> History | None:
@@ -205,6 +186,15 @@ class Playground(ShownAsText, widgets.VBox):
         # Every message names the state in words (Training, Stopping, Finished, Refused, diverged, failed,
         # Stopped): the red of an error is never the only sign of it.
         self.status.value = f'<span style="color:#c00">{message}</span>' if error else message
+
+
+def field(setting: Setting) -> widgets.ValueWidget:
+    """The form's box for one setting, at the lesson's value."""
+    style = {"description_width": "130px"}
+    if setting.type is int:
+        return widgets.IntText(value=setting.default, description=setting.label, style=style)
+    step = 10 ** math.floor(math.log10(setting.default))  # a nudge of the value's own size: 0.001 for lr, 0.1 momentum
+    return widgets.FloatText(value=setting.default, description=setting.label, step=step, style=style)
 
 
 def playground(data: Data | None = None, *, device: str | None = None) -> Playground:
