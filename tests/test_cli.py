@@ -129,6 +129,8 @@ FLAGS = [
     (["--momentum", "1"], "--momentum 1 is outside [0, 1): pass one such as the lesson's 0.9"),
     (["--momentum", "-0.1"], "--momentum -0.1 is outside [0, 1): pass one such as the lesson's 0.9"),
     (["--seed", "-1"], "--seed -1 is outside 0 to 4294967295: pass one in that range, such as 0"),
+    (["--hidden1", "0"], "--hidden1 0 is outside 1 to 4096: pass one such as the lesson's 128"),
+    (["--hidden2", "4097"], "--hidden2 4097 is outside 1 to 4096: pass one such as the lesson's 64"),
 ]
 
 
@@ -479,6 +481,7 @@ def test_a_new_model_replaces_the_previous_runs_metrics_and_plots(tmp_path, tiny
         (["--source", "sample"], "--source sample", "--source full"),
         (["--loader", "lesson"], "--loader lesson", "--loader fast"),
         (["--lr", "0.01"], "--lr 0.01", "--lr 0.001"),
+        (["--hidden1", "32"], "--hidden1 32", "--hidden1 128"),
     ],
 )
 def test_resume_refuses_a_setting_that_differs_from_the_checkpoints(tmp_path, tiny_run, capsys, flags, given, stored):
@@ -517,6 +520,23 @@ def test_the_help_states_the_resume_rule(capsys):
     help_text = " ".join(capsys.readouterr().out.split())
     kept = "--dataset, --source, --lr, --momentum, --batch-size, --hidden1, --hidden2, --loader"
     assert f"settings you do not pass ({kept}) follow" in help_text
+
+
+def test_hidden_sizes_are_flags_that_a_checkpoint_keeps_and_a_resumed_run_follows(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    assert {"--hidden1 HIDDEN1", "--hidden2 HIDDEN2"} <= set(re.findall(r"--hidden\d \w+", capsys.readouterr().out))
+    out, sizes = tmp_path / "run", {"hidden1": 16, "hidden2": 8, "num_classes": 10}
+    sample = ["train", "--source", "sample", "--device", "cpu", "--no-progress", "--out", out]
+    assert run([*sample, "--epochs", "1", "--hidden1", "16", "--hidden2", "8"], capsys)[0] == 0
+    assert load_checkpoint(out / "model.pt")["sizes"] == sizes
+    assert run([*sample, "--epochs", "2", "--resume", out / "model.pt"], capsys)[0] == 0
+    saved, metrics = load_checkpoint(out / "model.pt"), json.loads((out / "metrics.json").read_text())
+    assert (saved["epoch"], saved["sizes"], metrics["hidden1"], metrics["hidden2"]) == (2, sizes, 16, 8)
+    assert refused([*sample, "--epochs", "3", "--resume", out / "model.pt", "--hidden2", "64"], capsys) == (
+        f"mnist-tutorial: error: --hidden2 64 differs from --hidden2 8, which {out}/model.pt was trained with: leave "
+        "it out to continue with 8, or train afresh without --resume"
+    )
 
 
 # A checkpoint that notebook 03 saved after the learner typed SGD(lr=0.05): its settings record no lr, or the

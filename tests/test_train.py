@@ -10,6 +10,7 @@ from mnist_tutorial import (
     History,
     NeuralNetwork,
     fit,
+    load_model,
     make_optimizer,
     pick_device,
     seed_everything,
@@ -124,6 +125,20 @@ def test_numpy_numbers_are_welcome_where_python_numbers_are(tmp_path):
     numbers = {"num_epochs": np.int64(1), "batch_size": np.int64(500), "lr": np.float32(0.01), "seed": np.uint8(0)}
     metrics = train_and_save(source="sample", **numbers, momentum=np.float64(0.9), out=tmp_path, progress=False)
     assert metrics["epochs"] == 1 and metrics["batch_size"] == 500 and type(metrics["lr"]) is float
+
+
+def test_train_and_save_sizes_the_network_and_a_resumed_run_keeps_the_checkpoints_sizes(tmp_path):
+    run = {"source": "sample", "device": "cpu", "out": tmp_path, "progress": False}
+    assert train_and_save(**run, num_epochs=1, hidden1=16, hidden2=8)["hidden1"] == 16
+    resumed = train_and_save(**run, num_epochs=2, resume=tmp_path / "model.pt")
+    assert (resumed["epochs"], resumed["hidden1"], resumed["hidden2"]) == (2, 16, 8)
+    assert load_model(tmp_path / "model.pt").sizes == {"hidden1": 16, "hidden2": 8, "num_classes": 10}
+    with pytest.raises(ConfigError) as refused:
+        train_and_save(**run, num_epochs=3, resume=tmp_path / "model.pt", hidden1=32)
+    assert str(refused.value) == (
+        f"`hidden1=32` differs from `hidden1=16`, which {tmp_path}/model.pt was trained with: leave it out to continue "
+        "with 16, or train afresh without `resume`"
+    )
 
 
 def test_interrupt_in_a_callback_returns_the_history_so_far():
