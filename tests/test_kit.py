@@ -13,6 +13,7 @@ import os
 import re
 import shlex
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -237,20 +238,25 @@ def test_the_kit_holds_the_student_copies(tmp_path, index, notebooks):
     assert not (out / "notebooks" / "solutions").exists()
 
 
-def test_a_kit_installs_offline_into_a_relative_folder_and_starts_on_the_room_setting(tmp_path, index, notebooks):
-    out = tmp_path / "kit"
-    build(out, index, notebooks)
-    laptop = "my course ✓ café"  # relative, with spaces and beyond ASCII, as a learner might type it
-    env = {**os.environ, "PYTHON": sys.executable}
+def check_kit(out: Path, laptop: str, *, cwd: Path, **env: str) -> subprocess.CompletedProcess:
+    """`kit.py OUT --check --laptop LAPTOP` from `cwd`, as make kit-check runs it; it must succeed."""
     done = run_with_deadline(
         [sys.executable, KIT_TOOL, str(out), "--check", "--laptop", laptop],
-        cwd=tmp_path,
-        env=env,
+        cwd=cwd,
+        env={**os.environ, "PYTHON": sys.executable, **env},
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
+def test_a_kit_installs_offline_into_a_relative_folder_and_starts_on_the_room_setting(tmp_path, index, notebooks):
+    out = tmp_path / "kit"
+    build(out, index, notebooks)
+    laptop = "my course ✓ café"  # relative, with spaces and beyond ASCII, as a learner might type it
+    done = check_kit(out, laptop, cwd=tmp_path)
     target = tmp_path / laptop
     if os.geteuid() == 0:
         assert done.stdout.startswith("kit check: in a network namespace with only loopback (unshare -n)")
@@ -377,16 +383,7 @@ def test_the_check_runs_the_start_command_of_a_hostile_folder_without_a_shell(tm
     build(out, index, notebooks)
     scratch = tmp_path / "tmp"  # kit.py's temporary folder, where it starts the start command
     scratch.mkdir()
-    env = {**os.environ, "PYTHON": sys.executable, "TMPDIR": str(scratch)}
-    done = run_with_deadline(
-        [sys.executable, KIT_TOOL, str(out), "--check", "--laptop", HOSTILE],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    check_kit(out, HOSTILE, cwd=tmp_path, TMPDIR=str(scratch))
     target = tmp_path / HOSTILE
     assert json.loads((target / "started.json").read_text())["cwd"] == str(target)
     assert pwned(tmp_path) == []
