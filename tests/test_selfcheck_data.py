@@ -3,6 +3,8 @@
 import pytest
 import torch
 from helpers import tiny_data
+from torch.utils.data import DataLoader, TensorDataset
+from torchvision import transforms
 
 from mnist_tutorial.selfcheck import data as check
 
@@ -82,3 +84,39 @@ def test_batches_per_epoch_explains_typical_mistakes(capsys, answer, hint):
 def test_batches_per_epoch_answers_anything_with_a_hint(capsys, answer):
     assert bool(check.batches_per_epoch(answer, batch_size=64, images=60_000)) is False
     assert said(capsys).startswith("Not yet:")
+
+
+@pytest.mark.parametrize(
+    ("transform", "hint"),
+    [
+        (transforms.ToTensor(), "add transforms.Normalize((0.5,), (0.5,))"),
+        (transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))]), "not -1 and +1"),
+        (transforms.PILToTensor(), "not -1 and +1"),  # bytes: 0 and 255
+        (lambda image: image, "not a tensor"),
+    ],
+)
+def test_transform_names_what_differs_from_the_lessons(capsys, transform, hint):
+    assert bool(check.transform(transform)) is False
+    assert hint in said(capsys)
+
+
+def test_transform_accepts_the_lessons(capsys):
+    lesson = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,), (0.5,))])
+    assert bool(check.transform(lesson)) is True
+    assert said(capsys).startswith("Correct: bytes 0..255 become floats -1..+1")
+
+
+@pytest.mark.parametrize(
+    ("shuffles", "batch_sizes", "hint"),
+    [
+        ((True, False), (64, 64), ""),
+        ((False, False), (64, 64), "pass shuffle=True"),
+        ((True, True), (64, 64), "pass shuffle=False"),
+        ((True, False), (32, 64), "serves batches of 32"),
+    ],
+)
+def test_loaders_check_batch_size_and_order(capsys, shuffles, batch_sizes, hint):
+    dataset = TensorDataset(torch.zeros(10, 1, 28, 28), torch.zeros(10, dtype=torch.long))
+    train, test = (DataLoader(dataset, batch_size=b, shuffle=s) for s, b in zip(shuffles, batch_sizes, strict=True))
+    assert bool(check.loaders(train, test, batch_size=64)) is (not hint)
+    assert hint in said(capsys)

@@ -59,3 +59,25 @@ def test_most_confused_pair_hints_at_the_form_of_an_answer(capsys, confusion, an
 def test_class_accuracy_answers_any_kind_of_answer_calmly(capsys, confusion, answer):
     assert bool(check.class_accuracy(answer, confusion, digit=3)) is False
     assert said(capsys).startswith("Not yet:")
+
+
+@pytest.mark.parametrize(
+    ("counts", "hint"),
+    [
+        ((None, None), ""),  # the lesson's loop: filled in below
+        ((0, 0), "add labels.size(0) for every batch"),
+        ((1, None), "predictions are right: add (predicted == labels).sum().item()"),
+        ((0.5, 1.0), "count with whole numbers"),
+    ],
+)
+def test_accuracy_checks_correct_and_total_against_a_recount(capsys, counts, hint):
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))
+    images, labels = torch.randn(20, 1, 28, 28), torch.randint(0, 10, (20,))
+    loader = [(images[:10], labels[:10]), (images[10:], labels[10:])]
+    right = (model(images).argmax(dim=1) == labels).sum().item()
+    correct, total = counts
+    correct = right if correct is None else right + 1 if correct == 1 else correct
+    total = 20 if total is None else total
+    assert bool(check.accuracy(correct, total, model=model, test_loader=loader)) is (not hint)
+    assert hint in said(capsys)

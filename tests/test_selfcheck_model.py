@@ -109,3 +109,48 @@ def test_a_check_given_nonsense_arguments_still_only_prints_a_hint(capsys):
 def test_an_exercise_left_at_none_asks_for_an_answer(capsys):
     assert bool(check.parameter_count(None)) is False
     assert said(capsys).startswith("Not yet: replace None with your answer")
+
+
+class WrongNetwork(NeuralNetwork):
+    """The lesson's network with one mistake a learner makes, chosen by `mistake`."""
+
+    def __init__(self, mistake: str) -> None:
+        super().__init__()
+        self.mistake = mistake
+        if mistake == "no fc2":
+            del self.fc2
+        elif mistake == "fc1 too wide":
+            self.fc1 = nn.Linear(784, 256)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.view(-1, 784)
+        if self.mistake == "no relu":
+            return self.fc3(self.fc2(self.fc1(x)))
+        if self.mistake == "returns fc2":
+            return self.relu(self.fc2(self.relu(self.fc1(x))))
+        return super().forward(x)
+
+
+@pytest.mark.parametrize(
+    ("mistake", "hint"),
+    [
+        ("no fc2", "`self.fc2` is missing: make it in __init__ as nn.Linear(128, 64)"),
+        ("fc1 too wide", "`self.fc1` maps 784 to 256: make it nn.Linear(784, 128)"),
+        ("no relu", "forward applies no ReLU"),
+        ("returns fc2", "not (4, 10): return fc3's output"),
+    ],
+)
+def test_network_names_what_is_wrong_with_the_learners_class(capsys, mistake, hint):
+    assert bool(check.network(WrongNetwork(mistake))) is False
+    assert hint in said(capsys)
+
+
+def test_network_accepts_the_lessons_class_at_any_sizes(capsys):
+    assert bool(check.network(NeuralNetwork(256, 32), hidden1=256, hidden2=32)) is True
+    assert said(capsys).startswith("Correct: your network is the lesson's: 784 → 256 → 32 → 10")
+
+
+def test_a_stub_stops_with_one_line_naming_the_step():
+    assert check.YourTurn("the layers")._render_traceback_() == [
+        "Your turn: write the layers where this notebook says YOUR CODE HERE, then run on from that cell."
+    ]

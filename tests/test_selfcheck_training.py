@@ -157,3 +157,35 @@ def test_a_missing_zero_grad_and_a_stale_optimizer_are_found_on_the_network(caps
     changed = check.checked_causes(model, optimizer, loader, lr=0.1, momentum=0.9, batch_size=64)
     assert any("lr=0.01" in cause and "lr=0.1" in cause for cause in changed)
     assert any("batch_size=64" in cause for cause in changed)
+
+
+@pytest.mark.parametrize(
+    ("make", "hint"),
+    [
+        (lambda model: (torch.nn.CrossEntropyLoss(), torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)), ""),
+        (lambda model: (torch.nn.MSELoss(), torch.optim.SGD(model.parameters(), lr=1e-3)), "nn.CrossEntropyLoss()"),
+        (lambda model: (torch.nn.CrossEntropyLoss(), torch.optim.Adam(model.parameters())), "`optimizer` is Adam"),
+        (
+            lambda model: (torch.nn.CrossEntropyLoss(), torch.optim.SGD(model.parameters(), lr=0.1)),
+            "lr=0.1, momentum=0",
+        ),
+        (lambda _: (torch.nn.CrossEntropyLoss(), torch.optim.SGD(NeuralNetwork().parameters(), lr=1e-3)), "does not"),
+    ],
+)
+def test_loss_and_optimizer_name_what_differs(capsys, make, hint):
+    model = NeuralNetwork()
+    criterion, optimizer = make(model)
+    assert bool(check.loss_and_optimizer(criterion, optimizer, model, lr=1e-3, momentum=0.9)) is (not hint)
+    assert hint in said(capsys)
+
+
+def test_a_loop_without_optimizer_step_is_named():
+    model = NeuralNetwork()
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+    data = tiny_data(n_train=64)
+    loader = TensorLoader(data.train.images, data.train.labels, batch_size=64, shuffle=False)
+    for inputs, labels in loader:  # zero_grad, forward, loss, backward, and no step
+        optimizer.zero_grad()
+        torch.nn.functional.cross_entropy(model(inputs), labels).backward()
+    causes = check.checked_causes(model, optimizer, loader, lr=1e-3, momentum=0.9, batch_size=64)
+    assert causes and "`optimizer.step()` is missing" in causes[0]

@@ -1,10 +1,14 @@
-"""tools/make_student.py (`make student`): the lesson notebooks, cleared, without the solutions."""
+"""tools/make_student.py (`make student`): practice copies in which the learner writes the lesson's steps."""
 
 import importlib.util
 from pathlib import Path
 
 import nbformat
 import pytest
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+from mnist_tutorial.defaults import SOURCE_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -13,6 +17,13 @@ make_student = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(make_student)
 
 LESSONS = sorted(NOTEBOOKS.glob("*.ipynb"))
+# The steps the README says the learner writes, in the order a practice copy meets them.
+STEPS = {
+    "01_model.ipynb": ["the layers", "forward"],
+    "02_data.ipynb": ["the transform and the datasets", "the loaders"],
+    "03_training.ipynb": ["the loss and the optimizer", "the step"],
+    "04_evaluation.ipynb": ["the evaluation loop"],
+}
 
 
 @pytest.fixture(scope="module")
@@ -22,31 +33,93 @@ def student(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+def code_cells(path: Path) -> list[nbformat.NotebookNode]:
+    return [cell for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "code"]
+
+
+def regions(source: str) -> list[list[str]]:
+    """The lines of each solution region in `source`, delimiters left out."""
+    found, inside = [], False
+    for line in source.split("\n"):
+        if line.strip() in (make_student.BEGIN, make_student.END):
+            inside = line.strip() == make_student.BEGIN
+            found += [[]] if inside else []
+        elif inside:
+            found[-1].append(line)
+    return found
+
+
 def test_every_lesson_notebook_and_the_glossary_and_nothing_else(student: Path) -> None:
     assert len(LESSONS) >= 5  # 00-05 at least: the glob found the course
     expected = {path.name for path in LESSONS} | {"glossary.md", make_student.MARKER}
     assert {path.name for path in student.iterdir()} == expected  # no solutions/ folder, no stray files
 
 
+@pytest.mark.parametrize("name", STEPS)
+def test_the_worked_notebook_marks_each_step_as_nbgrader_reads_it(name: str) -> None:
+    cells = code_cells(NOTEBOOKS / name)
+    marked = [cell for cell in cells if make_student.BEGIN in cell.source]
+    # nbgrader refuses a region outside a solution cell, and needs a grade_id unique in the notebook
+    assert all(cell.metadata.get("nbgrader", {}).get("solution") is True for cell in marked)
+    ids = [cell.metadata["nbgrader"]["grade_id"] for cell in cells if "nbgrader" in cell.metadata]
+    assert len(ids) == len(set(ids)) == len(marked)
+    named = [line.strip() for cell in marked for line in make_student.stubbed(cell.source).split("\n")]
+    assert [line for line in named if line.startswith("raise")] == [
+        f"raise check.YourTurn({step!r})" for step in STEPS[name]
+    ]
+    for cell in marked:  # the step's check runs in one of the next two code cells
+        after = cells[cells.index(cell) + 1 : cells.index(cell) + 3]
+        assert any("check." in later.source for later in after), cell.source
+
+
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda path: path.name)
-def test_each_copy_is_its_lesson_cleared_and_valid(student: Path, lesson: Path) -> None:
+def test_each_copy_is_its_lesson_with_stubs_and_nothing_else_changed(student: Path, lesson: Path) -> None:
     copy = nbformat.read(student / lesson.name, as_version=4)
     nbformat.validate(copy)
     original = nbformat.read(lesson, as_version=4)
-    # the lesson itself (not its solution), cell for cell; only links to the solutions become plain text
-    code_sources = [cell.source for cell in copy.cells if cell.cell_type == "code"]
-    assert code_sources == [cell.source for cell in original.cells if cell.cell_type == "code"]
-    unlinked = [make_student.SOLUTION_LINK.sub(r"\1 (from your teacher)", cell.source) for cell in original.cells]
-    assert [cell.source for cell in copy.cells] == unlinked
-    code = [cell for cell in copy.cells if cell.cell_type == "code"]
-    assert all(cell.outputs == [] and cell.execution_count is None for cell in code)
+    assert [cell.cell_type for cell in copy.cells] == [cell.cell_type for cell in original.cells]
+    for mine, worked in zip(copy.cells, original.cells, strict=True):
+        if worked.cell_type == "markdown":  # only links to the solutions, left out, become plain text
+            assert mine.source == make_student.SOLUTION_LINK.sub(r"\1 (from your teacher)", worked.source)
+            continue
+        assert mine.outputs == [] and mine.execution_count is None and "nbgrader" not in mine.metadata
+        # Filling each stub with its region gives back the worked cell: the rest of the code is the same.
+        answers, filled = iter(regions(worked.source)), []
+        for line in mine.source.split("\n"):
+            if line.strip() == "# YOUR CODE HERE":
+                filled += next(answers)
+            elif not line.strip().startswith("raise check.YourTurn("):
+                filled.append(line)
+        without_delimiters = [
+            line for line in worked.source.split("\n") if line.strip() not in (make_student.BEGIN, make_student.END)
+        ]
+        assert filled == without_delimiters
     assert all("execution" not in cell.metadata for cell in copy.cells)
     assert "widgets" not in copy.metadata
 
 
 def test_the_committed_lessons_have_outputs_to_clear() -> None:
-    code = [cell for path in LESSONS for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "code"]
-    assert any(cell.outputs for cell in code)  # else the clearing above would prove nothing
+    assert any(cell.outputs for path in LESSONS for cell in code_cells(path))  # else the clearing proves nothing
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["01_model.ipynb", "02_data.ipynb", "03_training.ipynb"])
+def test_an_untouched_practice_copy_stops_at_its_first_step_with_one_line(
+    student: Path, name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(SOURCE_ENV, "sample")
+    notebook = nbformat.read(student / name, as_version=4)
+    with pytest.raises(CellExecutionError):
+        NotebookClient(notebook, timeout=300, resources={"metadata": {"path": str(tmp_path)}}).execute()
+    errors = [output for cell in notebook.cells for output in cell.get("outputs", []) if output.output_type == "error"]
+    assert [error.traceback for error in errors] == [
+        [f"Your turn: write {STEPS[name][0]} where this notebook says YOUR CODE HERE, then run on from that cell."]
+    ]
+
+
+def test_a_region_without_a_comment_naming_its_step_is_refused() -> None:
+    with pytest.raises(SystemExit, match="comment right above"):
+        make_student.stubbed("x = 1\n### BEGIN SOLUTION\ny = 2\n### END SOLUTION")
 
 
 def test_a_second_run_replaces_its_own_folder(tmp_path: Path) -> None:
@@ -64,12 +137,8 @@ def test_a_folder_it_did_not_write_is_left_alone(tmp_path: Path) -> None:
     assert (tmp_path / "homework.txt").read_text(encoding="utf-8") == "mine"
 
 
-def test_student_copies_have_no_links_to_the_solutions_they_leave_out(tmp_path):
-    out = tmp_path / "student"
-    make_student.make_student(out)
-    exercises = [path for path in out.glob("0[1-4]_*.ipynb")]
-    assert exercises
-    for path in exercises:
-        text = " ".join(cell.source for cell in nbformat.read(path, as_version=4).cells)
-        assert "](solutions/" not in text, path.name
-        assert "(from your teacher)" in text, path.name
+def test_student_copies_have_no_links_to_the_solutions_they_leave_out(student: Path) -> None:
+    for name in STEPS:
+        text = " ".join(cell.source for cell in nbformat.read(student / name, as_version=4).cells)
+        assert "](solutions/" not in text, name
+        assert "(from your teacher)" in text, name

@@ -1,8 +1,12 @@
-"""Write the students' copy of the course: `make student` (build/student/ by default).
+"""Write the practice copies of the course: `make student` (build/student/ by default).
 
 The lesson notebooks (notebooks/*.ipynb, appendices included) and their markdown pages (the glossary), with
 every output, execution count and recorded widget state cleared, and without notebooks/solutions/: ready for
-a teacher to hand out.
+a teacher to hand out. In each step the learner writes, marked in the worked notebook as an nbgrader solution
+region (`### BEGIN SOLUTION` ... `### END SOLUTION`, in a cell whose metadata says `nbgrader.solution`), the
+code becomes a stub: `# YOUR CODE HERE` and a `raise check.YourTurn(...)` naming the step, taken from the
+comment line right above the region ("# the loaders: two DataLoaders ..." names "the loaders"). Run top to bottom,
+a practice copy stops at its first stub with one line.
 
     python tools/make_student.py [OUT]
 """
@@ -20,10 +24,31 @@ OUT = ROOT / "build" / "student"
 # Written into every copy, so that a later run may replace the folder; any other non-empty folder is refused.
 MARKER = ".student-copy"
 SOLUTION_LINK = re.compile(r"\[([^\]]*)\]\(solutions/[^)]*\)")
+BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"  # nbgrader's delimiters
+
+
+def stubbed(source: str) -> str:
+    """`source` with each solution region replaced by a stub, indented as the region, naming the step above it."""
+    lines, inside = [], False
+    for line in source.split("\n"):
+        indent = line[: len(line) - len(line.lstrip())]
+        if line.strip() == BEGIN:
+            step = lines[-1].strip().removeprefix("#").strip() if lines and lines[-1].strip().startswith("#") else ""
+            if not step or inside:
+                raise SystemExit(f"a solution region needs a comment right above it naming the step: {line!r}")
+            lines += [f"{indent}# YOUR CODE HERE", f"{indent}raise check.YourTurn({step.partition(':')[0]!r})"]
+            inside = True
+        elif line.strip() == END:
+            inside = False
+        elif not inside:
+            lines.append(line)
+    if inside:
+        raise SystemExit(f"a solution region without {END!r}")
+    return "\n".join(lines)
 
 
 def cleared(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """The notebook with no outputs, no execution counts, no per-cell timings and no saved widget state.
+    """The practice copy: stubs for the learner's steps, no outputs, execution counts, timings or widget state.
 
     Links to the solutions, which the copy leaves out, become plain text that says where they come from.
     """
@@ -34,6 +59,8 @@ def cleared(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None
+            cell.source = stubbed(cell.source)
+            cell.metadata.pop("nbgrader", None)
     notebook.metadata.pop("widgets", None)
     return notebook
 
@@ -66,7 +93,7 @@ def main(argv: list[str]) -> int:
     out = Path(argv[0]).resolve() if argv else OUT
     written = make_student(out)
     shown = out.relative_to(ROOT) if out.is_relative_to(ROOT) else out
-    print(f"{len(written)} files for students in {shown}/ (outputs cleared, no solutions)")
+    print(f"{len(written)} files for students in {shown}/ (practice copies: the learner's steps as stubs)")
     return 0
 
 

@@ -4,6 +4,7 @@ import math
 
 import torch
 
+from .verdicts import YourTurn as YourTurn
 from .verdicts import as_number, close_to, never_raises, too_rounded, unusable, verdict, whole_number
 
 
@@ -82,3 +83,49 @@ def batches_per_epoch(answer: object, *, batch_size: int, images: int) -> bool:
             "a partial last batch included"
         )
     return verdict(count == expected, correct=f"{expected} batches of up to {batch_size} images", hint=hint)
+
+
+@never_raises
+def transform(transform: object) -> bool:
+    """Check the lesson's transform: a 28x28 image of bytes becomes floats of shape (1, 28, 28), 0 -> -1, 255 -> 1."""
+    from PIL import Image  # torchvision's dependency; only this check needs it
+
+    ramp = torch.tensor([[0, 255] * 14] * 28, dtype=torch.uint8)  # ink and background side by side
+    result = transform(Image.fromarray(ramp.numpy()))  # type: ignore[operator]
+    if not isinstance(result, torch.Tensor):
+        hint = f"the transform returns {type(result).__name__}, not a tensor: start with transforms.ToTensor()"
+    elif tuple(result.shape) != (1, 28, 28):
+        hint = f"the transform gives shape {tuple(result.shape)}, not (1, 28, 28): ToTensor() adds the channel"
+    elif result.min().item() == 0.0 and result.max().item() == 1.0:
+        hint = "0 stays 0 and 255 becomes 1: add transforms.Normalize((0.5,), (0.5,)) after ToTensor()"
+    elif not (math.isclose(result.min().item(), -1.0) and math.isclose(result.max().item(), 1.0)):
+        low, high = result.min().item(), result.max().item()
+        hint = f"bytes 0 and 255 become {low:+.3f} and {high:+.3f}, not -1 and +1: use Normalize((0.5,), (0.5,))"
+    else:
+        hint = ""
+    return verdict(not hint, correct="bytes 0..255 become floats -1..+1 in a (1, 28, 28) tensor", hint=hint)
+
+
+@never_raises
+def loaders(train_loader: object, test_loader: object, *, batch_size: int) -> bool:
+    """Check the lesson's two DataLoaders: batches of `batch_size`, the training one shuffled, the test one in order."""
+    from torch.utils.data import DataLoader, RandomSampler, SequentialSampler
+
+    for name, loader in (("train_loader", train_loader), ("test_loader", test_loader)):
+        if not isinstance(loader, DataLoader):
+            return verdict(False, correct="", hint=f"`{name}` is {type(loader).__name__}: make it a DataLoader(...)")
+        if loader.batch_size != batch_size:
+            hint = f"`{name}` serves batches of {loader.batch_size}: pass batch_size=batch_size ({batch_size})"
+            return verdict(False, correct="", hint=hint)
+    if not getattr(train_loader.dataset, "train", True):  # type: ignore[union-attr]
+        hint = "`train_loader` serves the test images: give it train_set"
+    elif getattr(test_loader.dataset, "train", False):  # type: ignore[union-attr]
+        hint = "`test_loader` serves the training images: give it test_set"
+    elif not isinstance(train_loader.sampler, RandomSampler):  # type: ignore[union-attr]
+        hint = "`train_loader` serves the images in the same order every epoch: pass shuffle=True"
+    elif not isinstance(test_loader.sampler, SequentialSampler):  # type: ignore[union-attr]
+        hint = "`test_loader` shuffles: the test images need no shuffling, pass shuffle=False"
+    else:
+        hint = ""
+    correct = f"batches of {batch_size}, the training images shuffled each epoch, the test images in order"
+    return verdict(not hint, correct=correct, hint=hint)

@@ -6,6 +6,7 @@ A confusion matrix has one row per true class and one column per predicted class
 
 import torch
 
+from .verdicts import YourTurn as YourTurn
 from .verdicts import as_number, as_shape, close_to, never_raises, unusable, verdict
 
 PERCENT_TOLERANCE = 0.01  # an answer rounded to two decimals still counts
@@ -50,3 +51,23 @@ def most_confused_pair(answer: object, confusion: torch.Tensor) -> bool:
     else:
         hint = f"{mistakes[pair].item()} is not the largest count off the diagonal: look again (or use argmax)"
     return verdict(False, correct="", hint=hint)
+
+
+@never_raises
+def accuracy(correct: object, total: object, *, model: torch.nn.Module, test_loader: object) -> bool:
+    """Check the learner's evaluation loop: `total` test images, `correct` of them predicted right, as counted anew."""
+    recount, images = 0, 0
+    with torch.no_grad():
+        for inputs, labels in test_loader:  # type: ignore[attr-defined]
+            recount += (model(inputs).argmax(dim=1) == labels).sum().item()
+            images += len(labels)
+    if not isinstance(total, int) or not isinstance(correct, int):
+        hint = "count with whole numbers: total += labels.size(0) and correct += (predicted == labels).sum().item()"
+    elif total != images:
+        hint = f"`total` is {total}, but the loader holds {images} test images: add labels.size(0) for every batch"
+    elif correct != recount:
+        hint = f"`correct` is {correct}, but {recount} predictions are right: add (predicted == labels).sum().item()"
+    else:
+        hint = ""
+    shown = f"`correct` and `total` agree with a recount of the {images:,} test images: accuracy is correct / total"
+    return verdict(not hint, correct=shown, hint=hint)

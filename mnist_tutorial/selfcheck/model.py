@@ -4,6 +4,7 @@ import torch
 from torch import nn
 
 from ..defaults import HIDDEN_SIZES
+from .verdicts import YourTurn as YourTurn
 from .verdicts import as_shape, never_raises, unusable, verdict, whole_number
 
 PIXELS = 28 * 28
@@ -84,3 +85,43 @@ def collapsed_layer(layer: object, model: object) -> bool:
     else:
         hint = "follow x through fc1, fc2 and fc3 with the formula x @ W.T + b and collect the terms in x"
     return verdict(False, correct="", hint=hint)
+
+
+def layer_problem(model: nn.Module, name: str, inputs: int, outputs: int) -> str | None:
+    """What is wrong with `model.<name>` as an nn.Linear(inputs, outputs), or None."""
+    layer = getattr(model, name, None)
+    if not isinstance(layer, nn.Linear):
+        return f"`self.{name}` is missing: make it in __init__ as nn.Linear({inputs}, {outputs})"
+    if (layer.in_features, layer.out_features) != (inputs, outputs):
+        return f"`self.{name}` maps {layer.in_features} to {layer.out_features}: make it nn.Linear({inputs}, {outputs})"
+    return None
+
+
+def lesson_forward(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """What the lesson's forward computes with `model`'s layers: (batch, 1, 28, 28) -> (batch, 10)."""
+    x = torch.relu(model.fc1(images.reshape(-1, PIXELS)))
+    return model.fc3(torch.relu(model.fc2(x)))
+
+
+@never_raises
+def network(model: object, *, hidden1: int = HIDDEN_SIZES[0], hidden2: int = HIDDEN_SIZES[1]) -> bool:
+    """Check the learner's network: three nn.Linear layers of the right sizes, and forward as the lesson's."""
+    if not isinstance(model, nn.Module):
+        return verdict(False, correct="", hint=f"pass the network you made, `model`, not {type(model).__name__}")
+    for name, inputs, outputs in (("fc1", PIXELS, hidden1), ("fc2", hidden1, hidden2), ("fc3", hidden2, CLASSES)):
+        problem = layer_problem(model, name, inputs, outputs)
+        if problem:
+            return verdict(False, correct="", hint=problem)
+    images = torch.randn(4, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        logits, expected = model(images), lesson_forward(model, images)
+    if tuple(logits.shape) != (4, CLASSES):
+        hint = f"forward turns 4 images into shape {tuple(logits.shape)}, not (4, 10): return fc3's output"
+    elif torch.allclose(logits, model.fc3(model.fc2(model.fc1(images.reshape(-1, PIXELS)))), atol=1e-6):
+        hint = "forward applies no ReLU: put self.relu(...) around fc1's and fc2's outputs"
+    elif not torch.allclose(logits, expected, atol=1e-5):
+        hint = "forward does not compute relu(fc1) -> relu(fc2) -> fc3: compare it with the lesson's four lines"
+    else:
+        hint = ""
+    sizes = f"784 → {hidden1} → {hidden2} → 10 with ReLU between, {tuple(logits.shape)} scores for 4 images"
+    return verdict(not hint, correct=f"your network is the lesson's: {sizes}", hint=hint)

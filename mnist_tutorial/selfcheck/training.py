@@ -14,6 +14,7 @@ from torch import nn
 from ..defaults import BATCH_SIZE, LR, MOMENTUM, NUM_EPOCHS
 from .data import batches_per_epoch, training_bytes  # noqa: F401 (batches_per_epoch: 03 asks it too)
 from .verdicts import Verdict, as_number, never_raises, unusable, verdict
+from .verdicts import YourTurn as YourTurn
 
 CHANCE_LOSS = math.log(10)  # cross-entropy of even bets on 10 classes: what an untrained network scores
 UNTRAINED_TOLERANCE = 0.15  # a fresh network's loss on a batch lies within this of ln 10
@@ -180,6 +181,12 @@ def checked_causes(
             "cell), so your loop stepped the old network: run the optimizer cell again, then the loop"
         )
         return causes
+    if optimizer.param_groups[0].get("momentum") and not optimizer.state:  # SGD keeps momentum once it has stepped
+        causes.append(
+            "your network's weights never moved: `optimizer.step()` is missing from your loop, so the gradients "
+            "that backward() computed were never applied"
+        )
+        return causes
     piled = gradient_pile_up(model, train_loader)
     if piled is not None and piled > PILED_UP:
         causes.append(
@@ -253,3 +260,22 @@ def reason_for_low_accuracy(accuracy: float, *, epochs: int, lr: float, momentum
         "not what the lesson's settings give: compare your loop cell with the lesson's five lines (zero_grad, "
         "forward, loss, backward, step)"
     )
+
+
+@never_raises
+def loss_and_optimizer(criterion: object, optimizer: object, model: nn.Module, *, lr: float, momentum: float) -> bool:
+    """Check the lesson's loss and optimizer: CrossEntropyLoss, and SGD over `model`'s parameters with lr, momentum."""
+    ours = {id(p) for p in model.parameters()}
+    if not isinstance(criterion, nn.CrossEntropyLoss):
+        hint = f"`criterion` is {type(criterion).__name__}: the lesson's loss is nn.CrossEntropyLoss()"
+    elif not isinstance(optimizer, torch.optim.SGD):
+        hint = f"`optimizer` is {type(optimizer).__name__}: the lesson's is optim.SGD(model.parameters(), ...)"
+    elif {id(p) for group in optimizer.param_groups for p in group["params"]} != ours:
+        hint = "the optimizer does not hold this `model`'s parameters: pass model.parameters(), after the model cell"
+    elif (optimizer.param_groups[0]["lr"], optimizer.param_groups[0]["momentum"]) != (lr, momentum):
+        group = optimizer.param_groups[0]
+        hint = f"the optimizer has lr={group['lr']:g}, momentum={group['momentum']:g}: pass lr=lr, momentum=momentum"
+    else:
+        hint = ""
+    correct = f"cross-entropy loss, and SGD over the network's parameters with lr={lr:g}, momentum={momentum:g}"
+    return verdict(not hint, correct=correct, hint=hint)

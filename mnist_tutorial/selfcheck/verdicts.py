@@ -31,6 +31,13 @@ class Verdict:
         pass
 
 
+class YourTurn(NotImplementedError):
+    """A step the learner writes in a practice copy: stops Run All there with one line instead of a traceback."""
+
+    def _render_traceback_(self) -> list[str]:  # IPython shows these lines in place of the traceback
+        return [f"Your turn: write {self} where this notebook says YOUR CODE HERE, then run on from that cell."]
+
+
 def verdict(ok: bool, *, correct: str, hint: str) -> Verdict:
     """Print the verdict on one answer and return whether it was right."""
     print(f"Correct: {correct}" if ok else f"Not yet: {hint}")
