@@ -20,6 +20,7 @@ def sanitize(text: str) -> str:
     ("printed", "compared"),
     [
         ("[Epoch 1, Batch 50] Loss: 2.281", "[Epoch 1, Batch 50] Loss: L"),
+        ("Overwriting network.py", "Writing network.py"),
         ("Epoch 3/10: train loss 1.307, test loss 1.053, test accuracy 73.90% (0.1 s)",
          "Epoch 3/10: train loss L, test loss L, test accuracy A% (T s)"),
         ("lr 0.1: loss per epoch 1.202 0.896 0.673 ; test accuracy 86.30%",

@@ -14,7 +14,7 @@ import mnist_tutorial
 pytestmark = pytest.mark.slow  # make check leaves these to make test
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "01_model.ipynb"
-SETTINGS = re.compile(r"^hidden1 = \d+", re.MULTILINE)
+SETTINGS = re.compile(r"(?m)^hidden1 = \d+")
 
 
 def code_cell(notebook: nbformat.NotebookNode, pattern: str) -> nbformat.NotebookNode:
@@ -23,12 +23,12 @@ def code_cell(notebook: nbformat.NotebookNode, pattern: str) -> nbformat.Noteboo
 
 
 def notebook_class(**settings: int) -> type[torch.nn.Module]:
-    """The notebook's NeuralNetwork, defined by running its settings cell and its class cell."""
-    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    """The notebook's NeuralNetwork: its class cell, the file %%writefile saves, run with `settings` for its sizes."""
+    source = code_cell(nbformat.read(NOTEBOOK, as_version=4), r"class NeuralNetwork\(").source
+    assert source.startswith("%%writefile network.py\n")
     namespace: dict[str, object] = {}
-    exec(code_cell(notebook, SETTINGS.pattern).source, namespace)
-    namespace.update(settings)
-    exec("import torch\nfrom torch import nn\n" + code_cell(notebook, r"class NeuralNetwork\(").source, namespace)
+    exec(source.partition("\n")[2], namespace)
+    namespace.update(settings)  # the class reads its sizes from the file's globals when it is built
     return namespace["NeuralNetwork"]  # type: ignore[return-value]
 
 
@@ -54,7 +54,7 @@ def printed(notebook: nbformat.NotebookNode) -> str:
     return "".join(output.get("text", "") for cell in notebook.cells for output in cell.get("outputs", []))
 
 
-def test_the_settings_cell_feeds_the_run(tmp_path):
+def test_the_sizes_at_the_top_of_the_class_cell_feed_the_run(tmp_path):
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     settings = code_cell(notebook, SETTINGS.pattern)
     settings.source = SETTINGS.sub("hidden1 = 256", settings.source)

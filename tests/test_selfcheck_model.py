@@ -132,16 +132,17 @@ class WrongNetwork(NeuralNetwork):
 
 
 @pytest.mark.parametrize(
-    ("mistake", "hint"),
+    ("mistake", "sizes", "hint"),
     [
-        ("no fc2", "`self.fc2` is missing: make it in __init__ as nn.Linear(128, 64)"),
-        ("fc1 too wide", "`self.fc1` maps 784 to 256: make it nn.Linear(784, 128)"),
-        ("no relu", "forward applies no ReLU"),
-        ("returns fc2", "not (4, 10): return fc3's output"),
+        ("no fc2", {}, "`self.fc2` is missing: make it in __init__ as nn.Linear(128, ...)"),
+        ("fc1 too wide", {"hidden1": 128}, "`self.fc1` maps 784 to 256: make it nn.Linear(784, 128)"),
+        ("fc1 too wide", {}, "`self.fc2` maps 128 to 64: make it nn.Linear(256, ...)"),  # the layers do not chain
+        ("no relu", {}, "forward applies no ReLU"),
+        ("returns fc2", {}, "not (4, 10): return fc3's output"),
     ],
 )
-def test_network_names_what_is_wrong_with_the_learners_class(capsys, mistake, hint):
-    assert bool(check.network(WrongNetwork(mistake))) is False
+def test_network_names_what_is_wrong_with_the_learners_class(capsys, mistake, sizes, hint):
+    assert bool(check.network(WrongNetwork(mistake), **sizes)) is False
     assert hint in said(capsys)
 
 
@@ -154,3 +155,26 @@ def test_a_stub_stops_with_one_line_naming_the_step():
     assert check.YourTurn("the layers")._render_traceback_() == [
         "Your turn: write the layers where this notebook says YOUR CODE HERE, then run on from that cell."
     ]
+
+
+def test_network_stops_at_a_practice_copys_blank_in_one_line():
+    class Blank(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            raise NotImplementedError("the layers")
+
+    with pytest.raises(check.YourTurn, match="the layers"):
+        check.network(Blank)
+
+
+def test_network_from_01_reads_network_py_afresh_or_says_it_uses_the_courses(tmp_path, capsys):
+    assert check.network_from_01(tmp_path) is NeuralNetwork
+    assert "no network.py beside this notebook" in said(capsys)
+    for hidden1 in (256, 32):  # an edit of the file counts at once: nothing is cached
+        (tmp_path / "network.py").write_text(
+            f"from mnist_tutorial import NeuralNetwork as Lesson\nhidden1, hidden2 = {hidden1}, 64\n"
+            "class NeuralNetwork(Lesson):\n    def __init__(self):\n        super().__init__(hidden1, hidden2)\n",
+            encoding="utf-8",
+        )
+        assert check.network_from_01(tmp_path)().fc1.out_features == hidden1
+        assert said(capsys) == f"your network from 01 (network.py): 784 → {hidden1} → 64 → 10"

@@ -1,9 +1,14 @@
 """Self-checks for the exercises of notebook 01 (the model): `from mnist_tutorial.selfcheck import model as check`."""
 
+import importlib.util
+import os
+from pathlib import Path
+
 import torch
 from torch import nn
 
 from ..defaults import HIDDEN_SIZES
+from ..model import NeuralNetwork
 from .verdicts import YourTurn as YourTurn
 from .verdicts import as_shape, never_raises, unusable, verdict, whole_number
 
@@ -87,13 +92,14 @@ def collapsed_layer(layer: object, model: object) -> bool:
     return verdict(False, correct="", hint=hint)
 
 
-def layer_problem(model: nn.Module, name: str, inputs: int, outputs: int) -> str | None:
-    """What is wrong with `model.<name>` as an nn.Linear(inputs, outputs), or None."""
+def layer_problem(model: nn.Module, name: str, inputs: int, outputs: int | None) -> str | None:
+    """What is wrong with `model.<name>` as an nn.Linear(inputs, outputs), or None (outputs None: any)."""
     layer = getattr(model, name, None)
+    wanted = f"nn.Linear({inputs}, {'...' if outputs is None else outputs})"
     if not isinstance(layer, nn.Linear):
-        return f"`self.{name}` is missing: make it in __init__ as nn.Linear({inputs}, {outputs})"
-    if (layer.in_features, layer.out_features) != (inputs, outputs):
-        return f"`self.{name}` maps {layer.in_features} to {layer.out_features}: make it nn.Linear({inputs}, {outputs})"
+        return f"`self.{name}` is missing: make it in __init__ as {wanted}"
+    if layer.in_features != inputs or outputs not in (None, layer.out_features):
+        return f"`self.{name}` maps {layer.in_features} to {layer.out_features}: make it {wanted}"
     return None
 
 
@@ -104,14 +110,24 @@ def lesson_forward(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
 
 
 @never_raises
-def network(model: object, *, hidden1: int = HIDDEN_SIZES[0], hidden2: int = HIDDEN_SIZES[1]) -> bool:
-    """Check the learner's network: three nn.Linear layers of the right sizes, and forward as the lesson's."""
+def network(model: object, *, hidden1: int | None = None, hidden2: int | None = None) -> bool:
+    """Check the learner's network (or class): three nn.Linear layers that chain, forward as the lesson's.
+
+    `hidden1` and `hidden2` are the sizes it must have; left out, whatever network.py set.
+    """
+    if isinstance(model, type):
+        try:
+            model = model()
+        except NotImplementedError as stub:  # a practice copy's blank, left to write
+            raise YourTurn(str(stub) or "the class") from None
     if not isinstance(model, nn.Module):
         return verdict(False, correct="", hint=f"pass the network you made, `model`, not {type(model).__name__}")
-    for name, inputs, outputs in (("fc1", PIXELS, hidden1), ("fc2", hidden1, hidden2), ("fc3", hidden2, CLASSES)):
-        problem = layer_problem(model, name, inputs, outputs)
+    sizes = [PIXELS, hidden1, hidden2, CLASSES]  # each layer's inputs are the outputs of the one before
+    for index, name in enumerate(("fc1", "fc2", "fc3")):
+        problem = layer_problem(model, name, sizes[index], sizes[index + 1])  # type: ignore[arg-type]
         if problem:
             return verdict(False, correct="", hint=problem)
+        sizes[index + 1] = getattr(model, name).out_features
     images = torch.randn(4, 1, 28, 28, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         logits, expected = model(images), lesson_forward(model, images)
@@ -123,5 +139,19 @@ def network(model: object, *, hidden1: int = HIDDEN_SIZES[0], hidden2: int = HID
         hint = "forward does not compute relu(fc1) -> relu(fc2) -> fc3: compare it with the lesson's four lines"
     else:
         hint = ""
-    sizes = f"784 → {hidden1} → {hidden2} → 10 with ReLU between, {tuple(logits.shape)} scores for 4 images"
-    return verdict(not hint, correct=f"your network is the lesson's: {sizes}", hint=hint)
+    shown = " → ".join(map(str, sizes)) + f" with ReLU between, {tuple(logits.shape)} scores for 4 images"
+    return verdict(not hint, correct=f"your network is the lesson's: {shown}", hint=hint)
+
+
+def network_from_01(folder: str | os.PathLike = ".") -> type[nn.Module]:
+    """The NeuralNetwork class that 01 wrote to network.py in `folder`, read afresh; else the course's, said so."""
+    path = Path(folder) / "network.py"
+    if not path.is_file():
+        print("no network.py beside this notebook (01_model writes it): using the course's copy of the lesson's class")
+        return NeuralNetwork
+    spec = importlib.util.spec_from_file_location("network", path)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    sizes = " → ".join(str(getattr(module, name, "?")) for name in ("hidden1", "hidden2"))
+    print(f"your network from 01 (network.py): 784 → {sizes} → 10")
+    return module.NeuralNetwork
