@@ -141,6 +141,22 @@ def test_the_untrained_loss_must_be_measured_not_recalled(capsys):
     assert check.untrained_loss(torch.tensor(expected, requires_grad=True), train_set=data, seed=0)
 
 
+def test_a_rounded_measurement_is_right_to_its_decimals_or_asked_for_one_more(capsys, monkeypatch):
+    for measured, answer, said_last in [
+        (2.3053, 2.31, "Correct: right, to 2 decimals: 2.305"),  # 03's exercise 2 on the sample, rounded
+        (2.3041, 2.30, "Not yet: close: give 3 decimals"),  # 2.30 is ln 10 rounded too: it tells nothing
+        (2.3053, 2.3, "Not yet: close: give 2 decimals"),
+    ]:
+        monkeypatch.setattr(check, "fresh_loss", lambda *_, measured=measured: measured)
+        check.untrained_loss(answer, train_set=object(), seed=0)
+        assert capsys.readouterr().out.strip().startswith(said_last)
+
+
+def test_the_untrained_loss_is_measured_on_the_learners_own_class():
+    data = tiny_data(128)
+    assert check.fresh_loss(data, 0, lambda: NeuralNetwork(32, 16)) != check.fresh_loss(data, 0)
+
+
 def test_a_missing_zero_grad_and_a_stale_optimizer_are_found_on_the_network(capsys):
     data = tiny_data(128)
     torch.manual_seed(0)

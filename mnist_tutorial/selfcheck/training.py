@@ -13,7 +13,7 @@ from torch import nn
 
 from ..defaults import BATCH_SIZE, LR, MOMENTUM, NUM_EPOCHS
 from .data import batches_per_epoch, training_bytes  # noqa: F401 (batches_per_epoch: 03 asks it too)
-from .verdicts import Verdict, as_number, never_raises, unusable, verdict
+from .verdicts import Verdict, as_number, decimals, never_raises, unusable, verdict
 from .verdicts import YourTurn as YourTurn
 
 CHANCE_LOSS = math.log(10)  # cross-entropy of even bets on 10 classes: what an untrained network scores
@@ -25,18 +25,33 @@ BARELY_STARTED = 0.75  # a last epoch's loss above this share of ln 10: the loss
 
 
 @never_raises
-def untrained_loss(answer: object, *, train_set: object = None, seed: int | None = None) -> bool:
+def untrained_loss(
+    answer: object, *, train_set: object = None, seed: int | None = None, network: type[nn.Module] | None = None
+) -> bool:
     """Check the loss measured for a network that has not been trained yet.
 
-    With `train_set` and `seed`, the answer must be the very loss of `torch.manual_seed(seed); NeuralNetwork()` on
-    the first 64 training images in order, as the learner measured it: knowing ln 10 is not enough.
+    With `train_set` and `seed`, the answer must be the very loss of `torch.manual_seed(seed); network()` (the
+    learner's class, else the lesson's) on the first 64 training images in order: knowing ln 10 is not enough.
     """
     loss = as_number(answer)
-    expected = fresh_loss(train_set, seed) if train_set is not None and seed is not None else None
+    expected = fresh_loss(train_set, seed, network) if train_set is not None and seed is not None else None
     near = expected if expected is not None else CHANCE_LOSS
-    ok = loss is not None and abs(loss - near) < (5e-4 if expected is not None else UNTRAINED_TOLERANCE)
+    shown = decimals(answer)
+    # Rounded to the decimals typed, the answer is the measurement, and no longer ln 10 (which a guess would give).
+    rounded = None not in (expected, loss, shown) and round(loss, shown) == round(near, shown)  # type: ignore[arg-type]
+    # the fewest decimals (2 or more) that tell the measurement from ln 10
+    needed = next((d for d in range(2, 7) if round(near, d) != round(CHANCE_LOSS, d)), 7)
+    telling = rounded and shown >= needed  # type: ignore[operator]
+    tolerance = 5e-4 if expected is not None else UNTRAINED_TOLERANCE
+    if loss is not None and (abs(loss - near) < tolerance or telling):
+        places = f"right, to {shown} decimals: " if abs(loss - near) >= 5e-4 and expected is not None else ""
+        value = near if expected is not None else loss
+        correct = f"{places}{value:.3f}, close to ln 10 = {CHANCE_LOSS:.3f}: even bets on 10 classes"
+        return verdict(True, correct=correct, hint="")
     if loss is None:
         hint = unusable(answer, "a number, such as loss.item()")
+    elif rounded:
+        hint = f"close: give {needed} decimals, so that your measurement and ln 10 tell apart"
     elif expected is not None and abs(loss - CHANCE_LOSS) < 5e-4:
         hint = (
             "that is ln 10, what to expect; now measure it: your fresh network's loss on that batch is close, not equal"
@@ -51,12 +66,11 @@ def untrained_loss(answer: object, *, train_set: object = None, seed: int | None
         )
     else:
         hint = "higher than a fresh network scores: compute criterion(outputs, labels) on one batch of raw scores"
-    correct = f"{loss:.3f}, close to ln 10 = {CHANCE_LOSS:.3f}: even bets on 10 classes" if ok else ""
-    return verdict(ok, correct=correct, hint=hint)
+    return verdict(False, correct="", hint=hint)
 
 
-def fresh_loss(train_set: object, seed: int) -> float:
-    """The loss of a freshly seeded lesson network on the first 64 training images, in order."""
+def fresh_loss(train_set: object, seed: int, network: type[nn.Module] | None = None) -> float:
+    """The loss of a freshly seeded `network()` (the lesson's by default) on the first 64 training images, in order."""
     from ..data import normalize  # the lesson's transform on a whole tensor: ToTensor() + Normalize, bit for bit
     from ..model import NeuralNetwork
 
@@ -65,7 +79,8 @@ def fresh_loss(train_set: object, seed: int) -> float:
     labels = labels if isinstance(labels, torch.Tensor) else train_set.train.labels  # type: ignore[attr-defined]
     torch.manual_seed(seed)
     with torch.no_grad():
-        return nn.functional.cross_entropy(NeuralNetwork()(normalize(images)), labels[:BATCH_SIZE].long()).item()
+        model = (network or NeuralNetwork)()
+        return nn.functional.cross_entropy(model(normalize(images)), labels[:BATCH_SIZE].long()).item()
 
 
 @never_raises
