@@ -107,7 +107,8 @@ def history_argument(history: Any) -> dict[str, list[float]]:
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     """Read a checkpoint with weights_only=True (no code runs) and check that it is one of ours.
 
-    A bare state_dict of the lesson's network (torch.save(model.state_dict(), path)) is accepted too.
+    Accepted too: a bare state_dict of the lesson's network (torch.save(model.state_dict(), path)), and 03's
+    torch.save of {"model": ..., "optimizer": ..., "epoch": ..., "settings": ..., "verdict": ...}.
     """
     path = path_argument("path", path)
     state = _load_weights_only(path)
@@ -115,6 +116,8 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     if isinstance(state, dict) and any(name.endswith("fc1.weight") for name in state if isinstance(name, str)):
         weights = without_wrappers(state)
         state = {"format": FORMAT, "sizes": sizes_from_state(path, weights), "model_state": weights}
+    elif isinstance(state, dict) and "format" not in state and isinstance(state.get("model"), dict):
+        state = from_lesson_save(path, state)
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(
             f"{path} is a PyTorch file but not a mnist-tutorial checkpoint: pass a model.pt that the course "
@@ -131,6 +134,26 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
 
 
 END = object()
+
+
+def from_lesson_save(path: Path, saved: dict[str, Any]) -> dict[str, Any]:
+    """03's own torch.save (state_dicts under "model" and "optimizer") in the course's form, for the same checks."""
+    settings, verdict = saved.get("settings", {}), saved.get("verdict")
+    if not isinstance(settings, dict) or not (verdict is None or (type(verdict) is str and len(verdict) <= 1000)):
+        raise CheckpointError(f"{path} holds settings or a verdict of a kind 03 never writes: {RETRAIN}")
+    weights = without_wrappers(saved["model"])
+    return {
+        "format": FORMAT,
+        "sizes": sizes_from_state(path, weights),
+        "model_state": weights,
+        "optimizer_state": saved.get("optimizer"),
+        "epoch": saved.get("epoch", 0),
+        "settings": {name: value for name, value in settings.items() if name != "dataset"},
+        "dataset": settings.get("dataset", "mnist"),
+        "verdict": verdict,
+        # the accuracy 03 measured at the end, where the course's own runs keep one per epoch
+        "history": {"test_accuracy": [saved["test_accuracy"]]} if "test_accuracy" in saved else None,
+    }
 
 
 def values_within(value: Any, budget: int) -> int:

@@ -12,8 +12,10 @@ import signal
 import subprocess
 from pathlib import Path
 
+import nbformat
 import numpy as np
 import torch
+from nbclient import NotebookClient
 
 from mnist_tutorial.data import Data, Split
 from mnist_tutorial.datasets import checksums
@@ -34,7 +36,6 @@ def shows_widgets(notebook: Path) -> bool:
 # Each notebook runs twice per `make test`: under nbval, and once more where nbval cannot see: in JupyterLab
 # (tests/test_browser.py) if it shows widgets, else from the installed wheel (tests/test_wheel.py).
 IN_BROWSER = [notebook for notebook in NOTEBOOKS if shows_widgets(notebook)]
-FROM_WHEEL = [notebook for notebook in NOTEBOOKS if not shows_widgets(notebook)]
 
 
 def digits(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -122,3 +123,40 @@ def run_with_deadline(command: list, *, timeout: float, check: bool = False, **k
     if check:
         result.check_returncode()
     return result
+
+
+def code_cells(notebook: nbformat.NotebookNode) -> list:
+    return [cell for cell in notebook.cells if cell.cell_type == "code"]
+
+
+def printed(notebook: nbformat.NotebookNode) -> list[str]:
+    """The lines a run notebook printed, cell after cell."""
+    return [
+        line
+        for cell in code_cells(notebook)
+        for out in cell.get("outputs", [])
+        for line in out.get("text", "").split("\n")
+        if line
+    ]
+
+
+def writing_into(notebook: nbformat.NotebookNode, build: Path) -> nbformat.NotebookNode:
+    """The notebook with BUILD_DIR pointed at `build` (right after its imports), so a test never touches build/."""
+    index = next(i for i, cell in enumerate(notebook.cells) if "BUILD_DIR" in cell.source and "import" in cell.source)
+    notebook.cells.insert(
+        index + 1, nbformat.v4.new_code_cell(f"from pathlib import Path\nBUILD_DIR = Path({str(build)!r})")
+    )
+    return notebook
+
+
+def cut_after(notebook: nbformat.NotebookNode, text: str) -> nbformat.NotebookNode:
+    """The notebook up to the first code cell that holds `text`."""
+    index = next(i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code" and text in cell.source)
+    notebook.cells = notebook.cells[: index + 1]
+    return notebook
+
+
+def execute(notebook: nbformat.NotebookNode, folder: Path) -> list[str]:
+    """Run the notebook in `folder`, as a learner's copy there would run; returns the lines it printed."""
+    NotebookClient(notebook, timeout=600, resources={"metadata": {"path": str(folder)}}).execute()
+    return printed(notebook)

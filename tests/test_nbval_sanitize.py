@@ -21,6 +21,7 @@ def sanitize(text: str) -> str:
     [
         ("[Epoch 1, Batch 50] Loss: 2.281", "[Epoch 1, Batch 50] Loss: L"),
         ("Overwriting network.py", "Writing network.py"),
+        ("(build/03_training/model.pt, saved 2026-12-06 06:23): 10", "(build/03_training/model.pt, saved T): 10"),
         ("Epoch 3/10: train loss 1.307, test loss 1.053, test accuracy 73.90% (0.1 s)",
          "Epoch 3/10: train loss L, test loss L, test accuracy A% (T s)"),
         ("lr 0.1: loss per epoch 1.202 0.896 0.673 ; test accuracy 86.30%",

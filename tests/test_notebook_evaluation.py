@@ -1,4 +1,4 @@
-"""04's evaluation cell is the lesson's loop and counts what `evaluate` counts; 04 refuses an unusable checkpoint."""
+"""04's evaluation cell is the lesson's loop and counts what `evaluate` counts."""
 
 from pathlib import Path
 
@@ -7,7 +7,7 @@ import pytest
 import torch
 from helpers import tiny_data
 
-from mnist_tutorial import History, NeuralNetwork, TensorLoader, evaluate, save_checkpoint
+from mnist_tutorial import NeuralNetwork, TensorLoader, evaluate
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "04_evaluation.ipynb"
 
@@ -45,44 +45,3 @@ def test_the_evaluation_cell_counts_what_evaluate_counts(capsys, batch_size):
     assert 0 < namespace["correct"] < namespace["total"]
     assert namespace["correct"] / namespace["total"] == accuracy
     assert capsys.readouterr().out == f"Test Accuracy: {100 * accuracy:.2f}%\n"
-
-
-def usable_checkpoint(dataset: str = "mnist"):
-    namespace = {"dataset": dataset}
-    exec("from mnist_tutorial import CheckpointError, load_checkpoint", namespace)  # 04's imports cell
-    exec(code_cell("def usable_checkpoint"), namespace)
-    return namespace["usable_checkpoint"]
-
-
-def history(epochs: int) -> dict[str, list[float]]:
-    return History([2.0] * epochs, [2.0] * epochs, [0.5] * epochs, [1.0] * epochs).to_dict()
-
-
-def test_a_checkpoint_with_complete_epochs_is_used(tmp_path):
-    path = tmp_path / "model.pt"
-    save_checkpoint(path, model=NeuralNetwork(), dataset="mnist", history=history(2))
-    state, problem = usable_checkpoint()(path)
-    assert state["epoch"] == 2 and problem == ""
-
-
-@pytest.mark.parametrize(
-    ("write", "problem"),
-    [
-        (None, "is missing"),
-        (lambda path: path.write_bytes(b"not a checkpoint"), "cannot be read"),
-        (
-            lambda path: save_checkpoint(path, model=NeuralNetwork(), dataset="mnist", history=history(0)),
-            "holds no complete epoch",
-        ),
-        (
-            lambda path: save_checkpoint(path, model=NeuralNetwork(), dataset="fashion", history=history(1)),
-            "was trained on 'fashion', not 'mnist'",
-        ),
-    ],
-)
-def test_an_unusable_checkpoint_is_refused_in_a_sentence(tmp_path, write, problem):
-    path = tmp_path / "model.pt"
-    if write:
-        write(path)
-    state, said = usable_checkpoint()(path)
-    assert state is None and said.startswith(problem)

@@ -196,3 +196,24 @@ def test_exercises_are_counted_within_their_section() -> None:
     ]
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(source) for source in cells])
     assert exercise_numbers(notebook) == {1, 2, 3}
+
+
+def heading_slugs(markdown: str) -> set[str]:
+    """The headings of a Markdown text, as written and as GitHub's anchors spell them."""
+    titles = [line.lstrip("#").strip() for line in markdown.splitlines() if line.startswith("#")]
+    return set(titles) | {re.sub(r"[^\w\- ]", "", title.lower()).replace(" ", "-") for title in titles}
+
+
+@pytest.mark.parametrize("path", EVERY_NOTEBOOK, ids=name)
+def test_every_reference_points_at_something_that_exists(path: Path) -> None:
+    text = "\n".join(cell.source for cell in read(path).cells if cell.cell_type == "markdown")
+    text += "\n".join(line for cell in code_cells(read(path)) for line in cell.source.splitlines() if "#" in line)
+    for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text):
+        if not target.startswith(("http://", "https://")):
+            assert (path.parent / target).is_file(), f"{name(path)} links to {target}, which is not there"
+    for number in re.findall(r"\b[Ss]ee (0\d)\b", text):
+        assert list(NOTEBOOKS.glob(f"{number}_*.ipynb")), f"{name(path)} sends the reader to {number}"
+    for heading, page in re.findall(r'see "([^"]+)" in the course\'s `([\w/.-]+\.md)`', text):
+        assert heading in heading_slugs((ROOT / page).read_text(encoding="utf-8")), f"{page} has no {heading!r}"
+    for page in re.findall(r"`((?:docs|benchmarks)/[\w-]+\.md)", text):
+        assert (ROOT / page).is_file(), f"{name(path)} cites {page}, which is not there"

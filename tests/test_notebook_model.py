@@ -6,10 +6,10 @@ from pathlib import Path
 import nbformat
 import pytest
 import torch
-from helpers import same_weights
-from nbclient import NotebookClient
+from helpers import code_cells, cut_after, execute, same_weights, writing_into
 
 import mnist_tutorial
+from mnist_tutorial.defaults import DEVICE_ENV, PROGRESS_ENV, SOURCE_ENV
 
 pytestmark = pytest.mark.slow  # make check leaves these to make test
 
@@ -50,19 +50,27 @@ def test_notebook_class_has_the_lessons_parameter_count_by_default():
     assert sum(p.numel() for p in notebook_class()().parameters()) == 109_386
 
 
-def printed(notebook: nbformat.NotebookNode) -> str:
-    return "".join(output.get("text", "") for cell in notebook.cells for output in cell.get("outputs", []))
-
-
-def test_the_sizes_at_the_top_of_the_class_cell_feed_the_run(tmp_path):
+def test_the_sizes_at_the_top_of_the_class_cell_carry_through_03_04_and_08(tmp_path, monkeypatch):
+    for name, value in {SOURCE_ENV: "sample", DEVICE_ENV: "cpu", PROGRESS_ENV: "text"}.items():
+        monkeypatch.setenv(name, value)
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     settings = code_cell(notebook, SETTINGS.pattern)
     settings.source = SETTINGS.sub("hidden1 = 256", settings.source)
-    resources = {"metadata": {"path": str(tmp_path)}}  # a learner's copy, in a folder of its own
-    NotebookClient(notebook, timeout=120, resources=resources).execute()
-
-    out = printed(notebook)
+    out = "\n".join(execute(notebook, tmp_path))  # a learner's copy, in a folder of its own
     # 784*256 + 256 + 256*64 + 64 + 64*10 + 10 = 218,058, worked out by hand
     assert "parameters: 218,058 = 784·256+256 + 256·64+64 + 64·10+10: matches the formula" in out
     assert "(64, 256)" in out  # fc1's output in the shape table
     assert "same parameter names and shapes as mnist_tutorial.NeuralNetwork: yes" in out
+
+    network = "your network from 01 (network.py): 784 → 256 → 64 → 10"
+    training = nbformat.read(NOTEBOOK.with_name("03_training.ipynb"), as_version=4)
+    (settings,) = [cell for cell in code_cells(training) if cell.source.startswith("lr = ")]
+    settings.source = settings.source.replace("num_epochs = 10", "num_epochs = 1")
+    assert network in execute(writing_into(training, tmp_path), tmp_path)
+    evaluation = nbformat.read(NOTEBOOK.with_name("04_evaluation.ipynb"), as_version=4)
+    judged = execute(cut_after(writing_into(evaluation, tmp_path), "check.loaded("), tmp_path)
+    assert network in judged and "Correct: the saved weights, in evaluation mode" in judged
+    assert any(line.startswith("judging your network from 03 (") for line in judged)
+    deploy = nbformat.read(NOTEBOOK.with_name("08_deploy.ipynb"), as_version=4)
+    exported = execute(cut_after(writing_into(deploy, tmp_path), "onnx_mb, weights_mb"), tmp_path)
+    assert any("your network's 218,058 numbers of 4 bytes make 0.9 MB of it" in line for line in exported)

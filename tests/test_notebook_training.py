@@ -6,7 +6,7 @@ from pathlib import Path
 import nbformat
 import pytest
 import torch
-from helpers import same_weights, tiny_data
+from helpers import code_cells, cut_after, execute, printed, same_weights, tiny_data, writing_into
 from nbclient import NotebookClient
 from torch import nn, optim
 
@@ -25,10 +25,6 @@ LESSON_LINES = (
     "optimizer.step()",
     "running_loss += loss.item()",
 )
-
-
-def code_cells(notebook: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
-    return [cell for cell in notebook.cells if cell.cell_type == "code"]
 
 
 def loop_cell(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -121,8 +117,8 @@ def test_running_the_loop_cell_again_continues_where_it_stopped(capsys):
     assert namespace["epoch_losses"] == pytest.approx(means, rel=1e-12)
 
 
-def edited_copy(**settings: object) -> nbformat.NotebookNode:
-    """03 with `settings` changed in its settings cell, cut after the loop cell (the rest writes into build/)."""
+def edited_copy(*, whole: bool = False, **settings: object) -> nbformat.NotebookNode:
+    """03 with `settings` changed in its settings cell, cut after the loop cell unless `whole` (it saves to build/)."""
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     cell = next(cell for cell in code_cells(notebook) if cell.source.startswith("lr = "))  # the settings cell
     lines = cell.source.splitlines()
@@ -130,17 +126,9 @@ def edited_copy(**settings: object) -> nbformat.NotebookNode:
         (index,) = [i for i, line in enumerate(lines) if line.startswith(f"{name} = ")]
         lines[index] = f"{name} = {value!r}"
     cell.source = "\n".join(lines)
-    notebook.cells = notebook.cells[: notebook.cells.index(loop_cell(notebook)) + 1]
+    if not whole:
+        notebook.cells = notebook.cells[: notebook.cells.index(loop_cell(notebook)) + 1]
     return notebook
-
-
-def printed(notebook: nbformat.NotebookNode) -> list[str]:
-    return [
-        line
-        for cell in code_cells(notebook)
-        for output in cell.get("outputs", [])
-        for line in output.get("text", "").splitlines()
-    ]
 
 
 def test_the_settings_cell_feeds_the_run(tmp_path, monkeypatch, capsys):
@@ -171,24 +159,10 @@ def notebook_env(monkeypatch) -> None:
         monkeypatch.setenv(name, value)
 
 
-def writing_into(notebook: nbformat.NotebookNode, build: Path) -> nbformat.NotebookNode:
-    """The notebook with BUILD_DIR pointed at `build` (right after its imports), so a test never touches build/."""
-    index = next(i for i, cell in enumerate(notebook.cells) if "BUILD_DIR" in cell.source and "import" in cell.source)
-    notebook.cells.insert(
-        index + 1, nbformat.v4.new_code_cell(f"from pathlib import Path\nBUILD_DIR = Path({str(build)!r})")
-    )
-    return notebook
-
-
-def cut_after(notebook: nbformat.NotebookNode, text: str) -> nbformat.NotebookNode:
-    index = next(i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code" and text in cell.source)
-    notebook.cells = notebook.cells[: index + 1]
-    return notebook
-
-
-def execute(notebook: nbformat.NotebookNode, folder: Path) -> list[str]:
-    NotebookClient(notebook, timeout=600, resources={"metadata": {"path": str(folder)}}).execute()
-    return printed(notebook)
+def judged_by_04(build: Path) -> list[str]:
+    """What 04 prints up to its own count of the test accuracy, judging the network saved under `build`."""
+    evaluation = writing_into(nbformat.read(NOTEBOOK.with_name("04_evaluation.ipynb"), as_version=4), build)
+    return execute(cut_after(evaluation, 'print(f"Test Accuracy: {100 * correct / total:.2f}%")'), build)
 
 
 def test_a_loop_without_zero_grad_is_named_and_its_network_is_the_one_04_judges(tmp_path, monkeypatch):
@@ -196,21 +170,40 @@ def test_a_loop_without_zero_grad_is_named_and_its_network_is_the_one_04_judges(
     training = writing_into(nbformat.read(NOTEBOOK, as_version=4), tmp_path)
     loop = loop_cell(training)
     loop.source = loop.source.replace("optimizer.zero_grad()", "# optimizer.zero_grad()")
-    lines = execute(cut_after(training, "save_checkpoint("), tmp_path)
+    lines = execute(cut_after(training, "check.saved("), tmp_path)
     verdicts = [line for line in lines if "zero_grad" in line]
     assert any(line.startswith("below 87% after 10 epochs: the gradients stored in your network") for line in verdicts)
-    assert any(line.startswith("fit's network differs from yours. Likely: the gradients") for line in verdicts)
-    evaluation = writing_into(nbformat.read(NOTEBOOK.with_name("04_evaluation.ipynb"), as_version=4), tmp_path)
-    lines = execute(cut_after(evaluation, 'print(f"Test Accuracy: {100 * correct / total:.2f}%")'), tmp_path)
+    lines = judged_by_04(tmp_path)
     accuracy = float(next(line for line in lines if line.startswith("Test Accuracy:")).split()[-1].rstrip("%"))
     assert accuracy < 20  # the broken network, near chance: not a network the learner never trained
-    assert any(line.startswith("loaded your network from 03") for line in lines)
+    assert any(line.startswith("judging your network from 03") for line in lines)
+
+
+def test_run_all_at_lr_1_ends_with_a_verdict_and_04_judges_that_network(tmp_path, monkeypatch):
+    notebook_env(monkeypatch)
+    training = writing_into(edited_copy(whole=True, lr=1.0, num_epochs=2), tmp_path)
+    lines = execute(training, tmp_path)  # Run All: an error output would raise here
+    assert any(line.startswith("below 87% after 2 epochs: ") for line in lines)
+    judged = judged_by_04(tmp_path)
+    assert any(
+        line.startswith("judging your network from 03 (") and "2 epochs, lr 1, momentum 0.9" in line for line in judged
+    )
+    assert any(line.startswith("03's verdict: below 87% after 2 epochs") for line in judged)
+
+
+def test_a_loop_without_optimizer_step_is_named(tmp_path, monkeypatch):
+    notebook_env(monkeypatch)
+    training = writing_into(edited_copy(whole=True, num_epochs=1), tmp_path)
+    loop = loop_cell(training)
+    loop.source = loop.source.replace("        optimizer.step()\n", "")
+    lines = execute(cut_after(training, "check.accuracy_verdict("), tmp_path)
+    assert any("`optimizer.step()` is missing from your loop" in line for line in lines)
 
 
 def test_a_model_made_again_after_its_optimizer_is_named(tmp_path, monkeypatch):
     notebook_env(monkeypatch)
     notebook = writing_into(edited_copy(num_epochs=1), tmp_path)
-    model_cell = next(cell for cell in code_cells(notebook) if cell.source.startswith("torch.manual_seed(seed)\nmodel"))
+    model_cell = next(cell for cell in code_cells(notebook) if "model = NeuralNetwork()" in cell.source)
     optimizer_cell = next(cell for cell in code_cells(notebook) if "optimizer = optim.SGD(model" in cell.source)
     notebook.cells.insert(notebook.cells.index(optimizer_cell) + 1, nbformat.v4.new_code_cell(model_cell.source))
     full = nbformat.read(NOTEBOOK, as_version=4)

@@ -205,3 +205,12 @@ def test_a_loop_without_optimizer_step_is_named():
         torch.nn.functional.cross_entropy(model(inputs), labels).backward()
     causes = check.checked_causes(model, optimizer, loader, lr=1e-3, momentum=0.9, batch_size=64)
     assert causes and "`optimizer.step()` is missing" in causes[0]
+
+
+@pytest.mark.parametrize("last_loss", [9000.0, float("nan")])
+def test_a_run_whose_loss_exploded_is_told_so(last_loss):
+    verdict = check.accuracy_verdict(0.11, epochs=10, lr=1e4, epoch_losses=[2.3, last_loss])
+    assert verdict == (
+        "below 87% after 10 epochs: with lr 10000 the loss exploded far above an untrained network's 2.30: the steps "
+        "are far too large; see exercise 3"
+    )

@@ -4,10 +4,22 @@
 A confusion matrix has one row per true class and one column per predicted class.
 """
 
-import torch
+import contextlib
+import io
+from datetime import datetime
+from pathlib import Path
+from typing import Any
 
+import torch
+from torch import nn
+
+from ..checkpoint import load_checkpoint
+from ..data import Data, make_loaders
+from ..defaults import BATCH_SIZE, LR, MOMENTUM, NUM_EPOCHS
+from ..errors import CheckpointError
+from ..train import fit, make_optimizer
 from .verdicts import YourTurn as YourTurn
-from .verdicts import as_number, as_shape, close_to, never_raises, unusable, verdict
+from .verdicts import as_number, as_shape, close_to, never_raises, too_rounded, unusable, verdict
 
 PERCENT_TOLERANCE = 0.01  # an answer rounded to two decimals still counts
 
@@ -21,6 +33,8 @@ def class_accuracy(answer: object, confusion: torch.Tensor, *, digit: int) -> bo
     ok = percent is not None and close_to(percent, expected, answer=answer, tolerance=PERCENT_TOLERANCE)
     if percent is None:
         hint = unusable(answer, "a percentage, such as 93.5")
+    elif too_rounded(percent, expected, answer=answer, min_decimals=1):
+        hint = "close: give 1 decimal or more (the table above gives 2)"
     elif abs(100 * percent - expected) < PERCENT_TOLERANCE:
         hint = "that is a fraction: give it as a percentage (times 100)"
     elif abs(percent - 100 * right / max(confusion[:, digit].sum().item(), 1)) < PERCENT_TOLERANCE:
@@ -71,3 +85,73 @@ def accuracy(correct: object, total: object, *, model: torch.nn.Module, test_loa
         hint = ""
     shown = f"`correct` and `total` agree with a recount of the {images:,} test images: accuracy is correct / total"
     return verdict(not hint, correct=shown, hint=hint)
+
+
+def judged_network(checkpoint: Path, *, dataset: str) -> dict[str, Any] | None:
+    """03's checkpoint, read with the course's checks, if it can be judged; else None. Says which, in one line."""
+    shown = "/".join(checkpoint.parts[-3:])  # build/03_training/model.pt, wherever build/ is
+    try:
+        state = load_checkpoint(checkpoint) if checkpoint.is_file() else None
+    except CheckpointError:
+        state, problem = None, "cannot be read as a checkpoint"
+    else:
+        problem = "is missing (03 has not been run yet)"
+    if state is not None and state.get("epoch", 0) < 1:
+        state, problem = None, "holds no complete epoch (03 was stopped during its first)"
+    elif state is not None and state.get("dataset", dataset) != dataset:
+        state, problem = None, f"was trained on {state.get('dataset')!r}, not {dataset!r}"
+    if state is None:
+        print(f"{shown} {problem}: training the lesson's network here instead, as 03 does ({NUM_EPOCHS} epochs)")
+        return None
+    settings = state.get("settings") or {}
+    when = datetime.fromtimestamp(checkpoint.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
+    labels = {"lr": "lr", "momentum": "momentum", "batch_size": "batch size"}
+    how = ", ".join(f"{label} {settings[name]:g}" for name, label in labels.items() if name in settings)
+    print(f"judging your network from 03 ({shown}, saved {when}): {state['epoch']} epochs, {how}")
+    if isinstance(state.get("verdict"), str):
+        print(f"03's verdict: {state['verdict']}")
+    return state
+
+
+def train_like_03(network: type[nn.Module], data: Data, *, seed: int, path: Path) -> Path:
+    """Train `network()` with the lesson's settings, quietly, and save it at `path` as 03 does; returns `path`."""
+    torch.manual_seed(seed)
+    model = network()
+    train_loader, test_loader = make_loaders(data, seed=seed)
+    optimizer = make_optimizer(model)
+    with contextlib.redirect_stdout(io.StringIO()):
+        fit(model, train_loader, test_loader, num_epochs=NUM_EPOCHS, optimizer=optimizer, progress=False)
+    settings = {"lr": LR, "momentum": MOMENTUM, "batch_size": BATCH_SIZE, "dataset": data.source.dataset}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "epoch": NUM_EPOCHS,
+        "settings": settings,
+    }
+    torch.save(state, path)
+    return path
+
+
+@never_raises
+def loaded(model: nn.Module, checkpoint: Path) -> bool:
+    """Check that `model` holds the checkpoint's weights and is in evaluation mode."""
+    saved = load_checkpoint(checkpoint)["model_state"]
+    ours = model.state_dict()
+    if ours.keys() != saved.keys() or not all(torch.equal(ours[name], saved[name]) for name in ours):
+        hint = "your model does not hold the saved weights: model.load_state_dict(torch.load(...)['model'])"
+    elif model.training:
+        hint = "your model is still in training mode: call model.eval() before judging it"
+    else:
+        hint = ""
+    return verdict(not hint, correct="the saved weights, in evaluation mode", hint=hint)
+
+
+def at_chance(predictions: torch.Tensor, class_names: tuple[str, ...]) -> str:
+    """A sentence when a network gives nearly every image the same answer (a network at chance); else ''."""
+    counts = torch.bincount(predictions, minlength=len(class_names))
+    top = int(counts.argmax())
+    if counts[top] < 0.9 * len(predictions):
+        return ""
+    share = f"{counts[top].item() / len(predictions):.0%}"
+    return f"at chance: {share} of the images get the same answer, {class_names[top]}, whatever they show"

@@ -6,6 +6,7 @@
 import copy
 import itertools
 import math
+import pickle
 from typing import Any
 
 import torch
@@ -21,6 +22,7 @@ UNTRAINED_TOLERANCE = 0.15  # a fresh network's loss on a batch lies within this
 FLOORS = {"mnist": 0.87, "fashion": 0.75}  # test accuracy the lesson's settings pass after 10 epochs
 PILED_UP = 10  # stored gradients this many times one batch's: zero_grad was skipped (after it: about 1)
 AT_CHANCE = 0.2  # test accuracy below twice a guess's 10%: the network has learnt nothing usable
+EXPLODED = 4  # a last epoch's mean loss above this many times ln 10: the steps blew the network up (fit's bound)
 BARELY_STARTED = 0.75  # a last epoch's loss above this share of ln 10: the loss has hardly begun to fall
 
 
@@ -110,6 +112,7 @@ def accuracy_verdict(
     model: nn.Module | None = None,
     optimizer: torch.optim.Optimizer | None = None,
     train_loader: Any = None,
+    epoch_losses: list[float] | None = None,
 ) -> str:
     """One sentence on a run's test accuracy (a fraction): as expected, or why not.
 
@@ -127,6 +130,12 @@ def accuracy_verdict(
     if model is not None and optimizer is not None:
         found = checked_causes(model, optimizer, train_loader, lr=lr, momentum=momentum, batch_size=batch_size)
     reason = found[0] if found else None
+    exploded = bool(epoch_losses) and not epoch_losses[-1] < EXPLODED * CHANCE_LOSS  # a nan loss counts too
+    if reason is None and exploded:
+        reason = (
+            f"with lr {lr:g} the loss exploded far above an untrained network's {CHANCE_LOSS:.2f}: the steps are far "
+            "too large; see exercise 3"
+        )
     reason = reason or reason_for_low_accuracy(accuracy, epochs=epochs, lr=lr, momentum=momentum, batch_size=batch_size)
     return f"{where}: {reason}"
 
@@ -294,3 +303,29 @@ def loss_and_optimizer(criterion: object, optimizer: object, model: nn.Module, *
         hint = ""
     correct = f"cross-entropy loss, and SGD over the network's parameters with lr={lr:g}, momentum={momentum:g}"
     return verdict(not hint, correct=correct, hint=hint)
+
+
+@never_raises
+def saved(checkpoint: object, *, model: nn.Module, epochs: int) -> bool:
+    """Check 03's checkpoint: a dict with the model's state_dict (as it is now), the optimizer's, epoch and settings."""
+    try:
+        state = torch.load(checkpoint, weights_only=True)  # type: ignore[arg-type]
+    except pickle.UnpicklingError:
+        hint = "the file holds more than tensors (torch.save(model)?): save model.state_dict() inside a dict"
+        return verdict(False, correct="", hint=hint)
+    missing = [
+        key for key in ("model", "optimizer", "epoch", "settings") if not isinstance(state, dict) or key not in state
+    ]
+    if missing:
+        return verdict(False, correct="", hint=f"the saved dict lacks {', '.join(map(repr, missing))}: save all four")
+    ours = model.state_dict()
+    weights = state["model"]
+    if not isinstance(weights, dict) or weights.keys() != ours.keys():
+        hint = "'model' is not your model's state_dict: save model.state_dict()"
+    elif not all(torch.equal(weights[name], ours[name]) for name in ours):
+        hint = "the saved weights are not your model's as they are now: save right after training"
+    elif state["epoch"] != epochs:
+        hint = f"'epoch' is {state['epoch']!r}, but your network has trained {epochs}: save len(epoch_losses)"
+    else:
+        hint = ""
+    return verdict(not hint, correct=f"your network after {epochs} epochs, its optimizer and settings", hint=hint)
