@@ -139,34 +139,26 @@ def running(pid: int) -> bool:
     return True
 
 
-def left_by_a_crash(path: Path, pid: str | None) -> bool:
+def left_by_a_crash(entry: os.DirEntry, pid: str | None) -> bool:
     """Whether a temporary file's writer is gone: it is an hour old, or its pid has not run here for a minute."""
-    try:
-        status = os.lstat(path)
-    except FileNotFoundError:
+    if not entry.is_file(follow_symlinks=False):
         return False
-    age = time.time() - status.st_mtime
-    fresh = age <= STALE_SECONDS and (pid is None or age <= DEAD_PID_SECONDS or running(int(pid)))
-    return stat.S_ISREG(status.st_mode) and not fresh
+    age = time.time() - entry.stat(follow_symlinks=False).st_mtime
+    return age > STALE_SECONDS or (pid is not None and age > DEAD_PID_SECONDS and not running(int(pid)))
 
 
-def remove_stale_temporaries(target: str | os.PathLike) -> list[Path]:
-    """Delete the temporary files that crashed writes of `target` left in its folder; returns what went.
+def remove_stale_temporaries(target: Path) -> None:
+    """Delete the temporary files of `target` that crashed writers left, never another running writer's.
 
-    Only names of temporary_beside's pattern for this target (".<name>.[<pid>.]<8 hex digits>.tmp") are touched, and
-    only those whose writer is gone: another process writing the same target keeps its own.
+    Only temporary_beside's names for this target are touched: ".<name>.[<pid>.]<8 hex digits>.tmp".
     """
-    target = Path(target)
     pattern = re.compile(rf"\.{re.escape(target.name)}\.(?:(?P<pid>\d+)\.)?[0-9a-f]{{8}}\.tmp")
-    removed = []
     with contextlib.suppress(OSError):  # a folder that cannot be listed holds nothing to clean up
         for entry in os.scandir(target.parent):
             match = pattern.fullmatch(entry.name)
-            if match and left_by_a_crash(Path(entry.path), match["pid"]):
-                with contextlib.suppress(FileNotFoundError):
+            with contextlib.suppress(OSError):  # one gone meanwhile was removed by another writer
+                if match and left_by_a_crash(entry, match["pid"]):
                     os.unlink(entry.path)
-                    removed.append(Path(entry.path))
-    return removed
 
 
 def write_failure(error: OSError) -> str:
