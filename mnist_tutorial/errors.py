@@ -72,6 +72,6 @@ def in_words(message: str, words: Mapping[str, str]) -> str:
         name, value = match.groups()
         if name not in words:
             return match.group(0)
-        return words[name] if value is None else f"{words[name]} {value.strip(chr(34) + chr(39))}"
+        return words[name] if value is None else words[name] + " " + value.strip("\"'")
 
     return ARGUMENT.sub(render, message)
