@@ -59,11 +59,11 @@ class Progress:
                 bar.close()
         self.batch_bar = self.epoch_bar = None
 
-    def batches(self, loader: Iterable, epoch: int) -> Iterator:
-        """`loader`'s batches, counted on the batch bar when bars are on."""
-        if not self.enabled:
-            yield from loader
-            return
+    def batches(self, loader: Iterable, epoch: int) -> Iterable:
+        """`loader` itself, or with bars on, its batches counted on the batch bar."""
+        return self._counted(loader, epoch) if self.enabled else loader
+
+    def _counted(self, loader: Iterable, epoch: int) -> Iterator:
         # One batch bar for the whole run, reset each epoch: a notebook shows two bars, not one per epoch.
         total = len(loader) if hasattr(loader, "__len__") else None
         if self.batch_bar is None:

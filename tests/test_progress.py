@@ -66,7 +66,8 @@ def test_without_bars_an_epoch_is_one_plain_line_or_nothing(monkeypatch, capsys,
     if setting:
         monkeypatch.setenv(PROGRESS_ENV, setting)
     with Progress(enabled=enabled, num_epochs=2) as bars:
-        assert list(bars.batches([1, 2, 3], epoch=1)) == [1, 2, 3]
+        loader = [1, 2, 3]
+        assert bars.batches(loader, epoch=1) is loader  # untouched: a custom train_epoch may take its len()
         bars.epoch_done(history_of(1))
     assert capsys.readouterr() == (printed, "")
 
