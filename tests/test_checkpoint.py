@@ -26,6 +26,37 @@ from mnist_tutorial.files import atomic_path
 
 HISTORY = {"train_loss": [0.9, 0.5], "test_loss": [0.8, 0.6], "test_accuracy": [0.7, 0.8], "seconds": [1.0, 1.1]}
 RETRAIN = "delete it and train again"
+# What a refusal says after the file's name
+OTHER_SHAPE = (
+    "holds weights of another shape than the lesson's network (its stored sizes {} do not match its tensors, or "
+    f"exceed 4096): {RETRAIN}"
+)
+MISFIT = (
+    "holds an optimizer state that does not fit its network (a momentum buffer of another shape, or a stride-0 view), "
+    f"which the course never writes: {RETRAIN}"
+)
+SETTINGS = "holds an epoch count or settings of a kind the course never writes (epoch {}, settings {}): " + RETRAIN
+NOT_OURS = (
+    "is a PyTorch file but not a mnist-tutorial checkpoint: pass a model.pt that the course wrote, or a state_dict "
+    "saved with torch.save(model.state_dict(), path)"
+)
+STATE_DICT = (
+    "is a state_dict, but not of the lesson's network (fc1, fc2, fc3): pass one saved from mnist_tutorial.NeuralNetwork"
+)
+SIZES = "{'hidden1': 128, 'hidden2': 64, 'num_classes': 10}"
+LONG_NAME = f"names its dataset 'mmmmmmmmmmmmmmmmm...mmmmmmmmmmmmmmmmmm', which the course never writes: {RETRAIN}"
+NORMALISED = (
+    "was trained on inputs normalised with {'mean': 0.1307, 'std': 0.3081}, not the course's {'mean': 0.5, 'std': "
+    "0.5}: its predictions here would be wrong; train it again with the course's normalisation"
+)
+UNEQUAL = (
+    "holds a training history that has lists of different lengths ({'seconds': 1, 'test_accuracy': 2, 'test_loss': 2, "
+    f"'train_loss': 2}}), which the course never writes (a crafted file?): {RETRAIN}"
+)
+OBJECTS = (
+    "holds Python objects besides weights, which are not loaded for safety (weights_only=True): save "
+    "model.state_dict() rather than the model, or train again"
+)
 
 
 def saved(path, hidden1: int = 128, hidden2: int = 64, history=HISTORY) -> NeuralNetwork:
@@ -185,41 +216,6 @@ def test_a_damaged_checkpoint_is_refused_in_one_line(tmp_path):
             assert "\n" not in str(error)
 
 
-OTHER_SHAPE = (
-    "holds weights of another shape than the lesson's network (its stored sizes {} do not match its tensors, or "
-    f"exceed 4096): {RETRAIN}"
-)
-MISFIT = (
-    "holds an optimizer state that does not fit its network (a momentum buffer of another shape, or a stride-0 view), "
-    f"which the course never writes: {RETRAIN}"
-)
-SETTINGS = "holds an epoch count or settings of a kind the course never writes (epoch {}, settings {}): " + RETRAIN
-NOT_OURS = (
-    "is a PyTorch file but not a mnist-tutorial checkpoint: pass a model.pt that the course wrote, or a state_dict "
-    "saved with torch.save(model.state_dict(), path)"
-)
-STATE_DICT = (
-    "is a state_dict, but not of the lesson's network (fc1, fc2, fc3): pass one saved from mnist_tutorial.NeuralNetwork"
-)
-SIZES, SIZES_100 = (
-    "{'hidden1': 128, 'hidden2': 64, 'num_classes': 10}",
-    "{'hidden1': 100, 'hidden2': 64, 'num_classes': 10}",
-)
-LONG_NAME = f"names its dataset 'mmmmmmmmmmmmmmmmm...mmmmmmmmmmmmmmmmmm', which the course never writes: {RETRAIN}"
-NORMALISED = (
-    "was trained on inputs normalised with {'mean': 0.1307, 'std': 0.3081}, not the course's {'mean': 0.5, 'std': "
-    "0.5}: its predictions here would be wrong; train it again with the course's normalisation"
-)
-UNEQUAL = (
-    "holds a training history that has lists of different lengths ({'seconds': 1, 'test_accuracy': 2, 'test_loss': 2, "
-    f"'train_loss': 2}}), which the course never writes (a crafted file?): {RETRAIN}"
-)
-OBJECTS = (
-    "holds Python objects besides weights, which are not loaded for safety (weights_only=True): save "
-    "model.state_dict() rather than the model, or train again"
-)
-
-
 def optimizer_with(saved_state: dict, **changes) -> dict:
     return {**saved_state, "optimizer_state": {**saved_state["optimizer_state"], **changes}}
 
@@ -239,7 +235,8 @@ BAD = {  # a file made from a checkpoint the course wrote -> its refusal, after 
     "a setting as a list": (lambda s: {**s, "settings": {"lr": [0.01]}}, SETTINGS.format(2, "dict")),
     "a setting a million long": (lambda s: {**s, "settings": {"source": "s" * 10**6}}, SETTINGS.format(2, "dict")),
     "a dataset name a million long": (lambda s: {**s, "dataset": "m" * 10**6}, LONG_NAME),
-    "sizes not its tensors'": (lambda s: {**s, "sizes": {**s["sizes"], "hidden1": 100}}, OTHER_SHAPE.format(SIZES_100)),
+    "sizes not its tensors'": (lambda s: {**s, "sizes": {**s["sizes"], "hidden1": 100}},
+                               OTHER_SHAPE.format(SIZES.replace("128", "100"))),
     "no weights": (lambda s: {k: v for k, v in s.items() if k != "model_state"}, OTHER_SHAPE.format(SIZES)),
     "whole numbers": (lambda s: {**s, "model_state": weights_with(s, "fc1.bias", torch.zeros(128).long())},
                       OTHER_SHAPE.format(SIZES)),
