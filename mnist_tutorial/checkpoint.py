@@ -1,4 +1,4 @@
-"""Saving and loading trained models: atomic writes, safe loads, and checks with clear messages."""
+"""Saving and loading trained models: atomic writes, bounded safe loads, and a one-line reason for every bad file."""
 
 import io
 import itertools
@@ -21,29 +21,21 @@ from .model import NeuralNetwork
 
 FORMAT = "mnist-tutorial/1"
 RETRAIN = "delete it and train again"
+UNREADABLE = "is not a readable checkpoint (truncated, or not a PyTorch file)"
+NORMALIZATION = {"mean": NORMALIZE_MEAN, "std": NORMALIZE_STD}
 # The prefixes wrappers add to state_dict names: DataParallel and DDP's `module.`, torch.compile's `_orig_mod.`.
-WRAPPER_PREFIXES = re.compile(r"(?:module\.|_orig_mod\.)*")
+WRAPPER_PREFIXES = re.compile(r"\A(?:module\.|_orig_mod\.)+")
 WRAPPERS = (torch.nn.DataParallel, torch.nn.parallel.DistributedDataParallel)
-# Stored layer sizes above the course's own largest are refused before any network is built.
-MAX_STORED_SIZE = MAX_HIDDEN
-MAX_HISTORY = 100_000  # epochs of history a checkpoint may hold: far beyond any run, far below any memory limit
-# What any check may walk in a loaded checkpoint, a shared value counted each time it recurs: the course nests 4 deep
-# (optimizer_state, state, 0, momentum_buffer) and writes at most 4 x MAX_HISTORY values.
+# What a loaded checkpoint may hold, far beyond what the course writes (it nests 4 deep: optimizer_state, state, 0,
+# momentum_buffer; and at most 4 x MAX_HISTORY numbers), far below any memory limit. A shared value counts each time.
+MAX_HISTORY = 100_000  # epochs
 MAX_DEPTH = 16
 MAX_VALUES = 1_000_000
 MAX_TEXT = 200  # characters in a dataset name or a setting
-UNREADABLE = "is not a readable checkpoint (truncated, or not a PyTorch file)"
 LEGACY_MAGIC = pickle.dumps(torch.serialization.MAGIC_NUMBER, protocol=2)[2:-1]  # opens torch.save's older format
-PARAMETERS = ("fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias", "fc3.weight", "fc3.bias")  # as model.parameters()
-
-
 SHORT = reprlib.Repr()
 SHORT.maxstring = SHORT.maxother = 40
-
-
-def short(value: Any) -> str:
-    """`value`'s repr cut to a few dozen characters, however large or deep it is: for messages."""
-    return SHORT.repr(value)
+short = SHORT.repr  # a value's repr cut to a few dozen characters, however large or deep: for messages
 
 
 def save_checkpoint(
@@ -56,11 +48,9 @@ def save_checkpoint(
     shuffle_state: torch.Tensor | None = None,
     settings: dict[str, Any] | None = None,
 ) -> None:
-    """Write everything needed to rebuild, check and resume the run, atomically (fsync, then rename).
+    """Write what rebuilding, checking and resuming the run need, atomically: an earlier file stays whole until then.
 
-    `settings` records how the run was made (source, batch_size, loader, lr, momentum), so that resuming can
-    refuse different ones. Until the rename, any earlier checkpoint at `path` stays whole, whatever happens to
-    this process; of several processes saving to one `path`, the last to finish wins.
+    `settings` records how the run was made (source, batch_size, loader, lr, momentum): a resume refuses others.
     """
     path, network, history = path_argument("path", path), network_argument(model), history_argument(history)
     state = {
@@ -68,7 +58,7 @@ def save_checkpoint(
         "sizes": network.sizes,
         "model_state": {name: t.detach().cpu() for name, t in network.state_dict().items()},
         "dataset": dataset,
-        "normalization": {"mean": NORMALIZE_MEAN, "std": NORMALIZE_STD},
+        "normalization": NORMALIZATION,
         "settings": dict(settings or {}),
         "epoch": len(history.get("train_loss", [])),
         "history": history,
@@ -105,15 +95,15 @@ def history_argument(history: Any) -> dict[str, list[float]]:
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a checkpoint with weights_only=True (no code runs) and check that it is one of ours.
+    """Read a checkpoint with weights_only=True (no code runs) and check that the course wrote it.
 
     Accepted too: a bare state_dict of the lesson's network (torch.save(model.state_dict(), path)), and 03's
     torch.save of {"model": ..., "optimizer": ..., "epoch": ..., "settings": ..., "verdict": ...}.
     """
     path = path_argument("path", path)
-    state = _load_weights_only(path)
+    state = read_weights_only(path)
     check_bounds(path, state)
-    if isinstance(state, dict) and any(name.endswith("fc1.weight") for name in state if isinstance(name, str)):
+    if isinstance(state, dict) and any(isinstance(name, str) and name.endswith("fc1.weight") for name in state):
         weights = without_wrappers(state)
         state = {"format": FORMAT, "sizes": sizes_from_state(path, weights), "model_state": weights}
     elif isinstance(state, dict) and "format" not in state and isinstance(state.get("model"), dict):
@@ -125,15 +115,37 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         )
     if isinstance(state.get("model_state"), dict):
         state["model_state"] = without_wrappers(state["model_state"])
-    check_normalization(path, state)
-    check_sizes(path, state)
-    check_history(path, state.get("history"))
-    check_training_state(path, state)
-    check_optimizer(path, state)
+    for check in (check_normalization, check_sizes, check_history, check_training_state, check_optimizer):
+        check(path, state)
     return state
 
 
-END = object()
+def read_weights_only(path: Path) -> Any:
+    """torch.load(path, weights_only=True) onto the CPU, with every way it can fail turned into a CheckpointError."""
+    if path.is_dir():
+        fix = path / "model.pt" if (path / "model.pt").is_file() else "the model.pt that training wrote"
+        raise CheckpointError(f"checkpoint {path} is a folder, not a file: pass {fix}")
+    if not path.exists():
+        raise CheckpointError(f"checkpoint {path} does not exist: check the path, or train a model first")
+    if not path.is_file():
+        kind = kind_of(path.resolve())
+        raise CheckpointError(f"checkpoint {path} is {kind}, not a file: pass the model.pt training wrote")
+    try:
+        check_archive(path)
+        with warnings.catch_warnings():  # e.g. "Detected pickle protocol 4": the error below says it all
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except CheckpointError:
+        raise
+    except PermissionError:
+        raise CheckpointError(f"cannot read checkpoint {path} (permission denied): fix its permissions") from None
+    except Exception as error:  # damaged bytes make torch.load raise many kinds (struct.error, AssertionError, ...)
+        if isinstance(error, pickle.UnpicklingError) and "unsupported global" in str(error).lower():
+            raise CheckpointError(
+                f"{path} holds Python objects besides weights, which are not loaded for safety (weights_only=True): "
+                "save model.state_dict() rather than the model, or train again"
+            ) from None
+        raise CheckpointError(f"{path} {UNREADABLE}: {RETRAIN}") from None
 
 
 def from_lesson_save(path: Path, saved: dict[str, Any]) -> dict[str, Any]:
@@ -156,24 +168,46 @@ def from_lesson_save(path: Path, saved: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def values_within(value: Any, budget: int) -> int:
+def check_archive(path: Path) -> None:
+    """Refuse a file that torch.save did not write, and one that would unpack to more than its size on disk."""
+    with open(path, "rb") as file:
+        head = file.read(4096)
+    if head[:1] == b"\x80" and LEGACY_MAGIC in head[:32]:
+        return  # torch.save's older format: torch.load says what is wrong with it, if anything
+    # torch.save writes a zip whose first entry is `<folder>/data.pkl`; its name starts at byte 30 of the zip
+    first = head[30 : 30 + int.from_bytes(head[26:28], "little")]
+    if not head.startswith(b"PK\x03\x04") or not (first == b"data.pkl" or first.endswith(b"/data.pkl")):
+        # not the course's file: say so, and never advise deleting it
+        what = "a zip, but not torch.save's" if head[:2] == b"PK" else "not a PyTorch file" if head else "an empty file"
+        raise CheckpointError(f"{path} is not a checkpoint of this course ({what}): pass the model.pt training wrote")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            entries = archive.infolist()
+    except zipfile.BadZipFile:
+        return  # a torch.save archive cut short: torch.load says so
+    # torch.save never compresses: a compressed entry is crafted, to unpack to far more than the file's size
+    compressed = any(entry.compress_type != zipfile.ZIP_STORED for entry in entries)
+    if compressed or sum(entry.file_size for entry in entries) > path.stat().st_size:
+        raise CheckpointError(
+            f"{path} holds compressed entries, which torch.save never writes (a crafted file?): {RETRAIN}"
+        )
+
+
+def values_within(value: Any, budget: int, depth: int = 1) -> int:
     """`budget` less every value in `value`, a shared one counted each time it recurs; negative past it or MAX_DEPTH."""
-    stack = [iter((value,))]
-    while stack:
-        item = next(stack[-1], END)
-        if item is END:
-            stack.pop()
-            continue
-        budget -= 1
-        if isinstance(item, dict):
-            size, inside = 2 * len(item), itertools.chain(item.keys(), item.values())
-        elif isinstance(item, (list, tuple, set, frozenset)):
-            size, inside = len(item), iter(item)
-        else:
-            continue
-        if size > budget or len(stack) >= MAX_DEPTH:
-            return -1
-        stack.append(inside)
+    budget -= 1
+    if isinstance(value, dict):
+        size, inside = 2 * len(value), itertools.chain(value.keys(), value.values())
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        size, inside = len(value), value
+    else:
+        return budget
+    if size > budget or depth >= MAX_DEPTH:  # checked before going in, so the recursion stays MAX_DEPTH deep
+        return -1
+    for item in inside:
+        budget = values_within(item, budget, depth + 1)
+        if budget < 0:
+            break
     return budget
 
 
@@ -189,6 +223,105 @@ def check_bounds(path: Path, state: Any) -> None:
         else:
             what = f"a {short(key)} entry nested over {MAX_DEPTH} deep or of more than {MAX_VALUES:,} values in all"
         raise CheckpointError(f"{path} holds {what}, which the course never writes (a crafted file?): {RETRAIN}")
+
+
+def without_wrappers(model_state: dict[str, Any]) -> dict[str, Any]:
+    """A state_dict with the prefixes that wrappers add removed (DataParallel's, DDP's, torch.compile's)."""
+    return {WRAPPER_PREFIXES.sub("", name) if isinstance(name, str) else name: t for name, t in model_state.items()}
+
+
+def sizes_from_state(path: Path, weights: dict[str, Any]) -> dict[str, int]:
+    """Layer sizes read off the weights of a bare state_dict: each layer's outputs are its weight's rows."""
+    try:
+        rows = [len(weights[f"{layer}.weight"]) for layer in ("fc1", "fc2", "fc3")]
+    except (KeyError, TypeError):
+        raise CheckpointError(
+            f"{path} is a state_dict, but not of the lesson's network (fc1, fc2, fc3): pass one saved from "
+            "mnist_tutorial.NeuralNetwork"
+        ) from None
+    return dict(zip(("hidden1", "hidden2", "num_classes"), rows, strict=True))
+
+
+def check_normalization(path: Path, state: dict[str, Any]) -> None:
+    """Refuse a network trained on inputs normalised differently from the course's (its predictions would be off)."""
+    stored = state.get("normalization")
+    if stored is not None and stored != NORMALIZATION:
+        raise CheckpointError(
+            f"{path} was trained on inputs normalised with {short(stored)}, not the course's {NORMALIZATION}: its "
+            "predictions here would be wrong; train it again with the course's normalisation"
+        )
+
+
+def expected_shapes(sizes: dict[str, int]) -> dict[str, tuple[int, ...]]:
+    """Each tensor's shape in the network of these sizes, in model.parameters() order (built on "meta": no memory)."""
+    with torch.device("meta"):
+        return {name: tuple(tensor.shape) for name, tensor in NeuralNetwork(**sizes).state_dict().items()}
+
+
+def whole_tensor(value: Any, shape: tuple[int, ...]) -> bool:
+    """Whether a loaded value is a float tensor of `shape` backed by all its values (not a stride-0 view of a few)."""
+    fits = isinstance(value, torch.Tensor) and value.layout == torch.strided and value.is_floating_point()
+    return fits and tuple(value.shape) == shape and value.untyped_storage().nbytes() >= value.nbytes
+
+
+def check_sizes(path: Path, state: dict[str, Any]) -> None:
+    """Check the stored layer sizes against the course's cap and against the stored tensors."""
+    sizes, weights = state.get("sizes"), state.get("model_state")
+    try:
+        fits = len(sizes) == 3 and all(type(n) is int and 1 <= n <= MAX_HIDDEN for n in sizes.values())
+        expected = expected_shapes(sizes) if fits else {}
+        fits = fits and weights.keys() == expected.keys()
+        fits = fits and all(whole_tensor(weights[name], shape) for name, shape in expected.items())
+    except (TypeError, AttributeError):
+        fits = False
+    if not fits:
+        raise CheckpointError(
+            f"{path} holds weights of another shape than the lesson's network (its stored sizes {short(sizes)} do "
+            f"not match its tensors, or exceed {MAX_HIDDEN}): {RETRAIN}"
+        )
+
+
+def check_optimizer(path: Path, state: dict[str, Any]) -> None:
+    """Refuse momentum buffers that are not their parameters' shape, or stride-0 views, and non-numeric settings."""
+    stored = state.get("optimizer_state")
+    if stored is None:
+        return
+    shapes = list(expected_shapes(state["sizes"]).values())
+    try:
+        groups = stored["param_groups"]
+        indices = [index for group in groups for index in group["params"]]
+        buffers = {index: entry.get("momentum_buffer") for index, entry in stored["state"].items()}
+        fits = indices == list(range(len(shapes))) and set(buffers) <= set(indices)
+        fits = fits and all(buffers.get(i) is None or whole_tensor(buffers[i], shape) for i, shape in enumerate(shapes))
+        fits = fits and all(plain(v) and type(v) is not str for g in groups for k, v in g.items() if k != "params")
+    except (TypeError, KeyError, AttributeError, RuntimeError):
+        fits = False
+    if not fits:
+        raise CheckpointError(
+            f"{path} holds an optimizer state that does not fit its network (a momentum buffer of another shape, or "
+            f"a stride-0 view), which the course never writes: {RETRAIN}"
+        )
+
+
+def history_fault(history: Any) -> str | None:
+    """What is wrong with a training history, if anything: it maps names to equal-length lists of numbers."""
+    fits = isinstance(history, dict) and all(isinstance(name, str) for name in history)
+    fits = fits and all(isinstance(values, list) and len(values) <= MAX_HISTORY for values in history.values())
+    if not fits or not all(type(v) in (int, float) for values in history.values() for v in values):
+        return "is not lists of numbers"
+    lengths = {name: len(values) for name, values in history.items()}
+    if len(set(lengths.values())) > 1:
+        return f"has lists of different lengths ({short(lengths)})"
+    return None
+
+
+def check_history(path: Path, state: dict[str, Any]) -> None:
+    """A stored history is a dict of equal-length flat lists of numbers: anything else is refused."""
+    fault = state.get("history") is not None and history_fault(state["history"])
+    if fault:
+        raise CheckpointError(
+            f"{path} holds a training history that {fault}, which the course never writes (a crafted file?): {RETRAIN}"
+        )
 
 
 def plain(value: Any) -> bool:
@@ -211,196 +344,16 @@ def check_training_state(path: Path, state: dict[str, Any]) -> None:
         raise CheckpointError(f"{path} names its dataset {short(dataset)}, which the course never writes: {RETRAIN}")
 
 
-def history_fault(history: Any) -> str | None:
-    """What is wrong with a training history, if anything: it maps names to equal-length lists of numbers."""
-    fits = isinstance(history, dict) and all(isinstance(name, str) for name in history)
-    fits = fits and all(isinstance(values, list) and len(values) <= MAX_HISTORY for values in history.values())
-    if not fits or not all(type(v) in (int, float) for values in history.values() for v in values):
-        return "is not lists of numbers"
-    lengths = {name: len(values) for name, values in history.items()}
-    if len(set(lengths.values())) > 1:
-        return f"has lists of different lengths ({short(lengths)})"
-    return None
-
-
-def check_history(path: Path, history: Any) -> None:
-    """A history is a dict of equal-length flat lists of numbers: anything else is refused."""
-    fault = history is not None and history_fault(history)
-    if fault:
-        raise CheckpointError(
-            f"{path} holds a training history that {fault}, which the course never writes (a crafted file?): {RETRAIN}"
-        )
-
-
-def without_wrappers(model_state: dict[str, Any]) -> dict[str, Any]:
-    """A state_dict with the prefixes that wrappers add removed (DataParallel's, DDP's, torch.compile's)."""
-    return {
-        name[WRAPPER_PREFIXES.match(name).end() :] if isinstance(name, str) else name: tensor
-        for name, tensor in model_state.items()
-    }
-
-
-def check_normalization(path: Path, state: dict[str, Any]) -> None:
-    """Refuse a network trained on inputs normalised differently from the course's (its predictions would be off)."""
-    stored = state.get("normalization")
-    ours = {"mean": NORMALIZE_MEAN, "std": NORMALIZE_STD}
-    if stored is not None and stored != ours:
-        raise CheckpointError(
-            f"{path} was trained on inputs normalised with {short(stored)}, not the course's {ours}: its predictions "
-            "here would be wrong; train it again with the course's normalisation"
-        )
-
-
-def expected_shapes(sizes: Any) -> dict[str, tuple[int, ...]]:
-    """The shape of each of the lesson network's tensors, in model.parameters() order, for its stored `sizes`."""
-    hidden1, hidden2, classes = (sizes[key] for key in ("hidden1", "hidden2", "num_classes"))
-    shapes = [(hidden1, 784), (hidden1,), (hidden2, hidden1), (hidden2,), (classes, hidden2), (classes,)]
-    return dict(zip(PARAMETERS, shapes, strict=True))
-
-
-def check_sizes(path: Path, state: dict[str, Any]) -> None:
-    """Check the stored layer sizes against a sane cap and against the stored tensors, before any network is built."""
-    sizes, weights = state.get("sizes"), state["model_state"]
-    try:
-        expected = expected_shapes(sizes)
-        fits = all(type(n) is int and 1 <= n <= MAX_STORED_SIZE for n in sizes.values()) and len(sizes) == 3
-        fits = fits and weights.keys() == expected.keys()
-        fits = fits and all(tuple(weights[name].shape) == shape for name, shape in expected.items())
-        fits = fits and all(holds_its_data(weights[name]) for name in expected)
-    except (TypeError, KeyError, AttributeError):
-        fits = False
-    if not fits:
-        raise CheckpointError(
-            f"{path} holds weights of another shape than the lesson's network (its stored sizes {short(sizes)} do "
-            f"not match its tensors, or exceed {MAX_STORED_SIZE}): {RETRAIN}"
-        )
-
-
-def check_optimizer(path: Path, state: dict[str, Any]) -> None:
-    """Refuse momentum buffers that are not their parameters' shape, or stride-0 views, and non-numeric settings."""
-    stored = state.get("optimizer_state")
-    if stored is None:
-        return
-    shapes = list(expected_shapes(state["sizes"]).values())
-    try:
-        groups = stored["param_groups"]
-        indices = [index for group in groups for index in group["params"]]
-        buffers = {index: entry.get("momentum_buffer") for index, entry in stored["state"].items()}
-        fits = indices == list(range(len(shapes))) and set(buffers) <= set(indices)
-        fits = fits and all(fits_momentum(buffers.get(index), shape) for index, shape in enumerate(shapes))
-        fits = fits and all(plain(v) and type(v) is not str for g in groups for k, v in g.items() if k != "params")
-    except (TypeError, KeyError, AttributeError, RuntimeError):
-        fits = False
-    if not fits:
-        raise CheckpointError(
-            f"{path} holds an optimizer state that does not fit its network (a momentum buffer of another shape, or "
-            f"a stride-0 view), which the course never writes: {RETRAIN}"
-        )
-
-
-def fits_momentum(buffer: Any, shape: tuple[int, ...]) -> bool:
-    """Whether a stored momentum buffer is absent, or a tensor of `shape` backed by all its values."""
-    return buffer is None or (holds_its_data(buffer) and tuple(buffer.shape) == shape)
-
-
-def holds_its_data(tensor: Any) -> bool:
-    """Whether a loaded tensor is backed by as many values as it shows (not a stride-0 view of a few)."""
-    if not isinstance(tensor, torch.Tensor) or tensor.layout != torch.strided:
-        return False
-    return tensor.untyped_storage().nbytes() >= tensor.numel() * tensor.element_size()
-
-
-def torch_zip(head: bytes) -> bool:
-    """Whether a file's first bytes are a zip's whose first entry is `<folder>/data.pkl`, as torch.save writes."""
-    if not head.startswith(b"PK\x03\x04") or len(head) < 30:
-        return False
-    name = head[30 : 30 + int.from_bytes(head[26:28], "little")]
-    return name == b"data.pkl" or name.endswith(b"/data.pkl")
-
-
-def check_archive(path: Path) -> None:
-    """Refuse a file that is no torch.save file at all, and one that would unpack to more than its size on disk."""
-    with open(path, "rb") as file:
-        head = file.read(4096)
-    if head[:1] == b"\x80" and LEGACY_MAGIC in head[:32]:
-        return  # torch.save's older format: torch.load says what is wrong with it, if anything
-    if not torch_zip(head):  # not the course's: say so, and never advise deleting it
-        what = "a zip, but not torch.save's" if head[:2] == b"PK" else "not a PyTorch file" if head else "an empty file"
-        raise CheckpointError(f"{path} is not a checkpoint of this course ({what}): pass the model.pt training wrote")
-    try:
-        with zipfile.ZipFile(path) as archive:
-            entries = archive.infolist()
-    except zipfile.BadZipFile:
-        return  # a torch.save archive cut short: torch.load says so
-    # torch.save never compresses: a compressed entry is crafted, to unpack to far more than the file's size
-    packed = [entry.filename for entry in entries if entry.compress_type != zipfile.ZIP_STORED]
-    if packed or sum(entry.file_size for entry in entries) > path.stat().st_size:
-        raise CheckpointError(
-            f"{path} holds compressed entries, which torch.save never writes (a crafted file?): {RETRAIN}"
-        )
-
-
-def _load_weights_only(path: Path) -> Any:
-    """torch.load(path, weights_only=True), with every way it can fail turned into a CheckpointError."""
-    if path.is_dir():
-        if (path / "model.pt").is_file():
-            raise CheckpointError(f"checkpoint {path} is a folder, not a file: pass {path / 'model.pt'}")
-        raise CheckpointError(f"checkpoint {path} is a folder, not a file: pass the model.pt that training wrote")
-    if not path.exists():
-        raise CheckpointError(f"checkpoint {path} does not exist: check the path, or train a model first")
-    if not path.is_file():
-        raise CheckpointError(
-            f"checkpoint {path} is {kind_of(path.resolve())}, not a file: pass the model.pt training wrote"
-        )
-    try:
-        check_archive(path)
-        with warnings.catch_warnings():  # e.g. "Detected pickle protocol 4": the error below says it all
-            warnings.simplefilter("ignore")
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except CheckpointError:
-        raise
-    except pickle.UnpicklingError as error:
-        if "unsupported global" not in str(error).lower():
-            raise CheckpointError(f"{path} {UNREADABLE}: {RETRAIN}") from None
-        raise CheckpointError(
-            f"{path} holds Python objects besides weights, which are not loaded for safety (weights_only=True): "
-            "save model.state_dict() rather than the model, or train again"
-        ) from None
-    except PermissionError:
-        raise CheckpointError(f"cannot read checkpoint {path} (permission denied): fix its permissions") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, IndexError, KeyError, TypeError):
-        raise CheckpointError(f"{path} {UNREADABLE}: {RETRAIN}") from None
-
-
-def sizes_from_state(path: Path, model_state: dict[str, torch.Tensor]) -> dict[str, int]:
-    """Layer sizes read off the weight shapes of a bare state_dict."""
-    try:
-        shapes = {name: tuple(model_state[f"{name}.weight"].shape) for name in ("fc1", "fc2", "fc3")}
-    except (KeyError, AttributeError):
-        raise CheckpointError(
-            f"{path} is a state_dict, but not of the lesson's network (fc1, fc2, fc3): pass one saved from "
-            "mnist_tutorial.NeuralNetwork"
-        ) from None
-    return {"hidden1": shapes["fc1"][0], "hidden2": shapes["fc2"][0], "num_classes": shapes["fc3"][0]}
-
-
 def model_from_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> NeuralNetwork:
-    """Rebuild the network the checkpoint describes and load its weights, or say why they do not fit."""
-    try:
-        model = NeuralNetwork(**state["sizes"])
-        model.load_state_dict(state["model_state"])
-    except (KeyError, TypeError, ValueError, RuntimeError) as error:
-        detail = str(error).strip().splitlines()[-1].strip().rstrip(".")
-        raise CheckpointError(
-            f"{path} holds weights of another shape than the lesson's network ({detail}): {RETRAIN}"
-        ) from None
+    """Rebuild the network that a loaded checkpoint describes, with its weights."""
+    model = NeuralNetwork(**state["sizes"])
+    model.load_state_dict(state["model_state"])  # load_checkpoint checked every name and shape
     return model
 
 
 def load_model(path: str | os.PathLike) -> NeuralNetwork:
     """The trained NeuralNetwork stored at `path`, on the CPU, in eval mode."""
-    model = model_from_checkpoint(path, load_checkpoint(path))
-    return model.eval()
+    return model_from_checkpoint(path, load_checkpoint(path)).eval()
 
 
 def describe(state: dict[str, Any]) -> str:

@@ -18,16 +18,13 @@ NORMALIZE_MEAN = 0.5
 NORMALIZE_STD = 0.5
 EVAL_BATCH_SIZE = 10_000  # evaluation has no gradients to keep, so one large batch is fastest
 
-# How the training loop runs, not what it computes (measured on 2 shared cores, 60k images, batch 64:
-# see benchmarks/README.md). train.py applies them.
-CPU_THREADS = 1  # CPU threads while training; None leaves PyTorch's default (one per core).
-# At batch 64 every matrix product is tiny (~0.1 ms), and each of the ~7,500 per epoch hands work to the
-# other threads and waits for them. On idle cores two threads save a quarter (0.35 s vs 0.46 s per epoch);
-# while any other program keeps a core busy, every wait lasts a scheduler slice: 4 s to 48 s per epoch.
-# One thread also gives the same numbers whatever the core count: the thread count changes how sums split.
+# CPU threads while training (None: PyTorch's one per core). At batch 64 each matrix product is tiny (~0.1 ms) and
+# hands work to the other threads and waits: two save a quarter on idle cores, but while another program keeps a core
+# busy each wait lasts a scheduler slice (4 s to 48 s per epoch; benchmarks/README.md). One thread also gives the same
+# numbers whatever the core count, which changes how sums split.
+CPU_THREADS = 1
 
-# Where files go. In a checkout (pyproject.toml beside the package) they go into the project's data/ and build/;
-# installed from a wheel, into data/ and build/ under the folder the program or notebook runs in.
+# Where files go: data/ and build/ in the checkout (pyproject.toml beside the package), else in the current folder.
 PACKAGE_DIR = Path(__file__).resolve().parent
 IN_CHECKOUT = (PACKAGE_DIR.parent / "pyproject.toml").is_file()
 PROJECT_ROOT = PACKAGE_DIR.parent if IN_CHECKOUT else Path.cwd()
@@ -36,7 +33,7 @@ BUILD_DIR = PROJECT_ROOT / "build"  # checkpoints and figures the notebooks writ
 RUN_DIR = Path("runs/latest")  # where `mnist-tutorial train` writes, relative to where it runs
 SAMPLE_ROOT = PACKAGE_DIR / "datasets" / "sample"  # the embedded sample, inside the package so that wheels carry it
 
-# Environment variables, read in exactly one place each (sources.py, train.py and progress.py).
+# Environment variables, each read in one place (sources.py, train.py, progress.py).
 OFFLINE_ENV = "MNIST_TUTORIAL_OFFLINE"  # "1": never touch the network
 SOURCE_ENV = "MNIST_TUTORIAL_SOURCE"  # auto | full | sample
 PROGRESS_ENV = "MNIST_TUTORIAL_PROGRESS"  # auto | bar | text | none

@@ -1,8 +1,7 @@
-"""The package's own exceptions, and how their messages are put into a reader's words.
+"""The package's exceptions, and their messages in a reader's words.
 
-A message names what was wrong and how to fix it in the library's terms: arguments in backticks, such as
-`data_dir` or `source="sample"`. Each face (the command line, the playground form) keeps one mapping from those
-names to its own words and renders messages with `in_words`.
+A message names what was wrong and how to fix it in the library's terms, arguments in backticks (`data_dir`,
+`source="sample"`); each face (the command line, the playground form) renders them through its own mapping (in_words).
 """
 
 import functools
@@ -46,12 +45,11 @@ Function = TypeVar("Function", bound=Callable)
 def keywords_only(function: Function) -> Function:
     """Refuse positional arguments to an entry point that takes keywords only, naming the keywords to use."""
     parameters = inspect.signature(function).parameters.items()
-    required = [name for name, parameter in parameters if parameter.default is parameter.empty]
+    spelled = ", ".join(f"{name}=..." for name, p in parameters if p.default is p.empty) or "name=value, ..."
 
     @functools.wraps(function)
     def checked(*args, **kwargs):
         if args:
-            spelled = ", ".join(f"{name}=..." for name in required) or "name=value, ..."
             raise ConfigError(
                 f"{function.__name__}() takes its arguments by name, got {len(args)} without one: "
                 f"call {function.__name__}({spelled})"
@@ -65,16 +63,15 @@ ARGUMENT = re.compile(r"`(\w+)(?:=([^`]*))?`")
 
 
 def in_words(message: str, words: Mapping[str, str]) -> str:
-    """`message` with each `name` or `name=value` it mentions rendered through `words` ("name" -> "--flag").
+    """`message` with each `name` or `name=value` that `words` knows rendered in its words ("name" -> "--flag").
 
-    `num_epochs=0` becomes "--epochs 0" and `source="sample"` becomes "--source sample"; names that
-    `words` does not know keep their backticks.
+    With the CLI's words `num_epochs=0` becomes "--epochs 0" and `source="sample"` "--source sample".
     """
 
     def render(match: re.Match) -> str:
-        name, value = match.group(1), match.group(2)
+        name, value = match.groups()
         if name not in words:
             return match.group(0)
-        return words[name] if value is None else f"{words[name]} {value.strip(chr(34) + chr(39))}"
+        return words[name] if value is None else words[name] + " " + value.strip("\"'")
 
     return ARGUMENT.sub(render, message)

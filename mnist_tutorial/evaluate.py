@@ -31,12 +31,8 @@ def evaluate(model: nn.Module, loader: Iterable, *, device: str | torch.device =
 def predict(
     model: nn.Module, loader: Iterable | torch.Tensor, *, device: str | torch.device = "cpu"
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Class probabilities (N, 10), and true labels (N,) or None, on the CPU, for a loader or for images.
-
-    `loader` is a loader of (inputs, labels) batches, or a tensor of images: uint8 pixels 0-255, shaped (28, 28)
-    or (N, 28, 28), which are normalised as the lesson does (labels are then None). Float images are refused,
-    since their scale is unknown: pass the uint8 pixels, or a loader.
-    """
+    """Class probabilities (N, 10) and true labels (N,) on the CPU, for a loader of (inputs, labels) batches; for
+    uint8 images (28, 28) or (N, 28, 28), normalised here as the lesson does, the labels are None."""
     model.eval()
     if isinstance(loader, torch.Tensor):
         images = as_image_batch(loader)
@@ -51,7 +47,7 @@ def predict(
 
 
 def as_image_batch(images: torch.Tensor) -> torch.Tensor:
-    """uint8 images of shape (28, 28) or (N, 28, 28) as (N, 28, 28), or a ConfigError saying what to pass."""
+    """uint8 images (28, 28) or (N, 28, 28) as (N, 28, 28); float ones are refused, their scale being unknown."""
     if images.dtype != torch.uint8:
         raise ConfigError(
             f"`images` are {images.dtype}, but predict takes the uint8 pixels (0-255) and normalises them as the "

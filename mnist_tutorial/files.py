@@ -1,4 +1,4 @@
-"""Atomic file writes: a reader sees the old file or the whole new one, never half of one, and never a planted link."""
+"""Path arguments and atomic writes: a reader sees the old file or the whole new one, never a planted link's target."""
 
 import contextlib
 import errno
@@ -12,10 +12,14 @@ from pathlib import Path
 
 from .errors import ConfigError, OutputError
 
-# A write in progress takes seconds: a temporary this old was left by a writer that crashed.
-STALE_SECONDS = 3600
-# A pid not running here may still be a writer in another container or on another host sharing the folder.
-DEAD_PID_SECONDS = 60
+STALE_SECONDS = 3600  # a write takes seconds: a temporary file this old was left by a writer that crashed
+DEAD_PID_SECONDS = 60  # a pid not running here may be a writer in another container sharing the folder: wait a bit
+KINDS = (
+    (stat.S_ISLNK, "a symlink"),
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISSOCK, "a socket"),
+)
 
 
 def quoted(argument: str) -> str:
@@ -38,16 +42,8 @@ def path_argument(name: str, value: object) -> Path:
     return Path(os.fsdecode(value)).expanduser()
 
 
-KINDS = (
-    (stat.S_ISLNK, "a symlink"),
-    (stat.S_ISDIR, "a folder"),
-    (stat.S_ISFIFO, "a FIFO"),
-    (stat.S_ISSOCK, "a socket"),
-)
-
-
 def kind_from(status: os.stat_result) -> str | None:
-    """What a file with this status is, unless a regular file of one name ("a symlink", "a hard link", "a device")."""
+    """What a file of this status is, unless a regular file of one name ("a symlink", "a hard link", "a device")."""
     if stat.S_ISREG(status.st_mode):
         return "a hard link" if status.st_nlink > 1 else None
     return next((word for test, word in KINDS if test(status.st_mode)), "a device")
@@ -72,39 +68,18 @@ def refuse_planted(path: Path, argument: str = "path") -> None:
 
 
 def temporary_beside(target: Path) -> Path:
-    """Create an empty, hidden temporary file in `target`'s folder, with the usual permissions (0666 - umask)."""
+    """A new empty hidden file in `target`'s folder, with the usual permissions (0666 less the umask; mkstemp: 0600)."""
     while True:  # the pid makes the name its writer's own, and tells later writers whether it still runs
         tmp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-        try:
+        with contextlib.suppress(FileExistsError):
             os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
             return tmp
-        except FileExistsError:
-            continue
-
-
-def fsync_folder(folder: Path) -> None:
-    """Make a rename in `folder` durable (POSIX); a no-op where folders cannot be opened (Windows)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 @contextlib.contextmanager
 def atomic_paths(paths: list[str | os.PathLike], *, argument: str = "path") -> Iterator[list[Path]]:
     """Yield a temporary path beside each of `paths`; once the body is done, fsync them all, then rename each over
-    its path. A planted symlink, hard link, FIFO or folder at a path is refused.
-
-    Every file is whole before any is replaced, so a full disk leaves the old set as it was. Each temporary lives in
-    its target's folder, so that os.replace is an atomic rename, and all are removed if the body raises (including
-    KeyboardInterrupt).
-    """
+    its path, so a failure (a full disk, KeyboardInterrupt) leaves the old set whole and no temporary behind."""
     targets = [path_argument(argument, path) for path in paths]
     for target in targets:
         refuse_planted(target, argument)
@@ -115,16 +90,21 @@ def atomic_paths(paths: list[str | os.PathLike], *, argument: str = "path") -> I
             temporaries.append(temporary_beside(target))
         yield temporaries
         for tmp in temporaries:
-            with open(tmp, "rb+") as f:
-                os.fsync(f.fileno())
+            with open(tmp, "rb+") as file:
+                os.fsync(file.fileno())
         for tmp, target in zip(temporaries, targets, strict=True):
-            os.replace(tmp, target)
+            os.replace(tmp, target)  # atomic: each temporary lives in its target's folder
     except BaseException:
         for tmp in temporaries:
             tmp.unlink(missing_ok=True)
         raise
     for folder in dict.fromkeys(target.parent for target in targets):
-        fsync_folder(folder)
+        with contextlib.suppress(OSError):  # make the renames durable; Windows cannot open a folder
+            descriptor = os.open(folder, os.O_RDONLY)
+            try:
+                os.fsync(descriptor)
+            finally:
+                os.close(descriptor)
 
 
 @contextlib.contextmanager
@@ -155,39 +135,30 @@ def running(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except (OSError, OverflowError):  # another user's process, or no pid at all
-        return True
+        pass
     return True
 
 
-def left_by_a_crash(path: Path, pid: str | None) -> bool:
+def left_by_a_crash(entry: os.DirEntry, pid: str | None) -> bool:
     """Whether a temporary file's writer is gone: it is an hour old, or its pid has not run here for a minute."""
-    try:
-        status = os.lstat(path)
-    except FileNotFoundError:
+    if not entry.is_file(follow_symlinks=False):
         return False
-    if not stat.S_ISREG(status.st_mode):
-        return False
-    age = time.time() - status.st_mtime
+    age = time.time() - entry.stat(follow_symlinks=False).st_mtime
     return age > STALE_SECONDS or (pid is not None and age > DEAD_PID_SECONDS and not running(int(pid)))
 
 
-def remove_stale_temporaries(target: str | os.PathLike) -> list[Path]:
-    """Delete the temporary files that crashed writes of `target` left in its folder; returns what went.
+def remove_stale_temporaries(target: Path) -> None:
+    """Delete the temporary files of `target` that crashed writers left, never another running writer's.
 
-    Only names of this module's own pattern for this target (".<name>.[<pid>.]<8 hex digits>.tmp") are touched, and
-    only those whose writer is gone: another process writing the same target keeps its own.
+    Only temporary_beside's names for this target are touched: ".<name>.[<pid>.]<8 hex digits>.tmp".
     """
-    target = Path(target)
     pattern = re.compile(rf"\.{re.escape(target.name)}\.(?:(?P<pid>\d+)\.)?[0-9a-f]{{8}}\.tmp")
-    removed = []
     with contextlib.suppress(OSError):  # a folder that cannot be listed holds nothing to clean up
         for entry in os.scandir(target.parent):
             match = pattern.fullmatch(entry.name)
-            if match and left_by_a_crash(Path(entry.path), match["pid"]):
-                with contextlib.suppress(FileNotFoundError):
+            with contextlib.suppress(OSError):  # one gone meanwhile was removed by another writer
+                if match and left_by_a_crash(entry, match["pid"]):
                     os.unlink(entry.path)
-                    removed.append(Path(entry.path))
-    return removed
 
 
 def write_failure(error: OSError) -> str:

@@ -3,6 +3,8 @@
 import math
 from dataclasses import dataclass, field
 
+METRICS = ("train_loss", "test_loss", "test_accuracy", "seconds")  # one list each, one entry per epoch
+
 
 @dataclass
 class History:
@@ -26,23 +28,18 @@ class History:
         self.seconds.append(seconds)
 
     def to_dict(self) -> dict[str, list[float]]:
-        return {
-            "train_loss": self.train_loss,
-            "test_loss": self.test_loss,
-            "test_accuracy": self.test_accuracy,
-            "seconds": self.seconds,
-        }
-
-    @classmethod
-    def of_loop(cls, train_loss: list[float], test_accuracy: float) -> "History":
-        """The record of a hand-written loop: its epochs' losses, and the test accuracy measured once at the end.
-
-        Epochs it did not test hold NaN, so every list keeps one entry per epoch.
-        """
-        untested = [math.nan] * max(len(train_loss) - 1, 0)
-        tested = [*untested, test_accuracy] if train_loss else []
-        return cls(list(train_loss), [math.nan] * len(train_loss), tested, [math.nan] * len(train_loss))
+        return {name: getattr(self, name) for name in METRICS}
 
     @classmethod
     def from_dict(cls, values: dict[str, list[float]]) -> "History":
-        return cls(**{key: list(values[key]) for key in cls().to_dict()})
+        return cls(**{name: list(values[name]) for name in METRICS})
+
+    @classmethod
+    def of_loop(cls, train_loss: list[float], test_accuracy: float) -> "History":
+        """The record of a hand-written loop: its epochs' losses, and the accuracy it tested once, at the end.
+
+        Whatever it did not measure is NaN, so every list keeps one entry per epoch.
+        """
+        untested = [math.nan] * len(train_loss)
+        tested = [*untested[1:], test_accuracy] if train_loss else []
+        return cls(list(train_loss), untested, tested, list(untested))

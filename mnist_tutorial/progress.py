@@ -1,8 +1,5 @@
-"""Showing training as it happens: progress bars in a notebook, plain lines elsewhere.
-
-In JupyterLab the bars are tqdm's widgets (tqdm.auto picks them inside a kernel); in a terminal, under
-nbconvert/nbval with MNIST_TUTORIAL_PROGRESS=text, or in CI, training prints one plain line per epoch.
-"""
+"""Training as it happens: tqdm's bars in a notebook, one plain line per epoch elsewhere (or as $MNIST_TUTORIAL_PROGRESS
+says: nbval runs set text)."""
 
 import os
 import sys
@@ -14,8 +11,6 @@ from .defaults import PROGRESS_ENV
 if TYPE_CHECKING:
     from .history import History
 
-PROGRESS_SETTINGS = ("auto", "bar", "text", "none")
-
 
 def in_notebook() -> bool:
     """True inside a Jupyter kernel (JupyterLab, nbclient), False in a terminal or script."""
@@ -25,25 +20,22 @@ def in_notebook() -> bool:
 
 def progress_setting() -> str:
     """$MNIST_TUTORIAL_PROGRESS: auto (bars in a notebook, lines elsewhere), bar, text, or none (quiet)."""
-    setting = os.environ.get(PROGRESS_ENV, "auto").strip().lower() or "auto"
-    return setting if setting in PROGRESS_SETTINGS else "auto"
+    setting = os.environ.get(PROGRESS_ENV, "").strip().lower()
+    return setting if setting in ("bar", "text", "none") else "auto"
 
 
 def bars_wanted(enabled: bool | None) -> bool:
-    """Explicit choice first, then $MNIST_TUTORIAL_PROGRESS (bar, or text/none), then: bars in a notebook."""
+    """Explicit choice first, then $MNIST_TUTORIAL_PROGRESS, then: bars in a notebook."""
     if enabled is not None:
         return enabled
     setting = progress_setting()
-    if setting != "auto":
-        return setting == "bar"
-    return in_notebook()
+    return in_notebook() if setting == "auto" else setting == "bar"
 
 
 class Progress:
-    """An epoch bar and a batch bar (tqdm.auto: widgets in a notebook), plus a summary line per epoch.
+    """An epoch bar and a batch bar (tqdm.auto: widgets in a notebook), and a summary line per epoch.
 
-    Use it as a context manager: leaving the block closes both bars, whether training finished, was
-    interrupted (the bars stay visible, in red, where they stopped) or failed.
+    Leaving its `with` block closes both bars, however training ended (an interrupted one stays showing, in red).
     """
 
     def __init__(self, *, enabled: bool | None, num_epochs: int, start: int = 0) -> None:
@@ -62,43 +54,36 @@ class Progress:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close both bars (idempotent). A bar short of its total is left showing, marked as stopped."""
         for bar in (self.batch_bar, self.epoch_bar):
             if bar is not None:
                 bar.close()
         self.batch_bar = self.epoch_bar = None
 
     def batches(self, loader: Iterable, epoch: int) -> Iterable:
-        """`loader`, counted on the batch bar when bars are on."""
-        if not self.enabled:
-            return loader
-        return self._counted(loader, epoch)
+        """`loader` itself, or with bars on, its batches counted on the batch bar."""
+        return self._counted(loader, epoch) if self.enabled else loader
 
     def _counted(self, loader: Iterable, epoch: int) -> Iterator:
         # One batch bar for the whole run, reset each epoch: a notebook shows two bars, not one per epoch.
         total = len(loader) if hasattr(loader, "__len__") else None
         if self.batch_bar is None:
-            self.batch_bar = self.tqdm(total=total, desc=f"epoch {epoch}", unit="batch", leave=False)
-        else:
-            self.batch_bar.reset(total=total)
-            self.batch_bar.set_description(f"epoch {epoch}")
+            self.batch_bar = self.tqdm(total=total, unit="batch", leave=False)
+        self.batch_bar.reset(total=total)
+        self.batch_bar.set_description(f"epoch {epoch}")
         for batch in loader:
             yield batch
             self.batch_bar.update(1)
 
     def epoch_done(self, history: "History") -> None:
-        line = (
+        """Print the epoch's line; step the epoch bar."""
+        if self.epoch_bar is not None:
+            self.epoch_bar.update(1)
+            self.epoch_bar.set_postfix(loss=f"{history.train_loss[-1]:.3f}")
+        self.write(
             f"Epoch {history.epochs}/{self.num_epochs}: train loss {history.train_loss[-1]:.3f}, "
             f"test loss {history.test_loss[-1]:.3f}, test accuracy {history.test_accuracy[-1]:.2%} "
             f"({history.seconds[-1]:.1f} s)"
         )
-        if self.epoch_bar is not None:
-            self.epoch_bar.update(1)
-            self.epoch_bar.set_postfix(loss=f"{history.train_loss[-1]:.3f}")
-        self.write(line)
 
     def write(self, line: str) -> None:
         """Print a line of the run's log: above the bars when they are on, rather than through them."""

@@ -24,36 +24,27 @@ BATCHES = [
 ]
 
 
-def test_evaluate_averages_loss_and_accuracy_over_every_image_of_every_batch():
+def test_evaluate_and_predict_cover_every_image_of_every_batch_in_order():
     loss, accuracy = evaluate(nn.Identity(), BATCHES)
     by_hand = [math.log(1 + math.exp(-2)), math.log(1 + math.exp(3)), math.log(2)]  # -log softmax of the truth
     assert loss == pytest.approx(sum(by_hand) / 3)
     assert accuracy == pytest.approx(1 / 3)  # argmax of [1, 1] is 0, so only the first image is right
-
-
-def test_predict_returns_probabilities_and_labels_in_order():
     probabilities, labels = predict(nn.Identity(), BATCHES)
-    assert labels.tolist() == [0, 0, 1]
-    assert probabilities.shape == (3, 2)
-    assert torch.allclose(probabilities.sum(dim=1), torch.ones(3))
-    assert probabilities[2].tolist() == [0.5, 0.5]
+    assert labels.tolist() == [0, 0, 1] and probabilities.shape == (3, 2) and probabilities[2].tolist() == [0.5, 0.5]
+    torch.testing.assert_close(probabilities.sum(dim=1), torch.ones(3))  # float rounding: a few ulps of 1
 
 
-def test_confusion_matrix_by_hand():
+def test_confusion_matrix_and_per_class_accuracy_by_hand():
     predictions = torch.tensor([0, 1, 1, 2, 2, 2])
     labels = torch.tensor([0, 1, 2, 2, 2, 0])
-    expected = torch.tensor(
-        [
-            [1, 0, 1],  # true 0: predicted 0 once, 2 once
-            [0, 1, 0],  # true 1: predicted 1
-            [0, 1, 2],  # true 2: predicted 1 once, 2 twice
-        ]
-    )
-    assert torch.equal(confusion_matrix(predictions, labels, num_classes=3), expected)
-
-
-def test_per_class_accuracy_by_hand_and_for_an_absent_class():
-    confusion = torch.tensor([[1, 0, 1, 0], [0, 1, 0, 0], [0, 1, 2, 0], [0, 0, 0, 0]])
+    confusion = confusion_matrix(predictions, labels, num_classes=4)
+    expected = [
+        [1, 0, 1, 0],  # true 0: predicted 0 once, 2 once
+        [0, 1, 0, 0],  # true 1: predicted 1
+        [0, 1, 2, 0],  # true 2: predicted 1 once, 2 twice
+        [0, 0, 0, 0],  # no 3 at all
+    ]
+    assert confusion.tolist() == expected
     assert per_class_accuracy(confusion).tolist() == pytest.approx([0.5, 1.0, 2 / 3, 0.0])
 
 
@@ -87,19 +78,15 @@ def test_predict_takes_uint8_images_and_normalises_them_as_the_lesson_does():
 
 
 @pytest.mark.parametrize(
-    ("images", "complaint"),
+    ("call", "complaint"),
     [
-        (torch.rand(28, 28), "are torch.float32, but predict takes the uint8 pixels"),
-        (torch.zeros(3, 784, dtype=torch.uint8), r"have shape \(3, 784\): pass one \(28, 28\) image"),
+        (lambda: predict(NeuralNetwork(), torch.rand(28, 28)), "are torch.float32, but predict takes the uint8 pixels"),
+        (lambda: predict(NeuralNetwork(), torch.zeros(3, 784, dtype=torch.uint8)),
+         r"have shape \(3, 784\): pass one \(28, 28\) image"),
+        (lambda: evaluate(NeuralNetwork(), []), "`loader` yielded no images to evaluate"),
+        (lambda: predict(NeuralNetwork(), []), "`loader` yielded no images to predict"),
     ],
-)
-def test_predict_refuses_images_it_cannot_read_in_a_sentence(images, complaint):
+)  # fmt: skip
+def test_what_cannot_be_evaluated_is_refused_in_a_sentence(call, complaint):
     with pytest.raises(ConfigError, match=complaint):
-        predict(NeuralNetwork(), images)
-
-
-def test_evaluate_and_predict_refuse_an_empty_loader():
-    with pytest.raises(ConfigError, match="`loader` yielded no images to evaluate"):
-        evaluate(NeuralNetwork(), [])
-    with pytest.raises(ConfigError, match="`loader` yielded no images to predict"):
-        predict(NeuralNetwork(), [])
+        call()

@@ -2,7 +2,9 @@
 
 import errno
 import os
+import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -49,8 +51,27 @@ def test_a_failure_keeps_the_old_file_and_removes_the_temporary_one(tmp_path, er
     with pytest.raises(type(error)), atomic_path(target) as tmp:
         tmp.write_bytes(b"half")
         raise error
-    assert target.read_bytes() == b"old"
-    assert os.listdir(tmp_path) == ["metrics.json"]
+    assert target.read_bytes() == b"old" and os.listdir(tmp_path) == ["metrics.json"]
+
+
+def test_a_set_of_files_is_replaced_whole_or_not_at_all(tmp_path, monkeypatch):
+    old = {tmp_path / name: f"old {name}".encode() for name in ("a", "b", "c")}
+    for path, data in old.items():
+        path.write_bytes(data)
+    write_files_atomic({path: b"new" for path in old})
+    assert {path.read_bytes() for path in old} == {b"new"}
+    real_write, written = Path.write_bytes, []
+
+    def fills_the_disk_on_the_second(path, data):
+        written.append(path)
+        if len(written) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(path, data)
+
+    monkeypatch.setattr(Path, "write_bytes", fills_the_disk_on_the_second)
+    with pytest.raises(OSError, match="No space left"):
+        write_files_atomic({path: b"newer" for path in old})
+    assert {path.read_bytes() for path in old} == {b"new"} and sorted(os.listdir(tmp_path)) == ["a", "b", "c"]
 
 
 def test_new_files_get_the_usual_permissions_not_private_ones(tmp_path):
@@ -62,30 +83,28 @@ def test_new_files_get_the_usual_permissions_not_private_ones(tmp_path):
     assert (tmp_path / "a").stat().st_mode & 0o777 == 0o644
 
 
-def test_write_bytes_atomic_replaces_the_content(tmp_path):
-    write_bytes_atomic(tmp_path / "a", b"first")
-    write_bytes_atomic(tmp_path / "a", b"second")
-    assert (tmp_path / "a").read_bytes() == b"second"
-
-
 @pytest.mark.parametrize(
-    "value, message",
+    "name, value, message",
     [
-        (None, "`out` is None, not a path: pass a file or folder name as a string"),
-        (64, "`out` is an int, not a path: pass a file or folder name as a string"),
-        ("", "`out` is empty: pass a file or folder name (an unset variable?)"),
+        ("out", None, "`out` is None, not a path: pass a file or folder name as a string"),
+        ("out", 64, "`out` is an int, not a path: pass a file or folder name as a string"),
+        ("out", "", "`out` is empty: pass a file or folder name (an unset variable?)"),
+        ("--report-dir", "", "--report-dir is empty: pass a file or folder name (an unset variable?)"),
     ],
 )
-def test_a_path_argument_that_is_no_path_is_refused_by_its_name(value, message):
-    with pytest.raises(ConfigError) as refused:
-        path_argument("out", value)
-    assert str(refused.value) == message
+def test_a_path_argument_that_is_no_path_is_refused_by_its_name_by_every_writer(tmp_path, name, value, message):
+    for refuse in (lambda: path_argument(name, value), lambda: write_bytes_atomic(value, b"x", argument=name)):
+        with pytest.raises(ConfigError) as refused:
+            refuse()
+        assert str(refused.value) == message
+    assert os.listdir(tmp_path) == []
 
 
 def test_a_path_argument_expands_the_home_folder(monkeypatch, tmp_path):
     monkeypatch.setenv("HOME", str(tmp_path))
-    assert path_argument("out", "~/runs") == tmp_path / "runs"
-    assert path_argument("out", Path("~") / "runs") == tmp_path / "runs"
+    assert path_argument("out", "~/runs") == path_argument("out", Path("~") / "runs") == tmp_path / "runs"
+    write_bytes_atomic("~/a", b"x")
+    assert (tmp_path / "a").read_bytes() == b"x"
 
 
 def test_kind_of_names_what_is_not_a_regular_file(tmp_path):
@@ -123,67 +142,71 @@ def test_a_planted_name_is_refused_and_nothing_is_written_through_it(tmp_path, p
     assert victim.read_text() == "my notes\n" and os.listdir(there.parent) == ["metrics.json"]
 
 
-def test_a_path_is_expanded_and_an_empty_one_refused_by_every_writer(tmp_path, monkeypatch):
-    monkeypatch.setenv("HOME", str(tmp_path))
-    write_bytes_atomic("~/a", b"x")
-    assert (tmp_path / "a").read_bytes() == b"x"
-    with pytest.raises(ConfigError, match=r"^--report-dir is empty: pass a file or folder name"):
-        write_bytes_atomic("", b"x", argument="--report-dir")
+@pytest.mark.parametrize(
+    "name, refusal",
+    [(LOCK_NAME, "`out={out}`: .mnist-tutorial.lock there is a hard link, not the lock file a run makes: remove it "
+                 "(rm -r '{out}/.mnist-tutorial.lock') or choose another `out`"),
+     ("metrics.json", "`out={out}` holds a hard link named metrics.json: move it away or choose another `out`")],
+)  # fmt: skip
+def test_a_hard_link_planted_in_a_runs_folder_is_refused_before_the_run(tmp_path, name, refusal):
+    out, victim = tmp_path / "shared", tmp_path / "notes.txt"
+    out.mkdir()
+    victim.write_text("my notes\n")
+    os.link(victim, out / name)
+    with pytest.raises(OutputError) as refused, OutputLock(out):  # the lock refuses its own name, prepare_out the rest
+        prepare_out(out)
+    assert str(refused.value) == refusal.format(out=out) and victim.read_text() == "my notes\n"
 
 
-def test_a_set_of_files_is_replaced_whole_or_not_at_all(tmp_path, monkeypatch):
-    old = {tmp_path / name: f"old {name}".encode() for name in ("a", "b", "c")}
-    for path, data in old.items():
-        path.write_bytes(data)
-    write_files_atomic({path: b"new" for path in old})
-    assert {path.read_bytes() for path in old} == {b"new"}
-    real_write, written = Path.write_bytes, []
-
-    def fills_the_disk_on_the_second(path, data):
-        written.append(path)
-        if len(written) == 2:
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return real_write(path, data)
-
-    monkeypatch.setattr(Path, "write_bytes", fills_the_disk_on_the_second)
-    with pytest.raises(OSError, match="No space left"):
-        write_files_atomic({path: b"newer" for path in old})
-    assert {path.read_bytes() for path in old} == {b"new"} and sorted(os.listdir(tmp_path)) == ["a", "b", "c"]
+def a_finished_pid() -> int:
+    finished = subprocess.Popen(["true"])
+    finished.wait()
+    return finished.pid
 
 
-def test_a_writer_keeps_another_writers_temporary_file_and_removes_a_crashed_ones(tmp_path):
-    target, crashed = tmp_path / "model.pt", tmp_path / ".model.pt.0123abcd.tmp"
-    crashed.write_bytes(b"half")
-    os.utime(crashed, (time.time() - 7200, time.time() - 7200))
-    with atomic_path(target) as theirs:
+def test_a_writer_removes_only_the_temporaries_whose_writer_is_gone(tmp_path):
+    now, dead, target = time.time(), a_finished_pid(), tmp_path / "model.pt"
+    gone = {
+        ".model.pt.0123abcd.tmp": now - 7200,  # an older version's name, two hours old
+        f".model.pt.{os.getpid()}.0123abcd.tmp": now - 7200,  # an hour old, whoever wrote it
+        f".model.pt.{dead}.deadbeef.tmp": now - 120,  # its writer ended a while ago
+    }
+    kept = {
+        ".model.pt.deadbeef.tmp": now,  # an older version's name, being written
+        f".model.pt.{os.getppid()}.0123abcd.tmp": now - 120,  # a writer still running
+        f".model.pt.{dead}.01234567.tmp": now,  # a pid not seen here may be another container's: give it a minute
+        ".other.pt.0123abcd.tmp": now - 7200,  # another file's
+        ".model.pt.notes.tmp": now - 7200,  # not a temporary's name
+        "model.pt.tmp": now - 7200,
+    }
+    for name, mtime in {**gone, **kept}.items():
+        (tmp_path / name).write_bytes(b"half")
+        os.utime(tmp_path / name, (mtime, mtime))
+    with atomic_path(target) as theirs:  # another writer of the same file, not yet done
         theirs.write_bytes(b"theirs")
         write_bytes_atomic(target, b"mine")
-        assert theirs.exists() and not crashed.exists()
-    assert target.read_bytes() == b"theirs" and os.listdir(tmp_path) == ["model.pt"]
+        assert theirs.exists() and target.read_bytes() == b"mine"
+    assert target.read_bytes() == b"theirs"  # the last to finish wins
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["model.pt", *kept])
 
 
-def test_a_hard_link_planted_as_the_lock_file_is_refused_and_its_target_kept(tmp_path):
-    out, victim = tmp_path / "shared", tmp_path / "notes.txt"
-    out.mkdir()
-    victim.write_text("my notes\n")
-    os.link(victim, out / LOCK_NAME)
-    with pytest.raises(OutputError) as refused, OutputLock(out):
-        pass
-    assert str(refused.value) == (
-        f"`out={out}`: {LOCK_NAME} there is a hard link, not the lock file a run makes: remove it "
-        f"(rm -r '{out / LOCK_NAME}') or choose another `out`"
-    )
-    assert victim.read_text() == "my notes\n"
+def test_two_writers_of_one_path_lose_no_write(tmp_path):
+    target, failures = tmp_path / "run" / "model.pt", []
+    target.parent.mkdir()
+    start = threading.Barrier(2)
 
+    def keep_writing(data: bytes) -> None:
+        start.wait()
+        for _ in range(300):
+            try:
+                write_bytes_atomic(target, data)
+            except OSError as error:  # a writer removing the other's temporary, or a name taken twice
+                failures.append(error)
 
-def test_a_hard_link_planted_among_the_outputs_is_refused_before_the_run(tmp_path):
-    out, victim = tmp_path / "shared", tmp_path / "notes.txt"
-    out.mkdir()
-    victim.write_text("my notes\n")
-    os.link(victim, out / "metrics.json")
-    with pytest.raises(OutputError) as refused:
-        prepare_out(out)
-    assert str(refused.value) == (
-        f"`out={out}` holds a hard link named metrics.json: move it away or choose another `out`"
-    )
-    assert victim.read_text() == "my notes\n"
+    writers = [threading.Thread(target=keep_writing, args=(data,)) for data in (b"first" * 1000, b"second" * 1000)]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join()
+    assert failures == [] and target.read_bytes() in (b"first" * 1000, b"second" * 1000)
+    assert os.listdir(target.parent) == ["model.pt"]

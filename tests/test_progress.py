@@ -9,127 +9,94 @@ from mnist_tutorial import NeuralNetwork, fit, progress
 from mnist_tutorial.defaults import PROGRESS_ENV
 from mnist_tutorial.progress import Progress, bars_wanted, in_notebook
 
+LINE = "Epoch 1/2: train loss 1.000, test loss 1.100, test accuracy 50.00% (0.2 s)\n"
 
-def batches(count: int, *, interrupt_at: int | None = None):
+
+class Batches:
     """A loader of `count` small batches; raises KeyboardInterrupt (a stop button) before batch `interrupt_at`."""
 
-    class Loader:
-        def __len__(self) -> int:
-            return count
+    def __init__(self, count: int, interrupt_at: int | None = None) -> None:
+        self.count, self.interrupt_at = count, interrupt_at
 
-        def __iter__(self):
-            generator = torch.Generator().manual_seed(0)
-            for index in range(count):
-                if index == interrupt_at:
-                    raise KeyboardInterrupt
-                yield torch.rand(4, 1, 28, 28, generator=generator), torch.arange(4)
+    def __len__(self) -> int:
+        return self.count
 
-    return Loader()
+    def __iter__(self):
+        generator = torch.Generator().manual_seed(0)
+        for index in range(self.count):
+            if index == self.interrupt_at:
+                raise KeyboardInterrupt
+            yield torch.rand(4, 1, 28, 28, generator=generator), torch.arange(4)
 
 
 @pytest.fixture(autouse=True)
-def no_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+def no_setting_and_no_bars_left(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.delenv(PROGRESS_ENV, raising=False)
-
-
-@pytest.fixture(autouse=True)
-def no_bars_left() -> None:
     yield
     assert not list(tqdm._instances), "a progress bar was left open"
 
 
-def test_outside_a_notebook_there_are_no_bars() -> None:
+def test_pytest_is_not_a_notebook() -> None:
     assert not in_notebook()
-    assert bars_wanted(None) is False
 
 
 @pytest.mark.parametrize(
-    ("setting", "expected"), [("bar", True), ("text", False), ("none", False), ("auto", False), ("nonsense", False)]
+    "enabled, setting, notebook, bars",
+    [
+        (None, None, False, False),  # a terminal or a script
+        (None, None, True, True),  # a notebook
+        (None, "text", True, False),  # nbconvert and nbval runs
+        (None, "none", True, False),
+        (None, "bar", False, True),
+        (None, "auto", False, False),
+        (None, "nonsense", True, True),  # as auto
+        (True, "text", False, True),  # an explicit choice wins
+        (False, "bar", True, False),
+    ],
 )
-def test_the_environment_decides_when_not_told(monkeypatch, setting: str, expected: bool) -> None:
-    monkeypatch.setenv(PROGRESS_ENV, setting)
-    assert bars_wanted(None) is expected
+def test_bars_are_chosen_by_argument_then_environment_then_surroundings(monkeypatch, enabled, setting, notebook, bars):
+    if setting:
+        monkeypatch.setenv(PROGRESS_ENV, setting)
+    monkeypatch.setattr(progress, "in_notebook", lambda: notebook)
+    assert bars_wanted(enabled) is bars
 
 
-def test_in_a_notebook_bars_are_the_default(monkeypatch) -> None:
-    monkeypatch.setattr(progress, "in_notebook", lambda: True)
-    assert bars_wanted(None) is True
-    monkeypatch.setenv(PROGRESS_ENV, "text")  # nbconvert / nbval runs
-    assert bars_wanted(None) is False
-
-
-def test_an_explicit_choice_wins(monkeypatch) -> None:
-    monkeypatch.setenv(PROGRESS_ENV, "text")
-    assert bars_wanted(True) is True
-    monkeypatch.setenv(PROGRESS_ENV, "bar")
-    assert bars_wanted(False) is False
-
-
-def test_text_mode_prints_one_line_per_epoch(capsys) -> None:
-    with Progress(enabled=False, num_epochs=2) as bars:
-        assert list(bars.batches([1, 2, 3], epoch=1)) == [1, 2, 3]
+@pytest.mark.parametrize("enabled, setting, printed", [(False, None, LINE), (None, "text", LINE), (None, "none", "")])
+def test_without_bars_an_epoch_is_one_plain_line_or_nothing(monkeypatch, capsys, enabled, setting, printed) -> None:
+    if setting:
+        monkeypatch.setenv(PROGRESS_ENV, setting)
+    with Progress(enabled=enabled, num_epochs=2) as bars:
+        loader = [1, 2, 3]
+        assert bars.batches(loader, epoch=1) is loader  # untouched: a custom train_epoch may take its len()
         bars.epoch_done(history_of(1))
-    out = capsys.readouterr()
-    assert out.out == "Epoch 1/2: train loss 1.000, test loss 1.100, test accuracy 50.00% (0.2 s)\n"
-    assert out.err == ""
+    assert capsys.readouterr() == (printed, "")
 
 
-def test_none_is_quiet(monkeypatch, capsys) -> None:
-    monkeypatch.setenv(PROGRESS_ENV, "none")
-    with Progress(enabled=None, num_epochs=1) as bars:
-        bars.epoch_done(history_of(1))
-    assert capsys.readouterr().out == ""
-
-
-def test_bars_count_batches_and_epochs_and_are_closed(capsys) -> None:
+def test_bars_count_batches_and_epochs_on_one_batch_bar_and_are_closed(capsys) -> None:
+    seen = []
     with Progress(enabled=True, num_epochs=2) as bars:
         for epoch in (1, 2):
-            assert len(list(bars.batches(batches(5), epoch=epoch))) == 5
-            assert bars.batch_bar.n == 5 and bars.batch_bar.total == 5
+            assert len(list(bars.batches(Batches(5), epoch=epoch))) == 5
+            assert bars.batch_bar.n == bars.batch_bar.total == 5 and bars.batch_bar.desc.startswith(f"epoch {epoch}")
+            seen.append(bars.batch_bar)
             bars.epoch_done(history_of(epoch))
-        first_batch_bar = bars.batch_bar
-        assert bars.epoch_bar.n == 2
-    assert bars.batch_bar is None and bars.epoch_bar is None
-    assert first_batch_bar.disable  # closed
+        assert seen[0] is seen[1] and bars.epoch_bar.n == 2  # one batch bar, reset each epoch
+    assert bars.batch_bar is None and bars.epoch_bar is None and seen[0].disable  # closed
     out = capsys.readouterr()
-    assert "Epoch 2/2: train loss 0.500" in out.out  # the lines still come, above the bars
-    assert "epochs: 100%" in out.err
+    assert "Epoch 2/2: train loss 0.500" in out.out and "epochs: 100%" in out.err  # lines come above the bars
 
 
-def test_one_batch_bar_is_reused_across_epochs() -> None:
-    with Progress(enabled=True, num_epochs=3) as bars:
-        seen = set()
-        for epoch in (1, 2, 3):
-            for _ in bars.batches(batches(2), epoch=epoch):
-                pass
-            seen.add(id(bars.batch_bar))
-            assert bars.batch_bar.desc.startswith(f"epoch {epoch}")
-    assert len(seen) == 1
-
-
-def test_interrupting_fit_closes_the_bars_and_keeps_the_finished_epochs(capsys) -> None:
-    torch.manual_seed(0)
-    model = NeuralNetwork(hidden1=8, hidden2=8)
-    loaders = iter([batches(3), batches(3, interrupt_at=2)])  # the stop button in the second epoch
-
-    class Train:
-        def __len__(self) -> int:
-            return 3
-
-        def __iter__(self):
-            return iter(next(loaders))
-
-    history = fit(model, Train(), batches(1), num_epochs=3, progress=True)
-    assert history.interrupted and history.epochs == 1
-    assert "Interrupted" in capsys.readouterr().out
-    # no_bars_left checks that both bars were closed
-
-
-def test_fit_in_text_mode_prints_lines_and_no_bars(monkeypatch, capsys) -> None:
+def test_fit_in_text_mode_prints_a_line_per_epoch_and_keeps_the_epochs_before_a_stop(monkeypatch, capsys) -> None:
     monkeypatch.setenv(PROGRESS_ENV, "text")
+    epochs = iter([Batches(3), Batches(3, interrupt_at=2)])  # the stop button in the second epoch
+
+    class Train(Batches):
+        def __iter__(self):
+            return iter(next(epochs))
+
     torch.manual_seed(0)
-    history = fit(NeuralNetwork(hidden1=8, hidden2=8), batches(2), batches(1), num_epochs=2)
+    history = fit(NeuralNetwork(hidden1=8, hidden2=8), Train(3), Batches(1), num_epochs=3)
     out = capsys.readouterr()
-    assert history.epochs == 2
-    assert [line.split(":")[0] for line in out.out.splitlines()] == ["Epoch 1/2", "Epoch 2/2"]
+    assert history.interrupted and history.epochs == 1
+    assert [line.split(":")[0] for line in out.out.splitlines()] == ["Epoch 1/3", "Interrupted"]
     assert "epochs" not in out.err
