@@ -14,15 +14,8 @@ import pytest
 import torch
 
 from mnist_tutorial import NeuralNetwork, load_data
-from mnist_tutorial.widgets import (
-    DigitPad,
-    LinesOfThread,
-    Playground,
-    draw_digit,
-    lines_to,
-    playground,
-    prediction_explorer,
-)
+from mnist_tutorial.widgets import DigitPad, Playground, draw_digit, playground, prediction_explorer
+from mnist_tutorial.widgets.training_thread import LinesOfThread, lines_to
 
 PNG = b"\x89PNG"
 
