@@ -1,9 +1,9 @@
 """The exported draw page in headless Chromium, opened from file://: the same numbers as Python, offline.
 
-Strokes drawn with the mouse must give the page the same 784 preprocessed numbers as drawing.preprocess gives
-for the same strokes, and the page's plain-JavaScript network the same probabilities as the torch model
-(within 1e-4). Chromium: Debian's /usr/bin/chromium or $MNIST_TUTORIAL_CHROMIUM, as in test_browser.py.
-A screenshot of the page lands in build/screenshots/draw_page.png.
+Strokes drawn with the mouse give the page the same 784 preprocessed numbers as drawing.preprocess, and its
+plain-JavaScript network the same probabilities as torch (within 1e-4: another order of float32 sums). Chromium:
+/usr/bin/chromium or $MNIST_TUTORIAL_CHROMIUM. A screenshot lands in build/screenshots/draw_page.png.
+tests/test_accessibility.py checks the page with axe-core, the keyboard and a finger.
 """
 
 import json
@@ -21,17 +21,15 @@ from mnist_tutorial.deploy.export import export_model
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parent.parent
-SCREENSHOTS = ROOT / "build" / "screenshots"
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "build" / "screenshots"
 CHROMIUM = Path(os.environ.get("MNIST_TUTORIAL_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"]
 PEN, SIZE = 18, 280  # the page's pen width and canvas size, as in the JupyterLab pad
 TOLERANCE = 1e-4
 
 
 @pytest.fixture(scope="module")
 def page(run_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    """The exported page open in Chromium; page.requests lists every URL it asked for."""
+    """The exported page open in Chromium; page.requests lists every URL it asked for, page.errors its errors."""
     if not CHROMIUM.is_file():
         pytest.fail(f"Chromium is not at {CHROMIUM}: apt-get install chromium, or set MNIST_TUTORIAL_CHROMIUM")
     from playwright.sync_api import sync_playwright
@@ -39,14 +37,15 @@ def page(run_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ob
     folder = tmp_path_factory.mktemp("export") / "page"
     export_model(checkpoint=run_dir / "model.pt", out=folder)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+        )
         tab = browser.new_page(viewport={"width": 900, "height": 700}, device_scale_factor=2)  # as on a phone
-        tab.requests, tab.errors = [], []
+        tab.requests, tab.errors, tab.folder = [], [], folder
         tab.on("request", lambda request: tab.requests.append(request.url))
         tab.on("pageerror", lambda error: tab.errors.append(str(error)))
         tab.on("console", lambda message: message.type == "error" and tab.errors.append(message.text))
         tab.goto(folder.joinpath("index.html").as_uri())
-        tab.folder = folder
         yield tab
         browser.close()
 
@@ -61,11 +60,10 @@ def draw(tab, strokes: list[list[tuple[float, float]]]) -> dict:
     tab.click("#clear")
     box = tab.locator("#pad").bounding_box()
     for stroke in strokes:
-        (x, y), rest = stroke[0], stroke[1:]
-        tab.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"])
-        tab.mouse.down()
-        for x, y in rest:
-            tab.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"], steps=6)
+        for index, (x, y) in enumerate(stroke):
+            tab.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"], steps=6 if index else 1)
+            if index == 0:
+                tab.mouse.down()
         tab.mouse.up()
     return tab.evaluate(
         "({strokes: mnistState.strokes, bytes: Array.from(mnistState.bytes), input: Array.from(mnistState.input),"
@@ -93,8 +91,7 @@ def test_the_page_computes_what_python_computes_for_the_same_strokes(page, model
 
 
 def test_the_pages_network_matches_torch_on_real_digits(page, model) -> None:
-    images = load_data(source="sample").test.images[:300]
-    inputs = normalize(images)
+    inputs = normalize(load_data(source="sample").test.images[:300])
     script = "rows => { const layers = Network.load(MNIST_MODEL); return rows.map(x => Network.predict(layers, x)); }"
     got = np.array(page.evaluate(script, inputs.view(-1, 784).tolist()))
     with torch.no_grad():
@@ -106,13 +103,13 @@ def test_the_pages_network_matches_torch_on_real_digits(page, model) -> None:
 def test_random_strokes_preprocess_identically_in_both(page) -> None:
     """The specification, not just the mouse: strokes anywhere, even off the canvas, of any length."""
     rng = np.random.default_rng(0)
-    cases = []
-    for _ in range(40):
-        strokes = []
-        for _ in range(rng.integers(1, 4)):
-            count = int(rng.integers(1, 12))
-            strokes.append((rng.uniform(-20, SIZE + 20, size=(count, 2)) * rng.uniform(0.05, 1)).tolist())
-        cases.append(strokes)
+    cases = [
+        [
+            (rng.uniform(-20, SIZE + 20, size=(int(rng.integers(1, 12)), 2)) * rng.uniform(0.05, 1)).tolist()
+            for _ in range(rng.integers(1, 4))
+        ]
+        for _ in range(40)
+    ]
     got = page.evaluate(
         f"cases => cases.map(s => Array.from(Preprocess.toMnistBytes(Preprocess.rasterize(s, {SIZE}, {PEN}), {SIZE})))",
         cases,
@@ -125,8 +122,8 @@ def test_clear_empties_the_pad_and_the_bars(page) -> None:
     draw(page, ONE)
     page.click("#clear")
     assert page.evaluate("mnistState.strokes.length") == 0 and page.evaluate("mnistState.probabilities") is None
-    assert all(text == "" for text in page.locator("#bars .value").all_inner_texts())
     assert page.locator("#bars li").count() == 10
+    assert all(text == "" for text in page.locator("#bars .value").all_inner_texts())
 
 
 def test_the_page_loads_only_its_own_files_and_shows_no_error(page) -> None:
@@ -136,6 +133,5 @@ def test_the_page_loads_only_its_own_files_and_shows_no_error(page) -> None:
     folder = page.folder.as_uri() + "/"
     assert page.requests and all(url.startswith(folder) for url in page.requests), page.requests
     assert page.errors == []
-    about = page.locator("#about").inner_text()
-    metrics = json.loads((page.folder / "metadata.json").read_text())
-    assert f"{100 * metrics['test_accuracy']:.2f}% test accuracy" in about
+    accuracy = json.loads((page.folder / "metadata.json").read_text())["test_accuracy"]
+    assert f"{100 * accuracy:.2f}% test accuracy" in page.locator("#about").inner_text()
