@@ -10,7 +10,6 @@ A teacher runs these with `pytest tests/test_accessibility.py` (docs/teaching.md
 """
 
 import base64
-import importlib.util
 import json
 import os
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from mnist_tutorial import History, NeuralNetwork, load_data, plots
 from mnist_tutorial.deploy.drawing import digit_strokes
 from mnist_tutorial.widgets import draw_digit, playground, prediction_explorer
 from mnist_tutorial.widgets.display import Picture
+from tools import build_site
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -34,9 +34,6 @@ WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 STRUCTURE_RULES = ["landmark-one-main", "page-has-heading-one", "heading-order", "region", "html-has-lang"]
 NO_DESCRIPTION = "No description has been provided for this image"  # what nbconvert writes for an <img> without alt
 
-spec = importlib.util.spec_from_file_location("build_site", ROOT / "tools" / "build_site.py")
-build_site = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(build_site)
 PAGES = [page for pages in build_site.plan(NOTEBOOKS, ROOT / "README.md") for page in pages]
 COMMITTED = sorted(NOTEBOOKS.glob("*.ipynb")) + sorted(NOTEBOOKS.glob("solutions/*.ipynb"))
 
@@ -208,7 +205,7 @@ def test_the_draw_page_passes_axe_and_the_keyboard_alone_reaches_a_prediction(si
     assert tab.locator("#verdict").inner_text() == f"The network reads: {int(np.argmax(probabilities))}"
     spoken = tab.locator("#spoken")
     assert spoken.get_attribute("aria-live") == "polite" and "Most likely: " in spoken.inner_text()
-    # the page drew the test digit as Python's digit_strokes does (test_export_page: and reads it as torch does)
+    # the page drew the test digit as Python's digit_strokes does (test_export: and reads it as torch does)
     pixels = np.frombuffer(base64.b64decode(tab.evaluate("MNIST_MODEL.examples[0].pixels")), dtype=np.uint8)
     strokes = tab.evaluate("mnistState.strokes")
     assert strokes == [[list(point) for point in stroke] for stroke in digit_strokes(pixels)]

@@ -136,15 +136,13 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         shutil.copyfile(path, copy)
     token = secrets.token_hex(16)
     log_path = home / "jupyterlab.log"
-    command = [str(Path(sys.executable).parent / "jupyter"), "lab", "--no-browser", "--allow-root"]
-    # Port 0: the system picks a free port as the server binds it, so nothing can take it first.
-    command += ["--ServerApp.ip=127.0.0.1", "--ServerApp.port=0", "--ServerApp.port_retries=0"]
-    command += [f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={BUILD}", "--LabApp.news_url=None"]
-    command += [
-        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-        "--LabApp.extension_manager=readonly",
-    ]
-    command += ["--LabApp.expose_app_in_browser=True"]  # window.jupyterapp: read cell models, kernel status
+    # Port 0: the system picks a free port as the server binds it, so nothing can take it first. No news, no update
+    # check, no extension manager; window.jupyterapp exposed, to read cell models and the kernel's status.
+    options = "lab --no-browser --allow-root --ServerApp.ip=127.0.0.1 --ServerApp.port=0 --ServerApp.port_retries=0"
+    options += " --LabApp.news_url=None --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"
+    options += " --LabApp.extension_manager=readonly --LabApp.expose_app_in_browser=True"
+    command = [str(Path(sys.executable).parent / "jupyter"), *options.split()]
+    command += [f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={BUILD}"]
     with open(log_path, "wb") as log:
         server = subprocess.Popen(
             command,

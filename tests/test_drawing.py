@@ -1,6 +1,6 @@
 """drawing: a drawn digit prepared like MNIST (box to 20 px, centred by mass in 28x28), then normalised.
 
-The web page's preprocess.js mirrors this module; tests/test_export_page.py checks the two agree.
+The web page's preprocess.js mirrors this module; tests/test_export.py checks the two agree in Chromium.
 """
 
 import itertools

@@ -10,7 +10,6 @@ with no script and no event handler; `--out` replaces only a folder that the bui
 import contextlib
 import html
 import html.parser
-import importlib.util
 import json
 import os
 import re
@@ -20,15 +19,14 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from tools import build_site
+
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 SCREENSHOTS = ROOT / "build" / "screenshots"
 CHROMIUM = Path(os.environ.get("MNIST_TUTORIAL_CHROMIUM", "/usr/bin/chromium"))
 
 
-spec = importlib.util.spec_from_file_location("build_site", ROOT / "tools" / "build_site.py")
-build_site = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(build_site)
 NUMBERED = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 
 

@@ -16,11 +16,12 @@ from ..data import normalize
 SIZE = 28  # MNIST images are 28x28 ...
 BOX = 20  # ... with the digit scaled to fit 20x20 inside them
 CENTRE = 14  # ... and its centre of mass on pixel (14, 14): MNIST's own digits measure 14.0 ± 0.3
+CANVAS, PEN = 280, 18  # the pad's and the page's canvas side and pen width, in canvas pixels (app.js: the same)
 
 Point = tuple[float, float]
 
 
-def rasterize(strokes: Sequence[Sequence[Point]], *, size: int = 280, width: float = 18) -> np.ndarray:
+def rasterize(strokes: Sequence[Sequence[Point]], *, size: int = CANVAS, width: float = PEN) -> np.ndarray:
     """Pen strokes (lists of (x, y) canvas points) as a (size, size) uint8 array, 0 = paper, 255 = ink.
 
     A pixel is ink when its centre (column + 0.5, row + 0.5) lies within width / 2 of a stroke's segment, or of
@@ -135,7 +136,7 @@ def preprocess(ink: np.ndarray | torch.Tensor, *, threshold: float = 0) -> torch
     return normalize(image.unsqueeze(0))
 
 
-def digit_strokes(image: np.ndarray | torch.Tensor, *, size: int = 280, ink_from: int = 128) -> list[list[Point]]:
+def digit_strokes(image: np.ndarray | torch.Tensor, *, size: int = CANVAS, ink_from: int = 128) -> list[list[Point]]:
     """A 28x28 image (0 = paper .. 255 = ink) as pen dots on a size x size canvas, one per inked pixel, as app.js does.
 
     This is how a keyboard reaches a prediction ("Show me a test digit"): drawn as if by hand, prepared as any drawing.

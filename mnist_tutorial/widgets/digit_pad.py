@@ -8,7 +8,7 @@ import ipywidgets as widgets
 import torch
 from ipycanvas import Canvas, hold_canvas
 
-from ..deploy.drawing import digit_strokes, preprocess, rasterize, to_mnist_bytes
+from ..deploy.drawing import CANVAS, PEN, digit_strokes, preprocess, rasterize, to_mnist_bytes
 from ..evaluate import predict
 from .display import Picture, ShownAsText, caption, class_names_or_numbers, show_verdict
 
@@ -33,8 +33,8 @@ class DigitPad(ShownAsText, widgets.VBox):
         class_names: Sequence[str] | None = None,
         *,
         examples: torch.Tensor | None = None,
-        size: int = 280,
-        pen: int = 18,
+        size: int = CANVAS,
+        pen: int = PEN,
     ) -> None:
         self.model, self.size, self.pen = model, size, pen
         self.examples = examples if examples is not None and len(examples) else None
