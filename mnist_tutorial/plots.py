@@ -1,10 +1,7 @@
-"""Figures for the course. Each function returns a matplotlib Figure and never shows it itself.
+"""Figures for the course: each function returns a matplotlib Figure carrying a sentence computed from its data.
 
-Every figure carries one sentence saying what it shows, computed from the data it plots (`alt_text(figure)`):
-`show(figure)` displays it with that sentence as the image's alt text, the words a screen reader speaks
-for it, and `save_figure` writes the sentence into the PNG. The colours are Okabe and Ito's palette, told
-apart under the common colour-vision deficiencies; lines differ by style and marker as well, and marks
-that colour alone would carry (a wrong prediction, the true class) are also written or drawn.
+`show(figure)` displays it with that sentence as alt text (what a screen reader speaks); `save_figure` and
+`figure_png` write it into the PNG. Colours are Okabe and Ito's, and what colour marks is also written or drawn.
 """
 
 import io
@@ -40,7 +37,6 @@ def alt_metadata(text: str) -> dict:
 
 
 def alt_text(figure: Figure) -> str:
-    """The sentence describing `figure`, set by the function that drew it."""
     text = getattr(figure, ALT, "")
     if not text:
         raise ValueError("this figure has no alt text: draw it with mnist_tutorial.plots, or pass show(figure, alt=)")
@@ -48,8 +44,8 @@ def alt_text(figure: Figure) -> str:
 
 
 def _finish(figure: Figure, alt: str) -> Figure:
-    # Close the pyplot handle so a notebook shows the figure once: when the cell displays it.
     figure.tight_layout()
+    # Closed, so that a notebook shows the figure once: when the cell displays it.
     plt.close(figure)
     setattr(figure, ALT, alt)
     return figure
@@ -86,9 +82,7 @@ def plot_loss(history: "History") -> Figure:
     epochs = range(1, history.epochs + 1)
     ax.plot(epochs, history.train_loss, "o-", color=BLUE, label="train loss")
     ax.plot(epochs, history.test_loss, "s--", color=ORANGE, label="test loss")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("cross-entropy loss")
-    ax.set_xlim(0.5, max(history.epochs, 1) + 0.5)
+    ax.set(xlabel="epoch", ylabel="cross-entropy loss", xlim=(0.5, max(history.epochs, 1) + 0.5))
     accuracy_axis = ax.twinx()
     accuracy = [100 * a for a in history.test_accuracy]
     accuracy_axis.plot(epochs, accuracy, "^:", color=GREEN, label="test accuracy")
@@ -98,19 +92,16 @@ def plot_loss(history: "History") -> Figure:
     return _finish(figure, loss_alt(history))
 
 
-def _grid(rows: int, columns: int) -> str:
-    return f"{rows} rows of {columns}" if rows > 1 else "one row"
-
-
 def images_alt(titles: Sequence[str], *, wrong: Sequence[bool] | None = None, columns: int = 8) -> str:
     """E.g. "32 images in 4 rows of 8, titled 5, 0, 4, ...; the 3 marked wrong have bold titles."."""
     count = len(titles)
     rows = -(-count // columns)
+    grid = f"{rows} rows of {columns}" if rows > 1 else "one row"
     marked = sum(bool(w) for w in wrong or [])
     if count > 1 and len(set(titles)) == 1:
-        text = f"{count} images in {_grid(rows, columns)}, each titled {titles[0]}"
+        text = f"{count} images in {grid}, each titled {titles[0]}"
     else:
-        text = f"{count} images in {_grid(rows, columns)}, titled " + ", ".join(titles)
+        text = f"{count} images in {grid}, titled " + ", ".join(titles)
     if marked == count and count:
         return text + "; all are mistakes."
     return text + (f"; the {marked} marked wrong have bold titles." if marked else ".")
@@ -124,10 +115,8 @@ def plot_images(
     columns: int = 8,
     alt: str | None = None,
 ) -> Figure:
-    """A grid of 28x28 images (uint8 or normalised) with a title each; `wrong` ones in bold vermillion.
-
-    alt: the figure's sentence, where the caller knows better what the images are (default: the titles).
-    """
+    """A grid of 28x28 images (uint8 or normalised) with a title each; `wrong` ones in bold vermillion; `alt` the
+    sentence where the caller knows better what the images are (default: the titles)."""
     rows = -(-len(images) // columns)
     figure, axes = plt.subplots(rows, columns, figsize=(1.3 * columns, 1.5 * rows), squeeze=False)
     for index, ax in enumerate(axes.flat):
@@ -225,11 +214,9 @@ def plot_confusion(confusion: torch.Tensor, class_names: tuple[str, ...]) -> Fig
                 ink = _ink_for(colours[row, column])
                 ax.text(column, row, str(count), ha="center", va="center", fontsize=8, color=ink)
     ax.imshow(colours)
-    ticks = range(size)
-    ax.set_xticks(ticks, class_names, rotation=45, ha="right")
-    ax.set_yticks(ticks, class_names)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
+    ax.set_xticks(range(size), class_names, rotation=45, ha="right")
+    ax.set_yticks(range(size), class_names)
+    ax.set(xlabel="predicted", ylabel="true")
     ax.set_title(f"right: diagonal, blue · mistakes: orange, darkest = {off_max}", fontsize=9)
     return _finish(figure, confusion_alt(confusion, class_names))
 
@@ -259,8 +246,7 @@ def plot_bars(values: list[float], class_names: tuple[str, ...], *, ylabel: str,
     figure, ax = plt.subplots(figsize=(6, 2.8))
     ax.bar(range(len(values)), [float(v) for v in values], color=BLUE)
     ax.set_xticks(range(len(class_names)), class_names, rotation=30 if len(class_names[0]) > 2 else 0)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
+    ax.set(ylabel=ylabel, title=title)
     return _finish(figure, bars_alt(values, class_names, ylabel=ylabel, title=title))
 
 
@@ -309,8 +295,7 @@ def plot_probabilities(
         for index, word in marks.items():
             bar_ax.text(index, min(values[index], 0.85) + 0.04, word, ha="center", fontsize=7)
     bar_ax.set_xticks(range(len(class_names)), class_names, rotation=30 if len(class_names[0]) > 2 else 0)
-    bar_ax.set_ylim(0, 1)
-    bar_ax.set_ylabel("probability")
+    bar_ax.set(ylim=(0, 1), ylabel="probability")
     return _finish(figure, probabilities_alt(probabilities, class_names, label=label, title=title))
 
 
@@ -334,19 +319,14 @@ def plot_steps(steps: dict[str, torch.Tensor], labels: Sequence[str]) -> Figure:
 
 
 def figure_png(figure: Figure, dpi: int = 100) -> bytes:
-    """A figure as PNG bytes (for an ipywidgets.Image); its alt text is in the PNG's Description."""
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=dpi, metadata=_png_text(figure))
-    return buffer.getvalue()
-
-
-def _png_text(figure: Figure) -> dict[str, str]:
-    # PNG text chunks: "Description" is the key the PNG specification names for a description of the image.
+    """A figure as PNG bytes, its alt text (if any) in the PNG's Description, the key the PNG specification names."""
     text = getattr(figure, ALT, "")
-    return {"Description": text} if text else {}
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi, metadata={"Description": text} if text else {})
+    return buffer.getvalue()
 
 
 def save_figure(figure: Figure, path: str | os.PathLike) -> None:
     """Save `figure` as a PNG at `path`, atomically, with its alt text as the PNG's Description."""
     with atomic_path(path) as tmp:
-        figure.savefig(tmp, format="png", dpi=100, metadata=_png_text(figure))
+        tmp.write_bytes(figure_png(figure))

@@ -1,19 +1,15 @@
-"""Accessibility: every figure described, every page passing axe-core, the draw page usable by keyboard and touch.
+"""Accessibility: every figure described, every page clean under axe-core, the draw page usable by keyboard and touch.
 
-- Every image output of every committed notebook (solutions included) carries alt text in its metadata, and the
-  site's <img> elements carry the same sentence.
-- axe-core (Deque's rules engine, bundled by the PyPI package axe-playwright-python) finds no violation of the
-  WCAG 2.1 A and AA rules (tags wcag2a, wcag2aa, wcag21a, wcag21aa) on any page of the site or on the exported
-  draw page, nor of the landmark and heading rules, in Debian's Chromium, from file:// and offline.
-- On the draw page the keyboard alone reaches a prediction (Tab to "Show me a test digit", Enter), which is
-  also given in words in an aria-live region; a finger draws on a phone-sized (390x844) touch screen.
-- The widgets: every control described, pictures with their sentence, "Show me a test digit" on the pad.
-
+- Every image output of every committed notebook (solutions included) carries alt text computed from its data,
+  and the site's <img> elements carry the same sentence.
+- axe-core (bundled by axe-playwright-python) finds no violation of WCAG 2.1 A and AA, nor of the landmark and
+  heading rules, on any page of the site (the draw page before and after a prediction), in Chromium, offline.
+- On the draw page the keyboard alone reaches a prediction, said in an aria-live region; a finger draws on a phone.
+- The widgets: every control described, pictures with their sentence.
 A teacher runs these with `pytest tests/test_accessibility.py` (docs/teaching.md).
 """
 
 import base64
-import importlib.util
 import json
 import os
 from collections.abc import Iterator
@@ -24,50 +20,41 @@ import pytest
 import torch
 from PIL import Image
 
-from mnist_tutorial import History, load_data, load_model, plots
-from mnist_tutorial.deploy.drawing import digit_strokes, preprocess, rasterize
-from mnist_tutorial.deploy.export import export_model
+from mnist_tutorial import History, NeuralNetwork, load_data, plots
+from mnist_tutorial.deploy.drawing import digit_strokes
+from mnist_tutorial.widgets import draw_digit, playground, prediction_explorer
 from mnist_tutorial.widgets.display import Picture
+from tools import build_site
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 CHROMIUM = Path(os.environ.get("MNIST_TUTORIAL_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"]
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 # Not WCAG success criteria but what the issue asks of every page: one main landmark, headings in order.
 STRUCTURE_RULES = ["landmark-one-main", "page-has-heading-one", "heading-order", "region", "html-has-lang"]
 NO_DESCRIPTION = "No description has been provided for this image"  # what nbconvert writes for an <img> without alt
 
-
-def load_site_tool():
-    spec = importlib.util.spec_from_file_location("build_site", ROOT / "tools" / "build_site.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-build_site = load_site_tool()
-PATH, OTHERS = build_site.plan(NOTEBOOKS, ROOT / "README.md")
-SITE_PAGES = [page.target for page in PATH + OTHERS] + ["draw/index.html"]
+PAGES = [page for pages in build_site.plan(NOTEBOOKS, ROOT / "README.md") for page in pages]
 COMMITTED = sorted(NOTEBOOKS.glob("*.ipynb")) + sorted(NOTEBOOKS.glob("solutions/*.ipynb"))
 
 
-def image_outputs(notebook: Path) -> list[dict]:
-    cells = json.loads(notebook.read_text())["cells"]
-    return [o for cell in cells for o in cell.get("outputs", []) if "image/png" in o.get("data", {})]
-
-
-def alt_of(output: dict) -> str:
-    return (output.get("metadata", {}).get("image/png") or {}).get("alt", "")
-
-
-# --- figures described ---------------------------------------------------------------------------------------
+def alts(notebook: Path) -> list[str]:
+    """The alt text of each image output, "" where it has none."""
+    outputs = [o for cell in json.loads(notebook.read_text())["cells"] for o in cell.get("outputs", [])]
+    return [
+        (o.get("metadata", {}).get("image/png") or {}).get("alt", "")
+        for o in outputs
+        if "image/png" in o.get("data", {})
+    ]
 
 
 @pytest.mark.parametrize("notebook", COMMITTED, ids=lambda path: str(path.relative_to(NOTEBOOKS)))
 def test_every_image_output_carries_alt_text(notebook: Path) -> None:
-    missing = [i for i, output in enumerate(image_outputs(notebook)) if not alt_of(output).strip()]
+    missing = [i for i, alt in enumerate(alts(notebook)) if not alt.strip()]
     assert not missing, f"{notebook.name}: image outputs {missing} have no alt text: display them with plots.show()"
+
+
+# --- each figure's sentence, from its data ----------------------------------------------------------------------
 
 
 def test_the_loss_plot_is_described_from_its_numbers() -> None:
@@ -111,64 +98,31 @@ def test_the_clis_figures_carry_their_sentence(run_dir: Path) -> None:
     assert figures["loss.png"].startswith("Training loss falls from ")
 
 
-# --- widgets --------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def sample():
-    return load_data(source="sample")
-
-
-@pytest.fixture(scope="module")
-def sample_test(sample) -> tuple[torch.Tensor, torch.Tensor]:
-    return sample.test.images[:3], sample.test.labels[:3]
-
-
-def test_the_pads_test_digit_reaches_a_prediction_without_a_mouse(sample_test) -> None:
-    from mnist_tutorial import NeuralNetwork
-    from mnist_tutorial.widgets import draw_digit
-
-    torch.manual_seed(0)
-    model = NeuralNetwork()
-    images, _ = sample_test
-    pad = draw_digit(model, examples=images)
-    assert pad.example_button.layout.display != "none" and "Show me a test digit" in pad.prediction.value
-    pad.example_button.click()  # what Enter or Space on the focused button does
-    expected = model(preprocess(rasterize(digit_strokes(images[0])))).softmax(dim=1)[0]
-    assert torch.allclose(pad.probabilities, expected, atol=1e-6)
-    assert "predicted: <b>" in pad.prediction.value and "probability for each class" in pad.verdict.alt
-    assert draw_digit(model).example_button.layout.display == "none"  # nothing to show: no button
-
-
-def test_every_widget_control_is_described(sample, sample_test) -> None:
+def test_every_widget_control_is_described_and_the_pads_test_digit_needs_no_mouse() -> None:
     import ipywidgets as widgets
 
-    from mnist_tutorial import NeuralNetwork
-    from mnist_tutorial.widgets import draw_digit, playground, prediction_explorer
-
-    images, labels = sample_test
+    sample = load_data(source="sample")
+    images, labels = sample.test.images[:3], sample.test.labels[:3]
     probabilities = torch.full((3, 10), 0.05)
     probabilities[:, 7] = 0.55
-    views = [
-        prediction_explorer(images, labels, probabilities),
-        draw_digit(NeuralNetwork(), examples=images),
-        playground(sample),
-    ]
-    shows_text = (widgets.HTML, widgets.Label, widgets.Image, widgets.FloatProgress)  # not controls
-    for view in views:
+    views = [prediction_explorer(images, labels, probabilities), draw_digit(NeuralNetwork(), examples=images)]
+    shows_text = (widgets.HTML, widgets.Label, widgets.FloatProgress)  # not controls
+    for view in [*views, playground(sample)]:
         for control in walk(view):
-            # JupyterLab draws no view at all for a widget with a tooltip but no description (its updateTooltip
-            # reads description.length): an ipywidgets.Image, an ipycanvas.Canvas, a box.
+            # JupyterLab draws no view for a widget with a tooltip but no description (updateTooltip reads it).
             assert not control.tooltip or control.has_trait("description"), f"{control!r}: a tooltip it cannot show"
+            assert not isinstance(control, widgets.Image), "an ipywidgets.Image has no alt text: use display.Picture"
             if isinstance(control, Picture):
                 assert control.alt and 'alt="' in control.value, f"{type(view).__name__}: a picture, no sentence"
-            elif isinstance(control, widgets.Image):
-                pytest.fail(f"{type(view).__name__}: an ipywidgets.Image has no alt text: use widgets.display.Picture")
             elif isinstance(control, (widgets.Button, widgets.ValueWidget)) and not isinstance(control, shows_text):
                 assert control.description, f"{type(view).__name__}: {control!r} has no label"
-    explorer = views[0]
+    explorer, pad = views
     explorer.show_next_mistake()
     assert ": wrong" in explorer.caption.value  # in words, not only in red
+    assert pad.example_button.layout.display != "none" and "Show me a test digit" in pad.prediction.value
+    pad.example_button.click()  # what Enter or Space on the focused button does (test_widgets: the same numbers)
+    assert pad.strokes == digit_strokes(images[0]) and "predicted: <b>" in pad.prediction.value
+    assert draw_digit(NeuralNetwork()).example_button.layout.display == "none"  # nothing to show: no button
 
 
 def walk(widget) -> Iterator:
@@ -182,124 +136,100 @@ def walk(widget) -> Iterator:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    """One headless Chromium for every browser test in this file.
-
-    Module-scoped, not session-scoped: Playwright's sync API allows one running instance per thread, and the
-    other browser test files start their own.
-    """
+    """One headless Chromium for this file (Playwright's sync API allows one instance per thread at a time)."""
     if not CHROMIUM.is_file():
         pytest.fail(f"Chromium is not at {CHROMIUM}: apt-get install chromium, or set MNIST_TUTORIAL_CHROMIUM")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        args = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"]
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=args)
         yield chromium
         chromium.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def axe():
-    try:
-        from axe_playwright_python.sync_playwright import Axe
-    except ImportError:
-        pytest.fail("axe-playwright-python is missing: pip install -e '.[dev]' (it bundles axe-core)")
+    from axe_playwright_python.sync_playwright import Axe
+
     return Axe()
 
 
-@pytest.fixture(scope="session")
-def draw_folder(run_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("a11y-draw") / "page"
-    export_model(checkpoint=run_dir / "model.pt", out=folder)
-    return folder
-
-
 def violations(axe, tab) -> list[str]:
-    """What axe-core finds on the open page: WCAG 2.1 A/AA and the structure rules, one line per rule."""
-    found = []
-    for run_only in ({"type": "tag", "values": WCAG_TAGS}, {"type": "rule", "values": STRUCTURE_RULES}):
-        results = axe.run(tab, options={"runOnly": run_only, "resultTypes": ["violations"]}).response
-        for rule in results["violations"]:
-            targets = [node["target"] for node in rule["nodes"][:3]]
-            found.append(f"{rule['id']} ({len(rule['nodes'])}×): {rule['help']}; e.g. {targets}")
-    return found
-
-
-@pytest.mark.browser
-@pytest.mark.parametrize("name", SITE_PAGES)
-def test_axe_finds_no_violation_on_the_site(site: Path, browser, axe, name: str) -> None:
-    tab = browser.new_page(viewport={"width": 1200, "height": 900})
-    try:
-        tab.goto((site / name).as_uri())
-        assert violations(axe, tab) == []
-        alts = tab.eval_on_selector_all("img", "images => images.map(image => image.alt)")
-    finally:
-        tab.close()
-    notebook = next((p.source for p in PATH + OTHERS if p.target == name and p.source.suffix == ".ipynb"), None)
-    if notebook is not None:  # each described output's sentence is its <img>'s alt
-        described = [alt_of(output) for output in image_outputs(notebook) if alt_of(output)]
-        assert [alt for alt in alts if alt != NO_DESCRIPTION] == described
+    """What axe-core finds on the open page, in one run: WCAG 2.1 A/AA and the structure rules, a line per rule."""
+    options = {
+        "runOnly": {"type": "tag", "values": WCAG_TAGS},
+        "rules": {rule: {"enabled": True} for rule in STRUCTURE_RULES},  # an enabled rule runs whatever its tags
+        "resultTypes": ["violations"],
+    }
+    found = axe.run(tab, options=options).response["violations"]
+    return [
+        f"{rule['id']} ({len(rule['nodes'])}×): {rule['help']}; e.g. {rule['nodes'][0]['target']}" for rule in found
+    ]
 
 
 @pytest.fixture
-def draw_page(browser, draw_folder: Path) -> Iterator[object]:
-    tab = browser.new_page(viewport={"width": 900, "height": 700})
-    tab.errors = []
-    tab.on("pageerror", lambda error: tab.errors.append(str(error)))
-    tab.goto((draw_folder / "index.html").as_uri())
-    yield tab
-    assert tab.errors == []
-    tab.close()
+def tab(browser) -> Iterator[object]:
+    """A fresh page; its JavaScript errors fail the test."""
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page.errors = []
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    yield page
+    assert page.errors == []
+    page.close()
 
 
 @pytest.mark.browser
-def test_axe_finds_no_violation_on_the_draw_page_before_and_after_a_prediction(draw_page, axe) -> None:
-    assert violations(axe, draw_page) == []
-    draw_page.click("#example")
-    assert violations(axe, draw_page) == []
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: page.target)
+def test_axe_finds_no_violation_and_each_figure_keeps_its_sentence(site: Path, tab, axe, page) -> None:
+    tab.goto((site / page.target).as_uri())
+    assert violations(axe, tab) == []
+    if page.source.suffix == ".ipynb":
+        shown = tab.eval_on_selector_all("img", "images => images.map(image => image.alt)")
+        assert [alt for alt in shown if alt != NO_DESCRIPTION] == [alt for alt in alts(page.source) if alt]
 
 
 @pytest.mark.browser
-def test_the_keyboard_alone_reaches_a_prediction(draw_page, draw_folder: Path, run_dir: Path) -> None:
+def test_the_draw_page_passes_axe_and_the_keyboard_alone_reaches_a_prediction(site: Path, tab, axe) -> None:
+    tab.goto((site / "draw" / "index.html").as_uri())
+    assert violations(axe, tab) == []
     for _ in range(10):  # Tab through the page until the button has the focus
-        draw_page.keyboard.press("Tab")
-        if draw_page.evaluate("document.activeElement.id") == "example":
+        tab.keyboard.press("Tab")
+        if tab.evaluate("document.activeElement.id") == "example":
             break
     else:
         pytest.fail("Tab never reached the 'Show me a test digit' button")
-    draw_page.keyboard.press("Enter")
-    verdict = draw_page.locator("#verdict").inner_text()
-    assert verdict.startswith("The network reads: ")
-    spoken = draw_page.locator("#spoken")
+    tab.keyboard.press("Enter")
+    assert violations(axe, tab) == []
+    probabilities = tab.evaluate("mnistState.probabilities")
+    assert tab.locator("#verdict").inner_text() == f"The network reads: {int(np.argmax(probabilities))}"
+    spoken = tab.locator("#spoken")
     assert spoken.get_attribute("aria-live") == "polite" and "Most likely: " in spoken.inner_text()
-    # the page drew the test digit exactly as Python's digit_strokes does, and read it as the torch model does
-    example = draw_page.evaluate("MNIST_MODEL.examples[0]")
-    pixels = np.frombuffer(base64.b64decode(example["pixels"]), dtype=np.uint8)
-    strokes = draw_page.evaluate("mnistState.strokes")
+    # the page drew the test digit as Python's digit_strokes does (test_export: and reads it as torch does)
+    pixels = np.frombuffer(base64.b64decode(tab.evaluate("MNIST_MODEL.examples[0].pixels")), dtype=np.uint8)
+    strokes = tab.evaluate("mnistState.strokes")
     assert strokes == [[list(point) for point in stroke] for stroke in digit_strokes(pixels)]
-    with torch.no_grad():
-        expected = load_model(run_dir / "model.pt")(preprocess(rasterize(strokes))).argmax().item()
-    assert verdict == f"The network reads: {expected}"
-    draw_page.keyboard.press("Shift+Tab")  # back to Clear, and Space presses it
-    assert draw_page.evaluate("document.activeElement.id") == "clear"
-    draw_page.keyboard.press(" ")
-    assert draw_page.evaluate("mnistState.strokes.length") == 0
+    tab.keyboard.press("Shift+Tab")  # back to Clear, and Space presses it
+    assert tab.evaluate("document.activeElement.id") == "clear"
+    tab.keyboard.press(" ")
+    assert tab.evaluate("mnistState.strokes.length") == 0
 
 
 @pytest.mark.browser
-def test_a_finger_draws_on_a_phone(browser, draw_folder: Path) -> None:
+def test_a_finger_draws_on_a_phone(browser, site: Path) -> None:
     context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
     tab = context.new_page()
     try:
-        tab.goto((draw_folder / "index.html").as_uri())
+        tab.goto((site / "draw" / "index.html").as_uri())
         box = tab.locator("#pad").bounding_box()
         assert box["x"] >= 0 and box["x"] + box["width"] <= 390, f"the pad does not fit the phone: {box}"
         scroll = tab.evaluate("window.scrollY")
         cdp = context.new_cdp_session(tab)
         x = box["x"] + box["width"] / 2
-        points = [(x, box["y"] + box["height"] * f) for f in (0.15, 0.3, 0.45, 0.6, 0.75, 0.85)]
-        cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [touch(*points[0])]})
+        points = [{"x": x, "y": box["y"] + box["height"] * f, "id": 0} for f in (0.15, 0.3, 0.45, 0.6, 0.75, 0.85)]
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": points[:1]})
         for point in points[1:]:
-            cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [touch(*point)]})
+            cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [point]})
         cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
         tab.wait_for_function("mnistState.probabilities !== null")
         strokes = tab.evaluate("mnistState.strokes")
@@ -308,7 +238,3 @@ def test_a_finger_draws_on_a_phone(browser, draw_folder: Path) -> None:
         assert tab.evaluate("window.scrollY") == scroll  # the finger drew; it did not scroll the page
     finally:
         context.close()
-
-
-def touch(x: float, y: float) -> dict:
-    return {"x": x, "y": y, "radiusX": 4, "radiusY": 4, "force": 1, "id": 0}

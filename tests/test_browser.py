@@ -1,16 +1,10 @@
-"""The notebooks in a real browser: JupyterLab on 127.0.0.1, driven in headless Chromium by Playwright.
+"""The notebooks that show widgets, in JupyterLab on 127.0.0.1 driven by headless Chromium (Playwright).
 
-For each notebook: open it, check its saved outputs display, Run All, wait for the kernel, then check that
-nothing failed, that every widget rendered (progress bars, the explorer, the playground, the drawing pad),
-and that the interactive ones answer: "next mistake" moves the explorer, a stroke on the canvas gets a
-prediction, the playground refuses a bad value, trains with a good one and stops on Stop; and that the
-kernel's interrupt button stops a training cell cleanly, bars closed. A full-page screenshot of each
-notebook lands in build/screenshots/.
-
-The notebooks run from copies, so their committed outputs are never touched. The copies sit in build/ (a
-sibling of notebooks/) so that relative paths and 00's "this project's package" check resolve as they do
-from notebooks/. Chromium: Debian's /usr/bin/chromium (apt-get install chromium), or
-$MNIST_TUTORIAL_CHROMIUM. Deselect with `pytest -m "not browser"`.
+One server for all of them; each notebook: its saved outputs display, Run All ends without an error, every widget
+renders and answers (progress bars; "next mistake" moves the explorer; a stroke on the pad gets a prediction; the
+playground refuses a bad value, trains, stops on Stop), and the kernel's interrupt stops fit() cleanly, its bars
+closed. Copies in build/ (beside notebooks/, so relative paths resolve alike) run, never the committed files; a
+screenshot of each lands in build/screenshots/. Chromium: /usr/bin/chromium or $MNIST_TUTORIAL_CHROMIUM.
 """
 
 import contextlib
@@ -39,15 +33,8 @@ NOTEBOOKS = IN_BROWSER  # the notebooks with widgets; the others run again from 
 BUILD = ROOT / "build"
 SCREENSHOTS = BUILD / "screenshots"
 CHROMIUM = Path(os.environ.get("MNIST_TUTORIAL_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--no-sandbox",  # CI runs as root, where Chromium's sandbox cannot start
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"]
+CHROMIUM_ARGS += ["--disable-component-update", "--disable-sync", "--no-first-run"]  # no sandbox: CI runs as root
 LAB_START_S = 90  # JupyterLab answering /api/status
 OPEN_S = 60  # a notebook page loaded and its kernel idle
 RUN_S = 420  # Run All, per notebook (03 trains 10 epochs; a loaded 2-core machine is slow)
@@ -68,15 +55,14 @@ LAB_SETTINGS = {
 
 
 class Lab:
-    """A running JupyterLab server: its URL, token and the folder it serves."""
+    """A running JupyterLab server: its URL and token."""
 
-    def __init__(self, url: str, token: str, root: Path) -> None:
-        self.url, self.token, self.root = url, token, root
+    def __init__(self, url: str, token: str) -> None:
+        self.url, self.token = url, token
 
     def api(self, path: str, method: str = "GET") -> object:
-        request = urllib.request.Request(
-            f"{self.url}{path}", method=method, headers={"Authorization": f"token {self.token}"}
-        )
+        request = urllib.request.Request(f"{self.url}{path}", method=method)
+        request.add_header("Authorization", f"token {self.token}")
         with urllib.request.urlopen(request, timeout=10) as response:
             body = response.read()
         return json.loads(body) if body else None
@@ -111,17 +97,14 @@ def processes_mentioning(text: str) -> list[int]:
     """Ids of the processes whose command line contains `text` (our kernels: their connection file path)."""
     found = []
     for proc in Path("/proc").glob("[0-9]*"):
-        try:
-            if text.encode() in (proc / "cmdline").read_bytes():
+        with contextlib.suppress(OSError):  # a process that ended meanwhile
+            if text.encode() in (proc / "cmdline").read_bytes() and int(proc.name) != os.getpid():
                 found.append(int(proc.name))
-        except OSError:
-            continue
-    return [pid for pid in found if pid != os.getpid()]
+    return found
 
 
 def stop_with_parent() -> None:
-    """In the server's process, before it starts (Linux): get SIGTERM when pytest dies, however it dies,
-    so that no JupyterLab (and, through its shutdown, no kernel) is ever left behind."""
+    """In the server's process (Linux): SIGTERM when pytest dies, however it dies, so no JupyterLab is left behind."""
     if sys.platform == "linux":
         ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
@@ -153,21 +136,13 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         shutil.copyfile(path, copy)
     token = secrets.token_hex(16)
     log_path = home / "jupyterlab.log"
-    command = [
-        str(Path(sys.executable).parent / "jupyter"),
-        "lab",
-        "--no-browser",
-        "--allow-root",
-        "--ServerApp.ip=127.0.0.1",
-        "--ServerApp.port=0",  # the system picks a free port as the server binds it: nothing can take it first
-        "--ServerApp.port_retries=0",
-        f"--IdentityProvider.token={token}",
-        f"--ServerApp.root_dir={BUILD}",
-        "--LabApp.news_url=None",
-        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-        "--LabApp.extension_manager=readonly",
-        "--LabApp.expose_app_in_browser=True",  # window.jupyterapp: read cell models, kernel status
-    ]
+    # Port 0: the system picks a free port as the server binds it, so nothing can take it first. No news, no update
+    # check, no extension manager; window.jupyterapp exposed, to read cell models and the kernel's status.
+    options = "lab --no-browser --allow-root --ServerApp.ip=127.0.0.1 --ServerApp.port=0 --ServerApp.port_retries=0"
+    options += " --LabApp.news_url=None --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"
+    options += " --LabApp.extension_manager=readonly --LabApp.expose_app_in_browser=True"
+    command = [str(Path(sys.executable).parent / "jupyter"), *options.split()]
+    command += [f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={BUILD}"]
     with open(log_path, "wb") as log:
         server = subprocess.Popen(
             command,
@@ -180,7 +155,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
             preexec_fn=stop_with_parent,
         )
     previous_sigterm = signal.signal(signal.SIGTERM, interrupt_on_sigterm)  # a CI timeout: tear down first
-    lab = Lab("", token, BUILD)
+    lab = Lab("", token)
     try:
         wait_until_up(lab, server, log_path, home / "runtime")
         yield lab
@@ -189,7 +164,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         stop(server, home / "runtime")
         for copy in copies:
             copy.unlink(missing_ok=True)
-            shutil.rmtree(BUILD / ".ipynb_checkpoints", ignore_errors=True)
+        shutil.rmtree(BUILD / ".ipynb_checkpoints", ignore_errors=True)
 
 
 def wait_until_up(lab: Lab, server: subprocess.Popen, log_path: Path, runtime: Path) -> None:
@@ -209,8 +184,8 @@ def wait_until_up(lab: Lab, server: subprocess.Popen, log_path: Path, runtime: P
     pytest.fail(f"JupyterLab did not answer within {LAB_START_S} s; its log ends:\n{tail(log_path)}")
 
 
-def tail(path: Path, lines: int = 30) -> str:
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+def tail(path: Path) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-30:])
 
 
 # ---------------------------------------------------------------------------------------------- Chromium
@@ -225,18 +200,13 @@ def browser() -> Iterator[object]:
         )
     from playwright.sync_api import Error, sync_playwright
 
-    playwright = sync_playwright().start()
-    try:
+    with sync_playwright() as playwright:
         try:
-            browser = playwright.chromium.launch(
-                executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS, timeout=30_000
-            )
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=30_000)
         except Error as error:
             pytest.fail(f"Chromium ({CHROMIUM}) did not start: {str(error).strip().splitlines()[0]}")
         yield browser
         browser.close()
-    finally:
-        playwright.stop()
 
 
 # ------------------------------------------------------------------------------------------ in the page
@@ -304,15 +274,11 @@ def notebook_text(page) -> str:
 def check_no_widget_errors(page, name: str, when: str) -> None:
     text = notebook_text(page)
     for error in ERROR_TEXTS:
-        assert error not in text, f"{name} {when}: {error!r} is shown:\n{excerpt(text, error)}"
+        at = text.find(error)
+        assert at < 0, f"{name} {when}: {error!r} is shown:\n{text[max(0, at - 300) : at + 300]}"
 
 
-def excerpt(text: str, needle: str, width: int = 300) -> str:
-    at = text.find(needle)
-    return text[max(0, at - width) : at + width]
-
-
-def screenshot(page, name: str) -> Path:
+def screenshot(page, name: str) -> None:
     """The whole notebook in one picture: hide the side bar, grow the window to the notebook's height."""
     page.evaluate("() => window.jupyterapp.shell.collapseLeft()")
     cells_height = page.evaluate(f"() => document.querySelector('{NOTEBOOK_CELLS}').getBoundingClientRect().height")
@@ -320,18 +286,23 @@ def screenshot(page, name: str) -> Path:
     page.evaluate(f"() => {{ document.querySelector('{NOTEBOOK_SCROLLER}').scrollTop = 0; }}")
     page.wait_for_timeout(500)  # let the layout settle at the new size
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{Path(name).stem}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path
+    page.screenshot(path=str(SCREENSHOTS / f"{Path(name).stem}.png"), full_page=True)
 
 
 # ------------------------------------------------------------------------------------- widget checks
 
 
-def check_progress_bars(page, name: str) -> None:
-    bars = page.locator(".jp-OutputArea-output .widget-hprogress")
-    assert bars.count() > 0, f"{name} trains, but no progress bar widget was rendered"
-    assert bars.first.is_visible(), f"{name}: the progress bar is not visible"
+def expect_text(where, text: str, timeout_s: float, failure: str) -> None:
+    """Wait until `where` shows `text`; else fail, saying `failure` and what it shows."""
+    try:
+        where.locator(f"text={text}").wait_for(timeout=timeout_s * 1000)
+    except Exception:
+        pytest.fail(f"{failure}: {where.inner_text()!r}")
+
+
+def enter(field, value: str) -> None:
+    field.fill(value)
+    field.press("Enter")  # a text widget sends its value on Enter or when it loses focus
 
 
 def check_explorer(page, name: str) -> None:
@@ -341,11 +312,8 @@ def check_explorer(page, name: str) -> None:
     before = label.inner_text()
     assert "predicted" in before, f"{name}: the explorer shows {before!r}"
     explorer.locator(".mnist-next-mistake").click()
-    page.wait_for_function(
-        "([el, before]) => el.innerText !== before",
-        arg=[label.element_handle(), before],
-        timeout=WIDGET_S * 1000,
-    )
+    changed = "([el, before]) => el.innerText !== before"
+    page.wait_for_function(changed, arg=[label.element_handle(), before], timeout=WIDGET_S * 1000)
     after = label.inner_text()
     assert "predicted" in after and after != before, f"{name}: 'next mistake' left the label at {after!r}"
     picture = explorer.locator("img").first
@@ -361,24 +329,16 @@ def check_drawing_pad(page, name: str) -> None:
     assert box and box["width"] > 100, f"{name}: the drawing canvas is not rendered ({box})"
     prediction = pad.locator(".mnist-draw-prediction")
     assert "predicted" not in prediction.inner_text()
+    x = box["x"] + box["width"] / 2
     for attempt in ("then Clear", "and keep it for the screenshot"):
-        draw_a_one(page, box)
-        try:
-            prediction.locator("text=predicted").wait_for(timeout=WIDGET_S * 1000)
-        except Exception:
-            pytest.fail(f"{name}: no prediction after a stroke on the canvas: {prediction.inner_text()!r}")
+        page.mouse.move(x + 10, box["y"] + box["height"] * 0.15)  # a one, down the middle, the button held
+        page.mouse.down()
+        page.mouse.move(x, box["y"] + box["height"] * 0.85, steps=12)
+        page.mouse.up()
+        expect_text(prediction, "predicted", WIDGET_S, f"{name}: no prediction after a stroke on the canvas")
         if attempt == "then Clear":
             pad.locator(".mnist-draw-clear").click()
             prediction.locator("text=Draw a digit").wait_for(timeout=WIDGET_S * 1000)
-
-
-def draw_a_one(page, box: dict) -> None:
-    """One stroke down the middle of the canvas, with the mouse button held."""
-    x = box["x"] + box["width"] / 2
-    page.mouse.move(x + 10, box["y"] + box["height"] * 0.15)
-    page.mouse.down()
-    page.mouse.move(x, box["y"] + box["height"] * 0.85, steps=12)
-    page.mouse.up()
 
 
 def check_playground(page, name: str) -> None:
@@ -387,34 +347,24 @@ def check_playground(page, name: str) -> None:
     status = form.locator(".mnist-playground-status")
     fields = form.locator("input")
     learning_rate, epochs = fields.nth(0), fields.nth(2)
-    learning_rate.fill("-1")
-    learning_rate.press("Enter")  # FloatText sends its value on Enter or when it loses focus
+    enter(learning_rate, "-1")
     form.locator(".mnist-train").click()
     status.locator("text=Refused").wait_for(timeout=WIDGET_S * 1000)
     assert "learning rate" in status.inner_text(), status.inner_text()
-    learning_rate.fill("0.01")
-    learning_rate.press("Enter")
-    epochs.fill("1")
-    epochs.press("Enter")
+    enter(learning_rate, "0.01")
+    enter(epochs, "1")
     form.locator(".mnist-train").click()
-    try:
-        status.locator("text=Test accuracy").wait_for(timeout=RUN_S * 1000)
-    except Exception:
-        pytest.fail(f"{name}: the playground did not report a test accuracy: {status.inner_text()!r}")
+    expect_text(status, "Test accuracy", RUN_S, f"{name}: the playground did not report a test accuracy")
     assert form.locator(".widget-hprogress").count() > 0, f"{name}: the playground showed no progress bar"
     assert form.locator("img").count() > 0, f"{name}: the playground showed no loss plot"
 
     # A long run, ended with Stop once an epoch is done: training ends cleanly, keeps what it learned,
     # and its bars stay on the page, closed, in red where they stopped.
-    epochs.fill("500")
-    epochs.press("Enter")
+    enter(epochs, "500")
     form.locator(".mnist-train").click()
     form.locator("text=Epoch 1/500").wait_for(timeout=RUN_S * 1000)
     form.locator(".mnist-stop").click()
-    try:
-        status.locator("text=stopped early").wait_for(timeout=WIDGET_S * 1000)
-    except Exception:
-        pytest.fail(f"{name}: Stop did not end training cleanly: {status.inner_text()!r}")
+    expect_text(status, "stopped early", WIDGET_S, f"{name}: Stop did not end training cleanly")
     assert form.locator(".progress-bar-danger").count() >= 1, f"{name}: no stopped (red) progress bar"
 
 
@@ -440,10 +390,7 @@ def check_interrupting_training(page, name: str) -> None:
     cell.locator("text=Epoch 1/10000").wait_for(timeout=RUN_S * 1000)
     page.locator(".lm-MenuBar-item", has_text=re.compile(r"^Kernel$")).click()
     page.locator(".lm-Menu-item[data-command='kernelmenu:interrupt']").click()
-    try:
-        cell.locator("text=Interrupted: keeping the model").wait_for(timeout=WIDGET_S * 1000)
-    except Exception:
-        pytest.fail(f"{name}: interrupting the kernel did not stop fit() cleanly")
+    expect_text(cell, "Interrupted: keeping the model", WIDGET_S, f"{name}: interrupting did not stop fit() cleanly")
     page.wait_for_function(KERNEL_IDLE, timeout=WIDGET_S * 1000, polling=250)
     state = page.evaluate(RUN_STATE)
     assert not state["errors"], f"{name}: interrupting raised {state['errors']}"
@@ -466,8 +413,8 @@ def test_notebook_in_jupyterlab(browser, lab: Lab, notebook: Path) -> None:
         check_no_widget_errors(page, notebook.name, "as saved")
         run_all(page, notebook.name)
         check_no_widget_errors(page, notebook.name, "after Run All")
-        if TRAINED.search(notebook_text(page)):  # fit() ran: its bars must be there
-            check_progress_bars(page, notebook.name)
+        if TRAINED.search(notebook_text(page)):  # fit() ran: its bars must be there, visible
+            assert page.locator(".jp-OutputArea-output .widget-hprogress").first.is_visible(), "no progress bar"
         if "prediction_explorer(" in source:
             check_explorer(page, notebook.name)
         if "draw_digit(" in source:

@@ -1,10 +1,18 @@
-"""export: the network as ONNX (checked against torch with onnxruntime), its metadata, the page's weights."""
+"""export: the network as ONNX (checked against torch with onnxruntime), its metadata, and the draw page.
+
+The page, in headless Chromium from file:// and offline: strokes drawn with the mouse give it the same 784 numbers
+as drawing.preprocess, and its plain-JavaScript network torch's probabilities (within 1e-4: float32 sums in another
+order). Chromium: /usr/bin/chromium or $MNIST_TUTORIAL_CHROMIUM; a screenshot lands in build/screenshots/.
+tests/test_accessibility.py checks the page with axe-core, the keyboard and a finger. The tests of metadata, the
+command and the writing of the set stub the ONNX exporter (seconds a call): `fast_onnx`.
+"""
 
 import base64
 import errno
 import json
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -14,9 +22,15 @@ import pytest
 import torch
 
 import mnist_tutorial.cli as cli
-from mnist_tutorial import load_data, load_model, normalize, save_checkpoint
+from mnist_tutorial import NeuralNetwork, load_data, load_model, normalize, save_checkpoint
+from mnist_tutorial.deploy import export
+from mnist_tutorial.deploy.drawing import preprocess, rasterize, to_mnist_bytes
 from mnist_tutorial.deploy.export import PAGE_FILES, export_model
-from mnist_tutorial.model import NeuralNetwork
+
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "build" / "screenshots"
+CHROMIUM = Path(os.environ.get("MNIST_TUTORIAL_CHROMIUM", "/usr/bin/chromium"))
+PEN, SIZE = 18, 280  # the page's pen width and canvas size, as in the JupyterLab pad
+TOLERANCE = 1e-4
 
 
 @pytest.fixture(scope="module")
@@ -26,25 +40,33 @@ def exported(run_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.fixture(scope="module")
+def model(run_dir: Path) -> torch.nn.Module:
+    return load_model(run_dir / "model.pt")
+
+
+@pytest.fixture
+def fast_onnx(monkeypatch) -> None:
+    """model.onnx holds the metadata instead: another network (another accuracy) still gives other bytes."""
+    monkeypatch.setattr(export, "onnx_bytes", lambda model, metadata: json.dumps(metadata).encode())
+
+
 def softmax(logits: np.ndarray) -> np.ndarray:
     shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
     return shifted / shifted.sum(axis=1, keepdims=True)
 
 
-def test_onnxruntime_agrees_with_torch_on_the_embedded_test_split(run_dir: Path, exported: Path) -> None:
+def test_onnxruntime_agrees_with_torch_on_the_embedded_test_split(model, exported: Path) -> None:
     test = load_data(source="sample").test
     inputs = normalize(test.images)
     with torch.no_grad():
-        expected = load_model(run_dir / "model.pt")(inputs).softmax(dim=1).numpy()
+        expected = model(inputs).softmax(dim=1).numpy()
     session = onnxruntime.InferenceSession(str(exported / "model.onnx"), providers=["CPUExecutionProvider"])
     got = softmax(session.run(["logits"], {"image": inputs.numpy()})[0].astype(np.float64))
-    assert got.shape == (len(test), 10)
-    assert (got.argmax(axis=1) == expected.argmax(axis=1)).all()
-    assert np.abs(got - expected).max() < 1e-5
-    # Any batch size: one image, and an odd number of them.
-    for count in (1, 7):
-        logits = session.run(None, {"image": inputs[:count].numpy()})[0]
-        assert np.abs(softmax(logits) - expected[:count]).max() < 1e-5
+    assert got.shape == (len(test), 10) and (got.argmax(axis=1) == expected.argmax(axis=1)).all()
+    assert np.abs(got - expected).max() < 1e-5  # another runtime sums in another order
+    for count in (1, 7):  # any batch size: one image, and an odd number of them
+        assert np.abs(softmax(session.run(None, {"image": inputs[:count].numpy()})[0]) - expected[:count]).max() < 1e-5
 
 
 def test_the_onnx_file_is_valid_self_contained_and_named(exported: Path) -> None:
@@ -63,29 +85,31 @@ def test_the_onnx_file_is_valid_self_contained_and_named(exported: Path) -> None
 
 def test_metadata_names_classes_normalisation_and_the_runs_accuracy(run_dir: Path, exported: Path) -> None:
     metadata = json.loads((exported / "metadata.json").read_text())
-    metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metadata["class_names"] == [str(d) for d in range(10)]
     assert metadata["normalization"] == {"mean": 0.5, "std": 0.5}
-    assert metadata["test_accuracy"] == metrics["test_accuracy"]
+    assert metadata["test_accuracy"] == json.loads((run_dir / "metrics.json").read_text())["test_accuracy"]
     assert metadata["input"]["name"] == "image" and metadata["output"]["name"] == "logits"
     assert metadata["trained_on"] == "MNIST (the embedded sample), 2 epochs"
 
 
-def test_metrics_of_another_run_are_not_taken_for_this_ones(run_dir: Path, tmp_path: Path) -> None:
+def read_metadata(folder: Path) -> dict:
+    return json.loads((folder / "metadata.json").read_text())
+
+
+def test_metrics_of_another_run_are_not_taken_for_this_ones(run_dir: Path, tmp_path: Path, fast_onnx) -> None:
     state = torch.load(run_dir / "model.pt", weights_only=True)
     state["history"] = {key: values[:1] for key, values in state["history"].items()}
     state["epoch"] = 1
     torch.save(state, tmp_path / "model.pt")
     (tmp_path / "metrics.json").write_text(json.dumps({"epochs": 2, "test_accuracy": 0.99}))
     export_model(checkpoint=tmp_path / "model.pt", out=tmp_path / "out")
-    metadata = json.loads((tmp_path / "out" / "metadata.json").read_text())
-    assert metadata["test_accuracy"] == state["history"]["test_accuracy"][0] != 0.99
+    assert read_metadata(tmp_path / "out")["test_accuracy"] == state["history"]["test_accuracy"][0] != 0.99
 
 
-def test_the_pages_weights_are_the_models_bit_for_bit(run_dir: Path, exported: Path) -> None:
+def test_the_pages_weights_are_the_models_bit_for_bit(model, exported: Path) -> None:
     script = (exported / "model.js").read_text()
     page = json.loads(re.search(r"const MNIST_MODEL = (\{.*\});", script).group(1))
-    state = load_model(run_dir / "model.pt").state_dict()
+    state = model.state_dict()
     for layer in page["layers"]:
         for kind in ("weight", "bias"):
             decoded = np.frombuffer(base64.b64decode(layer[kind]), dtype="<f4")
@@ -94,33 +118,26 @@ def test_the_pages_weights_are_the_models_bit_for_bit(run_dir: Path, exported: P
     assert page["classNames"] == [str(d) for d in range(10)]
 
 
-def test_a_fashion_checkpoint_without_metrics_names_its_classes(tmp_path: Path) -> None:
-    torch.manual_seed(0)
+def test_without_metrics_the_accuracy_is_the_checkpoints_and_a_fashion_one_names_its_classes(tmp_path, fast_onnx):
     history = {"train_loss": [1.0], "test_loss": [1.0], "test_accuracy": [0.5], "seconds": [1.0]}
     save_checkpoint(tmp_path / "model.pt", model=NeuralNetwork(), dataset="fashion", history=history)
     export_model(checkpoint=tmp_path / "model.pt", out=tmp_path / "out")
-    metadata = json.loads((tmp_path / "out" / "metadata.json").read_text())
+    metadata = read_metadata(tmp_path / "out")
     assert metadata["class_names"][0] == "T-shirt/top" and metadata["class_names"][9] == "Ankle boot"
     assert metadata["test_accuracy"] == 0.5  # from the checkpoint's history, in the absence of metrics.json
-
-
-def test_a_bare_state_dict_exports_with_unknown_accuracy(tmp_path: Path) -> None:
-    torch.save(NeuralNetwork().state_dict(), tmp_path / "weights.pt")
-    export_model(checkpoint=tmp_path / "weights.pt", out=tmp_path / "out")
-    metadata = json.loads((tmp_path / "out" / "metadata.json").read_text())
-    assert metadata["test_accuracy"] is None and metadata["dataset"] == "mnist"
+    torch.save(NeuralNetwork().state_dict(), tmp_path / "weights.pt")  # a bare state dict: accuracy unknown
+    export_model(checkpoint=tmp_path / "weights.pt", out=tmp_path / "bare")
+    bare = read_metadata(tmp_path / "bare")
+    assert bare["test_accuracy"] is None and bare["dataset"] == "mnist"
 
 
 # ------------------------------------------------------------------------------------------- the command
 
 
-@pytest.fixture
-def main():
-    """mnist_tutorial.cli.main, the command line with `export` among its subcommands."""
-    return cli.main
+main = cli.main
 
 
-def test_the_command_writes_the_folder_and_says_where(main, run_dir: Path, tmp_path: Path, capsys) -> None:
+def test_the_command_writes_the_folder_and_says_where(run_dir: Path, tmp_path: Path, capsys, fast_onnx) -> None:
     assert main(["export", "--checkpoint", str(run_dir / "model.pt"), "--out", str(tmp_path / "web")]) == 0
     printed = capsys.readouterr().out
     assert "model.onnx" in printed and "index.html" in printed
@@ -128,7 +145,7 @@ def test_the_command_writes_the_folder_and_says_where(main, run_dir: Path, tmp_p
 
 
 @pytest.mark.parametrize("problem", ["missing", "folder", "not_pytorch", "foreign"])
-def test_a_bad_checkpoint_is_one_line_and_exit_2(main, tmp_path: Path, capsys, problem: str) -> None:
+def test_a_bad_checkpoint_is_one_line_and_exit_2(tmp_path: Path, capsys, problem: str) -> None:
     checkpoint = tmp_path / "model.pt"
     if problem == "folder":
         checkpoint.mkdir()
@@ -142,7 +159,7 @@ def test_a_bad_checkpoint_is_one_line_and_exit_2(main, tmp_path: Path, capsys, p
     assert "Traceback" not in error and not (tmp_path / "out").exists()
 
 
-def test_an_unusable_out_folder_is_one_line_and_exit_2(main, run_dir: Path, tmp_path: Path, capsys) -> None:
+def test_an_unusable_out_folder_is_one_line_and_exit_2(run_dir: Path, tmp_path: Path, capsys) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     for out in (blocker, blocker / "inside"):
@@ -155,23 +172,15 @@ def test_an_unusable_out_folder_is_one_line_and_exit_2(main, run_dir: Path, tmp_
 # ------------------------------------------------------------------------------------------- the set as a whole
 
 
-def two_checkpoints(folder: Path) -> tuple[Path, Path]:
-    """Two checkpoints of differently initialised networks: an export of each differs in every model file."""
-    paths = []
-    for seed in (1, 2):
-        torch.manual_seed(seed)
-        history = {"train_loss": [1.0], "test_loss": [1.0], "test_accuracy": [0.5 + seed / 10], "seconds": [1.0]}
-        save_checkpoint(folder / f"{seed}.pt", model=NeuralNetwork(), dataset="mnist", history=history)
-        paths.append(folder / f"{seed}.pt")
-    return paths[0], paths[1]
-
-
 def contents(folder: Path) -> dict[str, bytes]:
     return {path.name: path.read_bytes() for path in folder.iterdir()}
 
 
-def test_a_full_disk_mid_export_leaves_the_previous_set_whole(main, tmp_path: Path, capsys, monkeypatch) -> None:
-    first, second = two_checkpoints(tmp_path)
+def test_a_full_disk_mid_export_leaves_the_previous_set_whole(tmp_path: Path, capsys, monkeypatch, fast_onnx) -> None:
+    first, second = tmp_path / "1.pt", tmp_path / "2.pt"  # other networks: an export of each differs in every file
+    for accuracy, path in ((0.6, first), (0.7, second)):
+        history = {"train_loss": [1.0], "test_loss": [1.0], "test_accuracy": [accuracy], "seconds": [1.0]}
+        save_checkpoint(path, model=NeuralNetwork(), dataset="mnist", history=history)
     out = tmp_path / "page"
     export_model(checkpoint=first, out=out)
     before = contents(out)
@@ -191,21 +200,131 @@ def test_a_full_disk_mid_export_leaves_the_previous_set_whole(main, tmp_path: Pa
         "write somewhere else\n"
     )
     assert contents(out) == before  # model.onnx, model.js and metadata.json all still the first network's
-    monkeypatch.undo()
+    monkeypatch.setattr(Path, "write_bytes", real_write)
     export_model(checkpoint=second, out=out)
     assert contents(out).keys() == before.keys()
     assert all(contents(out)[name] != before[name] for name in ("model.onnx", "model.js", "metadata.json"))
 
 
-def test_a_link_planted_in_out_is_refused_in_one_line_and_its_target_kept(main, tmp_path: Path, capsys) -> None:
-    first, _ = two_checkpoints(tmp_path)
+def test_a_link_planted_in_out_is_refused_in_one_line_and_its_target_kept(run_dir, tmp_path, capsys, fast_onnx) -> None:
     out, victim = tmp_path / "page", tmp_path / "notes.txt"
     out.mkdir()
     victim.write_text("my notes\n")
     (out / "model.js").symlink_to(victim)
-    assert main(["export", "--checkpoint", str(first), "--out", str(out)]) == 2
+    assert main(["export", "--checkpoint", str(run_dir / "model.pt"), "--out", str(out)]) == 2
     assert capsys.readouterr().err == (
         f"mnist-tutorial: error: cannot write {out}/model.js: it is a symlink, not a file the course wrote: move it "
         "away or choose another --out\n"
     )
     assert victim.read_text() == "my notes\n" and os.listdir(out) == ["model.js"]
+
+
+# ------------------------------------------------------------------------------------------- the page in Chromium
+
+
+@pytest.fixture(scope="module")
+def page(exported: Path) -> Iterator[object]:
+    """The exported page open in Chromium; page.requests lists every URL it asked for, page.errors its errors."""
+    if not CHROMIUM.is_file():
+        pytest.fail(f"Chromium is not at {CHROMIUM}: apt-get install chromium, or set MNIST_TUTORIAL_CHROMIUM")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+        )
+        tab = browser.new_page(viewport={"width": 900, "height": 700}, device_scale_factor=2)  # as on a phone
+        tab.requests, tab.errors, tab.folder = [], [], exported
+        tab.on("request", lambda request: tab.requests.append(request.url))
+        tab.on("pageerror", lambda error: tab.errors.append(str(error)))
+        tab.on("console", lambda message: message.type == "error" and tab.errors.append(message.text))
+        tab.goto(exported.joinpath("index.html").as_uri())
+        yield tab
+        browser.close()
+
+
+def draw(tab, strokes: list[list[tuple[float, float]]]) -> dict:
+    """Draw `strokes` (fractions of the canvas) with the mouse; return what the page recorded and computed."""
+    tab.click("#clear")
+    box = tab.locator("#pad").bounding_box()
+    for stroke in strokes:
+        for index, (x, y) in enumerate(stroke):
+            tab.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"], steps=6 if index else 1)
+            if index == 0:
+                tab.mouse.down()
+        tab.mouse.up()
+    return tab.evaluate(
+        "({strokes: mnistState.strokes, bytes: Array.from(mnistState.bytes), input: Array.from(mnistState.input),"
+        " probabilities: mnistState.probabilities})"
+    )
+
+
+SEVEN = [[(0.2, 0.2), (0.8, 0.2), (0.45, 0.85)], [(0.35, 0.5), (0.65, 0.5)]]
+ONE = [[(0.55, 0.15), (0.5, 0.85)]]
+DOT_IN_A_CORNER = [[(0.95, 0.95)]]
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("strokes", [ONE, SEVEN, DOT_IN_A_CORNER], ids=["one", "seven", "dot"])
+def test_the_page_computes_what_python_computes_for_the_same_strokes(page, model, strokes) -> None:
+    state = draw(page, strokes)
+    assert len(state["strokes"]) == len(strokes)
+    ink = rasterize(state["strokes"], size=SIZE, width=PEN)
+    assert state["bytes"] == to_mnist_bytes(ink).ravel().tolist()
+    inputs = preprocess(ink)
+    assert np.array_equal(np.array(state["input"], dtype=np.float32), inputs.numpy().ravel())  # bit for bit
+    with torch.no_grad():
+        expected = model(inputs).softmax(dim=1)[0].double().numpy()
+    assert np.abs(np.array(state["probabilities"]) - expected).max() < TOLERANCE
+    assert page.locator("#verdict").inner_text() == f"The network reads: {int(expected.argmax())}"
+
+
+@pytest.mark.browser
+def test_the_pages_network_matches_torch_on_real_digits(page, model) -> None:
+    inputs = normalize(load_data(source="sample").test.images[:300])
+    script = "rows => { const layers = Network.load(MNIST_MODEL); return rows.map(x => Network.predict(layers, x)); }"
+    got = np.array(page.evaluate(script, inputs.view(-1, 784).tolist()))
+    with torch.no_grad():
+        expected = model(inputs).softmax(dim=1).double().numpy()
+    assert np.abs(got - expected).max() < TOLERANCE
+    assert (got.argmax(axis=1) == expected.argmax(axis=1)).all()
+
+
+@pytest.mark.browser
+def test_random_strokes_preprocess_identically_in_both(page) -> None:
+    """The specification, not just the mouse: strokes anywhere, even off the canvas, of any length."""
+    rng = np.random.default_rng(0)
+    cases = [
+        [
+            (rng.uniform(-20, SIZE + 20, size=(int(rng.integers(1, 12)), 2)) * rng.uniform(0.05, 1)).tolist()
+            for _ in range(rng.integers(1, 4))
+        ]
+        for _ in range(40)
+    ]
+    got = page.evaluate(
+        f"cases => cases.map(s => Array.from(Preprocess.toMnistBytes(Preprocess.rasterize(s, {SIZE}, {PEN}), {SIZE})))",
+        cases,
+    )
+    for strokes, page_bytes in zip(cases, got, strict=True):
+        assert page_bytes == to_mnist_bytes(rasterize(strokes, size=SIZE, width=PEN)).ravel().tolist(), strokes
+
+
+@pytest.mark.browser
+def test_clear_empties_the_pad_and_the_bars(page) -> None:
+    draw(page, ONE)
+    page.click("#clear")
+    assert page.evaluate("mnistState.strokes.length") == 0 and page.evaluate("mnistState.probabilities") is None
+    assert page.locator("#bars li").count() == 10
+    assert all(text == "" for text in page.locator("#bars .value").all_inner_texts())
+
+
+@pytest.mark.browser
+def test_the_page_loads_only_its_own_files_and_shows_no_error(page) -> None:
+    draw(page, SEVEN)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "draw_page.png"), full_page=True)
+    folder = page.folder.as_uri() + "/"
+    assert page.requests and all(url.startswith(folder) for url in page.requests), page.requests
+    assert page.errors == []
+    accuracy = json.loads((page.folder / "metadata.json").read_text())["test_accuracy"]
+    assert f"{100 * accuracy:.2f}% test accuracy" in page.locator("#about").inner_text()

@@ -17,10 +17,12 @@ def test_live_plot_draws_into_a_picture_with_its_sentence() -> None:
     plot(history_of(2))
     assert first.startswith(b"\x89PNG") and image.png != first
     assert image.alt.startswith("Training loss") and f'alt="{image.alt}"' in image.value
-    assert plot.figure is not None
 
 
-def test_live_plot_updates_one_display_in_a_notebook(monkeypatch) -> None:
+def test_live_plot_updates_one_display_in_a_notebook_and_only_keeps_the_figure_elsewhere(monkeypatch, capsys) -> None:
+    outside = LivePlot()
+    outside(history_of(2))
+    assert outside.figure is not None and outside.handle is None and capsys.readouterr().out == ""
     monkeypatch.setattr(live_plot, "in_notebook", lambda: True)
     handle = mock.Mock()
     with mock.patch("IPython.display.display", return_value=handle) as display:
@@ -29,15 +31,7 @@ def test_live_plot_updates_one_display_in_a_notebook(monkeypatch) -> None:
             plot(history_of(epochs))
     display.assert_called_once()
     assert display.call_args.kwargs["display_id"] is True
-    assert handle.update.call_count == 2
-    assert handle.update.call_args.args[0] is plot.figure
+    assert handle.update.call_count == 2 and handle.update.call_args.args[0] is plot.figure
     # each display carries the figure's sentence as its alt text, updated with the figure
     assert display.call_args.kwargs["metadata"]["image/png"]["alt"].startswith("After 1 epoch")
     assert "over 3 epochs" in handle.update.call_args.kwargs["metadata"]["image/png"]["alt"]
-
-
-def test_live_plot_outside_a_notebook_only_keeps_the_figure(capsys) -> None:
-    plot = LivePlot()
-    plot(history_of(2))
-    assert plot.figure is not None and plot.handle is None
-    assert capsys.readouterr().out == ""

@@ -8,8 +8,8 @@ with no script and no event handler; `--out` replaces only a folder that the bui
 """
 
 import contextlib
+import html
 import html.parser
-import importlib.util
 import json
 import os
 import re
@@ -19,28 +19,19 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from tools import build_site
+
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 SCREENSHOTS = ROOT / "build" / "screenshots"
 CHROMIUM = Path(os.environ.get("MNIST_TUTORIAL_CHROMIUM", "/usr/bin/chromium"))
 
 
-def load_tool():
-    spec = importlib.util.spec_from_file_location("build_site", ROOT / "tools" / "build_site.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-build_site = load_tool()
-
-
-def notebooks() -> list[Path]:
-    return sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")) + sorted(NOTEBOOKS.glob("solutions/[0-9][0-9]_*.ipynb"))
+NUMBERED = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 
 
 def test_every_notebook_has_a_page_with_its_outputs_and_figures(site: Path) -> None:
-    for notebook in notebooks():
+    for notebook in NUMBERED + sorted(NOTEBOOKS.glob("solutions/[0-9][0-9]_*.ipynb")):
         page = site / notebook.relative_to(NOTEBOOKS).with_suffix(".html")
         assert page.is_file(), f"no page for {notebook.name}"
         text = page.read_text()
@@ -50,11 +41,7 @@ def test_every_notebook_has_a_page_with_its_outputs_and_figures(site: Path) -> N
         printed = next((o["text"] for o in outputs if o.get("output_type") == "stream"), None)
         if printed:  # the first printed line appears on the page as it was committed
             first = "".join(printed).strip().splitlines()[0]
-            assert escape(first) in text, f"{page.name} lacks the output {first!r}"
-
-
-def escape(line: str) -> str:
-    return line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+            assert html.escape(first, quote=False).replace('"', "&quot;") in text, f"{page.name} lacks {first!r}"
 
 
 def test_no_page_links_to_a_missing_file_and_none_loads_a_script_from_a_network(site: Path) -> None:
@@ -66,17 +53,15 @@ def test_no_page_links_to_a_missing_file_and_none_loads_a_script_from_a_network(
 def test_the_readme_is_the_front_page_and_the_path_is_the_navigation(site: Path) -> None:
     front = (site / "index.html").read_text()
     assert "<h1" in front and "mnist-tutorial" in front and "The learning path" in front
-    numbered = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
-    for page in [site / "index.html", *(site / f"{nb.stem}.html" for nb in numbered)]:
+    for page in [site / "index.html", *(site / f"{nb.stem}.html" for nb in NUMBERED)]:
         nav = re.search(r'<nav class="course">(.*?)</nav>', page.read_text(), re.DOTALL).group(1)
         links = re.findall(r'href="([^"]+)"', nav)
-        assert [link for link in links if re.match(r"\d\d_", link)] == [f"{nb.stem}.html" for nb in numbered]
+        assert [link for link in links if re.match(r"\d\d_", link)] == [f"{nb.stem}.html" for nb in NUMBERED]
         assert "index.html" in links and "draw/index.html" in links
 
 
 def test_the_last_page_links_to_the_draw_page_of_the_sample_model(site: Path) -> None:
-    last = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))[-1]
-    assert 'class="try-it"' in (site / f"{last.stem}.html").read_text()
+    assert 'class="try-it"' in (site / f"{NUMBERED[-1].stem}.html").read_text()
     assert (site / "draw" / "index.html").is_file() and (site / "draw" / "model.onnx").is_file()
     metadata = json.loads((site / "draw" / "metadata.json").read_text())
     assert metadata["trained_on"].startswith("MNIST (the embedded sample)")
@@ -99,11 +84,8 @@ def chromium() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
-        )
+        args = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=args)
         yield browser
         browser.close()
 
@@ -193,10 +175,7 @@ def test_a_hostile_notebooks_page_holds_no_script_and_no_event_handler(hostile_s
     assert [tag for tag in found if any(name.startswith("on") for name in tag)] == []
     assert [tag for tag in found if "example.invalid" in " ".join(tag.values())] == []
     assert "<p>hello</p>" in page.read_text()  # the output's harmless HTML is still there
-
-
-def test_the_build_writes_only_into_its_folder(hostile_site: Path) -> None:
-    assert [path.name for path in hostile_site.parent.iterdir()] == ["site"]  # no model folder beside it
+    assert [path.name for path in hostile_site.parent.iterdir()] == ["site"]  # the build wrote only into its folder
     assert (hostile_site / build_site.MARKER).is_file()
 
 
@@ -214,7 +193,7 @@ def test_a_hostile_notebooks_page_runs_no_script_in_chromium(hostile_site: Path)
     assert [url for url in requests if not url.startswith("file://")] == []
 
 
-def test_out_is_refused_unless_the_builder_made_it(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_out_is_refused_unless_the_builder_made_it_and_replaced_if_it_did(tmp_path: Path, capsys) -> None:
     keep = tmp_path / "keep"
     (keep / "notes").mkdir(parents=True)
     (keep / "notes" / "thesis.md").write_text("years of work")
@@ -225,9 +204,6 @@ def test_out_is_refused_unless_the_builder_made_it(tmp_path: Path, capsys: pytes
     )
     assert [path.name for path in keep.rglob("*")] == ["notes", "thesis.md"]
     assert (keep / "notes" / "thesis.md").read_text() == "years of work"
-
-
-def test_a_folder_the_builder_made_is_replaced(tmp_path: Path) -> None:
     out = tmp_path / "site"
     build_site.prepare(out)
     (out / "old.html").write_text("from an earlier build")

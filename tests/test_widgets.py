@@ -1,7 +1,6 @@
-"""widgets: the prediction explorer, the training playground and the drawing pad, driven without a browser.
+"""widgets: the explorer, the playground and the drawing pad, driven through what their buttons and mouse call.
 
-Widgets work without a front end (their messages go nowhere), so each is driven here through the same
-methods its buttons and mouse events call. tests/test_browser.py checks them in a real JupyterLab.
+Widgets work without a front end (their messages go nowhere); tests/test_browser.py checks them in JupyterLab.
 """
 
 import math
@@ -14,15 +13,9 @@ import pytest
 import torch
 
 from mnist_tutorial import NeuralNetwork, load_data
-from mnist_tutorial.widgets import (
-    DigitPad,
-    LinesOfThread,
-    Playground,
-    draw_digit,
-    lines_to,
-    playground,
-    prediction_explorer,
-)
+from mnist_tutorial.deploy.drawing import preprocess, rasterize
+from mnist_tutorial.widgets import DigitPad, Playground, draw_digit, playground, prediction_explorer
+from mnist_tutorial.widgets.training_thread import LinesOfThread, lines_to
 
 PNG = b"\x89PNG"
 
@@ -32,68 +25,47 @@ def verdicts() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Six images with labels 0,1,2,0,1,2 and probabilities that get images 1 and 4 wrong."""
     images = torch.arange(6, dtype=torch.uint8).view(6, 1, 1).expand(6, 28, 28).clone()
     labels = torch.tensor([0, 1, 2, 0, 1, 2])
-    predicted = torch.tensor([0, 2, 2, 0, 0, 2])
     probabilities = torch.full((6, 3), 0.1)
-    probabilities[torch.arange(6), predicted] = 0.8
+    probabilities[torch.arange(6), torch.tensor([0, 2, 2, 0, 0, 2])] = 0.8
     return images, labels, probabilities
 
 
-def test_explorer_shows_the_true_label_and_the_prediction(verdicts) -> None:
+def test_the_explorer_captions_each_image_and_steps_through_the_mistakes(verdicts) -> None:
     explorer = prediction_explorer(*verdicts, class_names=("zero", "one", "two"))
-    assert explorer.index == 0
-    assert "true: <b>zero</b> · predicted: <b>zero</b> (80.0%)" in explorer.caption.value
+    assert explorer.index == 0 and explorer.picture.png.startswith(PNG) and "2 of them" in explorer.note.value
+    assert "true: <b>zero</b> · predicted: <b>zero</b> (80.0%): right" in explorer.caption.value
     assert "#c00" not in explorer.caption.value  # right: not in red
-    assert explorer.picture.png.startswith(PNG)
-    assert "2 of them" in explorer.note.value
-
-
-def test_next_mistake_steps_through_the_wrong_ones_and_wraps(verdicts) -> None:
-    explorer = prediction_explorer(*verdicts)
     assert explorer.show_next_mistake() == 1
-    assert "true: <b>1</b> · predicted: <b>2</b>" in explorer.caption.value and "#c00" in explorer.caption.value
-    explorer.next_button.click()  # what the button does
+    assert "true: <b>one</b> · predicted: <b>two</b>" in explorer.caption.value and "#c00" in explorer.caption.value
+    explorer.next_button.click()
     assert explorer.index == 4
     assert explorer.show_next_mistake() == 1  # round again
+    bundle = explorer._repr_mimebundle_()  # where it cannot be drawn, it names itself
+    assert bundle["text/plain"] == "[Prediction explorer: run this cell in JupyterLab to use it]"
+    assert "model_id" in bundle["application/vnd.jupyter.widget-view+json"]
 
 
-def test_filter_by_true_class(verdicts) -> None:
-    explorer = prediction_explorer(*verdicts)
+def test_the_explorer_filters_by_true_class(verdicts) -> None:
+    images, labels, probabilities = verdicts
+    explorer = prediction_explorer(images, labels, torch.cat([probabilities, torch.zeros(6, 1)], dim=1))
     explorer.filter.value = 2
     assert explorer.shown.tolist() == [2, 5] and explorer.slider.max == 1 and explorer.index == 2
-    assert explorer.show_next_mistake() is None
-    assert "no mistakes" in explorer.note.value
+    assert explorer.show_next_mistake() is None and "no mistakes" in explorer.note.value
     explorer.filter.value = 1
     explorer.slider.value = 1
     assert explorer.index == 4
+    explorer.filter.value = 3  # a class without images
+    assert explorer.index is None and explorer.slider.disabled and "no images" in explorer.caption.value
+    assert explorer.show_next_mistake() is None
     explorer.filter.value = -1
     assert explorer.slider.max == 5 and explorer.index == 0
 
 
-def test_a_class_without_images_shows_nothing(verdicts) -> None:
+def test_the_explorer_takes_normalised_images_and_refuses_mismatched_inputs(verdicts) -> None:
     images, labels, probabilities = verdicts
-    explorer = prediction_explorer(images, labels, torch.cat([probabilities, torch.zeros(6, 1)], dim=1))
-    explorer.filter.value = 3
-    assert explorer.index is None and explorer.slider.disabled
-    assert "no images" in explorer.caption.value
-    assert explorer.show_next_mistake() is None
-
-
-def test_explorer_accepts_normalised_images(verdicts) -> None:
-    images, labels, probabilities = verdicts
-    explorer = prediction_explorer(images.float().unsqueeze(1) / 127.5 - 1, labels, probabilities)
-    assert explorer.picture.png.startswith(PNG)
-
-
-def test_explorer_refuses_mismatched_inputs(verdicts) -> None:
-    images, labels, probabilities = verdicts
+    assert prediction_explorer(images.float().unsqueeze(1) / 127.5 - 1, labels, probabilities).picture.png
     with pytest.raises(ValueError, match="as many"):
         prediction_explorer(images[:5], labels, probabilities)
-
-
-def test_widgets_name_themselves_where_they_cannot_be_drawn(verdicts) -> None:
-    bundle = prediction_explorer(*verdicts)._repr_mimebundle_()
-    assert bundle["text/plain"] == "[Prediction explorer: run this cell in JupyterLab to use it]"
-    assert "model_id" in bundle["application/vnd.jupyter.widget-view+json"]
 
 
 # ---------------------------------------------------------------------------------------------- playground
@@ -104,7 +76,7 @@ def tiny_data(tiny_data_dir: Path):
     return load_data(source="full", data_dir=tiny_data_dir)
 
 
-def test_playground_starts_with_the_lesson_settings(tiny_data) -> None:
+def test_the_playground_starts_with_the_lesson_settings(tiny_data) -> None:
     form = playground(tiny_data, device="cpu")
     assert isinstance(form, Playground)
     assert (form.lr.value, form.momentum.value, form.num_epochs.value) == (0.001, 0.9, 10)
@@ -123,17 +95,15 @@ def test_playground_starts_with_the_lesson_settings(tiny_data) -> None:
         ("hidden2", 100_000, "hidden layer 2 size 100000"),
     ],
 )
-def test_playground_refuses_bad_values_in_the_form(tiny_data, field: str, value, label: str) -> None:
+def test_the_playground_refuses_bad_values_in_the_forms_words(tiny_data, field: str, value, label: str) -> None:
     form = playground(tiny_data, device="cpu")
     getattr(form, field).value = value
     form.train_button.click()
-    assert form.model is None  # nothing was trained
-    assert "Refused: " + label in form.status.value
-    assert "--" not in form.status.value  # the form's names, not the command line's flags
-    assert not form.train_button.disabled
+    assert form.model is None and not form.train_button.disabled  # nothing was trained
+    assert "Refused: " + label in form.status.value and "--" not in form.status.value  # not the flags' names
 
 
-def test_playground_trains_and_reports_the_test_accuracy(tiny_data, capsys) -> None:
+def test_the_playground_trains_and_reports_the_test_accuracy(tiny_data, capsys) -> None:
     form = playground(tiny_data, device="cpu")
     empty_plot = form.plot.png
     form.lr.value, form.num_epochs.value, form.hidden1.value, form.hidden2.value = 0.05, 2, 16, 8
@@ -157,20 +127,19 @@ def test_the_train_button_trains_in_a_thread_and_stop_ends_the_run(tiny_data) ->
     form.num_epochs.value = 10_000
     form.train_button.click()
     assert form.thread is not None and form.train_button.disabled and not form.stop_button.disabled
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 60  # only catches a hang
     while (form.history is None or form.history.epochs < 2) and time.monotonic() < deadline:
         time.sleep(0.01)
     form.stop_button.click()
     form.thread.join(timeout=60)
     assert not form.thread.is_alive()
-    assert form.history.interrupted and 2 <= form.history.epochs < 10_000
-    assert "stopped early" in form.status.value
+    assert form.history.interrupted and 2 <= form.history.epochs < 10_000 and "stopped early" in form.status.value
     assert not form.train_button.disabled and form.stop_button.disabled
     epoch_bar = form.bars.children[0].pbar
     assert epoch_bar.n == form.history.epochs and form.bars.children[0].children[1].bar_style == "danger"
 
 
-def test_playground_reports_a_diverging_run(tiny_data) -> None:
+def test_the_playground_reports_a_diverging_run(tiny_data) -> None:
     form = playground(tiny_data, device="cpu")
     form.lr.value, form.num_epochs.value = 1e9, 1
     assert form.train() is None
@@ -200,51 +169,27 @@ def model() -> NeuralNetwork:
     return NeuralNetwork()
 
 
-def test_a_stroke_gets_a_prediction(model) -> None:
+def test_a_stroke_gets_the_models_prediction_on_the_prepared_drawing(model) -> None:
     pad = draw_digit(model)
-    assert isinstance(pad, DigitPad) and pad.probabilities is None
-    assert "Draw a digit" in pad.prediction.value
+    assert isinstance(pad, DigitPad) and pad.probabilities is None and "Draw a digit" in pad.prediction.value
     pad.pen_down(140, 40)
     for y in range(40, 250, 15):
         pad.pen_move(140, y)
     pad.pen_up(140, 250)
-    assert pad.probabilities is not None and pad.probabilities.shape == (10,)
-    assert abs(pad.probabilities.sum().item() - 1) < 1e-5
-    best = int(pad.probabilities.argmax())
-    assert f"predicted: <b>{best}</b>" in pad.prediction.value
-    assert pad.verdict.png.startswith(PNG)
-
-
-def test_the_prediction_is_the_models_on_the_prepared_drawing(model) -> None:
-    from mnist_tutorial.deploy.drawing import preprocess, rasterize
-
-    pad = draw_digit(model)
-    pad.pen_down(60, 60)
-    pad.pen_move(200, 220)
-    pad.pen_up()
     expected = model(preprocess(rasterize(pad.strokes, size=pad.size, width=pad.pen))).softmax(dim=1)[0]
-    assert torch.allclose(pad.probabilities, expected, atol=1e-6)
+    torch.testing.assert_close(pad.probabilities, expected, atol=1e-6, rtol=0)  # the same ops, another batch shape
+    assert f"predicted: <b>{int(expected.argmax())}</b>" in pad.prediction.value
+    assert pad.verdict.png.startswith(PNG) and "probability for each class" in pad.verdict.alt
 
 
-def test_moving_without_the_button_draws_nothing(model) -> None:
-    pad = draw_digit(model)
+def test_the_pen_draws_only_while_down_a_click_is_a_dot_and_clear_starts_again(model) -> None:
+    pad = draw_digit(model, class_names=tuple("abcdefghij"))
     pad.pen_move(10, 10)
     pad.pen_up(10, 10)
     assert pad.strokes == [] and pad.probabilities is None
     assert pad.update() is None  # an empty canvas is not a digit
-
-
-def test_clear_starts_again(model) -> None:
-    pad = draw_digit(model, class_names=tuple("abcdefghij"))
-    pad.pen_down(100, 100)
-    pad.pen_up()
-    assert pad.probabilities is not None
-    pad.clear_button.click()
-    assert pad.strokes == [] and pad.probabilities is None and "Draw a digit" in pad.prediction.value
-
-
-def test_a_single_click_is_a_dot(model) -> None:
-    pad = draw_digit(model)
     pad.pen_down(30, 30)
     pad.pen_up(30, 30)
     assert pad.strokes == [[(30, 30)]] and pad.probabilities is not None
+    pad.clear_button.click()
+    assert pad.strokes == [] and pad.probabilities is None and "Draw a digit" in pad.prediction.value

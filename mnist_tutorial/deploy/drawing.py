@@ -1,12 +1,8 @@
-"""Turning a digit drawn with the mouse into the kind of image the network was trained on.
+"""A digit drawn with the mouse, prepared as MNIST's digits were (LeCun et al.): scaled to fit 20x20 keeping its
+aspect ratio, then placed in 28x28 with its centre of mass in the middle.
 
-MNIST's digits were prepared in a particular way (LeCun et al.): each was scaled, keeping its aspect
-ratio, to fit a 20x20 box, then placed in a 28x28 image so that its centre of mass sits in the middle.
-A drawing on a big canvas looks nothing like that until it gets the same treatment.
-
-This module is the one specification of that treatment. The exported web page (mnist_tutorial/deploy/web/
-preprocess.js) does the same steps line for line, and a test checks that both give the same 784 numbers
-for the same strokes. So every step is exact: whole-number arithmetic where it can be, and otherwise the
+The one specification of it: the web page's preprocess.js does the same steps line for line, and a test checks that
+both give the same 784 numbers for the same strokes. So every step is exact: whole numbers where it can be, else the
 same few floating-point operations in the same order, which give the same bits in NumPy and JavaScript.
 """
 
@@ -20,16 +16,16 @@ from ..data import normalize
 SIZE = 28  # MNIST images are 28x28 ...
 BOX = 20  # ... with the digit scaled to fit 20x20 inside them
 CENTRE = 14  # ... and its centre of mass on pixel (14, 14): MNIST's own digits measure 14.0 ± 0.3
+CANVAS, PEN = 280, 18  # the pad's and the page's canvas side and pen width, in canvas pixels (app.js: the same)
 
 Point = tuple[float, float]
 
 
-def rasterize(strokes: Sequence[Sequence[Point]], *, size: int = 280, width: float = 18) -> np.ndarray:
-    """Pen strokes (lists of (x, y) canvas points) as ink: a (size, size) uint8 array, 0 = paper, 255 = ink.
+def rasterize(strokes: Sequence[Sequence[Point]], *, size: int = CANVAS, width: float = PEN) -> np.ndarray:
+    """Pen strokes (lists of (x, y) canvas points) as a (size, size) uint8 array, 0 = paper, 255 = ink.
 
-    Pixel (row, column) covers the square from (column, row) to (column + 1, row + 1); it is ink when its
-    centre lies within width / 2 of a stroke: of a segment between consecutive points, or of the point
-    itself for a single click. No anti-aliasing: the scaling below makes the grey levels.
+    A pixel is ink when its centre (column + 0.5, row + 0.5) lies within width / 2 of a stroke's segment, or of
+    its point for a single click. No anti-aliasing: the scaling makes the grey levels.
     """
     ink = np.zeros((size, size), dtype=bool)
     radius = width / 2
@@ -77,11 +73,10 @@ def as_bytes(ink: np.ndarray | torch.Tensor) -> np.ndarray:
 
 
 def area_weights(old: int, new: int) -> np.ndarray:
-    """(new, old) whole-number weights for shrinking or stretching `old` pixels to `new` by area averaging.
+    """(new, old) whole-number weights for resizing `old` pixels to `new` by area averaging.
 
-    Lay both rows of pixels over one ruler of old * new units: old pixel i spans [i * new, (i + 1) * new),
-    new pixel r spans [r * old, (r + 1) * old). Weight [r, i] is the length of their overlap; each row of
-    weights sums to `old`.
+    On one ruler of old * new units, old pixel i spans [i * new, (i + 1) * new) and new pixel r [r * old, (r + 1) *
+    old); weight [r, i] is the length of their overlap, and each row of weights sums to `old`.
     """
     edges_old = np.arange(old + 1) * new
     edges_new = np.arange(new + 1) * old
@@ -91,10 +86,10 @@ def area_weights(old: int, new: int) -> np.ndarray:
 
 
 def scale_to_box(box: np.ndarray) -> np.ndarray:
-    """Scale a (height, width) image of 0..255 so its longer side is BOX pixels, by area averaging, rounded.
+    """Scale a (height, width) image of 0..255 so its longer side is BOX pixels, by area averaging.
 
-    New sides are round(side * BOX / longer side), at least 1, with halves rounded up; every new pixel is the
-    average of the old pixels it covers, weighted by the overlap, rounded half up: all in whole numbers.
+    New sides are round(side * BOX / longer side), at least 1; each new pixel is the overlap-weighted average of the
+    old pixels it covers. All in whole numbers, halves rounded up.
     """
     height, width = box.shape
     longer = max(height, width)
@@ -115,14 +110,10 @@ def centre_offset(mass: np.ndarray, axis: int, room: int) -> int:
 
 
 def to_mnist_bytes(ink: np.ndarray | torch.Tensor, *, threshold: float = 0) -> np.ndarray:
-    """A drawing (2-D, 0 = paper .. 255 = ink, any size) as a 28x28 uint8 image prepared like MNIST.
+    """A drawing (2-D, 0 = paper .. 255 = ink, or floats 0..1, any size) as a 28x28 uint8 image prepared like MNIST.
 
-    1. crop to the bounding box of the pixels brighter than `threshold`;
-    2. scale that box so its longer side is 20 pixels, keeping the aspect ratio, by area averaging;
-    3. paste it into a blank 28x28 image so that its centre of mass lands on pixel (14, 14), as near as
-       whole-pixel shifts allow, without pushing ink over the edge.
-    Floats are rounded to whole numbers first, and a float image within 0..1 is read as 0..1 (times 255).
-    An empty drawing gives a blank image.
+    Crop to the pixels brighter than `threshold`; scale the longer side to 20 pixels (scale_to_box); paste into
+    28x28 with the centre of mass as near pixel (14, 14) as whole shifts allow, no ink over the edge. Empty: blank.
     """
     pixels = as_bytes(ink)
     rows, columns = np.nonzero(pixels > threshold)
@@ -140,19 +131,15 @@ def to_mnist_bytes(ink: np.ndarray | torch.Tensor, *, threshold: float = 0) -> n
 
 
 def preprocess(ink: np.ndarray | torch.Tensor, *, threshold: float = 0) -> torch.Tensor:
-    """A drawing (2-D, 0 = paper .. 255 = ink, or floats 0..1) -> the network's input: float32 (1, 1, 28, 28) in -1..1.
-
-    The MNIST-style preparation of `to_mnist_bytes`, then the lesson's ToTensor + Normalize((0.5,), (0.5,)).
-    """
+    """A drawing -> the network's input, float32 (1, 1, 28, 28) in -1..1: to_mnist_bytes, then Normalize."""
     image = torch.from_numpy(to_mnist_bytes(ink, threshold=threshold))
     return normalize(image.unsqueeze(0))
 
 
-def digit_strokes(image: np.ndarray | torch.Tensor, *, size: int = 280, ink_from: int = 128) -> list[list[Point]]:
-    """A 28x28 image (0 = paper .. 255 = ink) as pen dots on a size x size canvas: one dot per inked pixel.
+def digit_strokes(image: np.ndarray | torch.Tensor, *, size: int = CANVAS, ink_from: int = 128) -> list[list[Point]]:
+    """A 28x28 image (0 = paper .. 255 = ink) as pen dots on a size x size canvas, one per inked pixel, as app.js does.
 
-    This is how a keyboard reaches a prediction ("show me a test digit" on the pad and the page): the digit
-    is drawn as if by hand, so it goes through the same preprocessing as any drawing. app.js does the same.
+    This is how a keyboard reaches a prediction ("Show me a test digit"): drawn as if by hand, prepared as any drawing.
     """
     pixels = np.asarray(image, dtype=np.int64).reshape(SIZE, SIZE)
     scale = size / SIZE

@@ -1,13 +1,9 @@
-"""The trained network outside PyTorch: an ONNX file for any runtime, and a web page that runs it offline.
+"""The trained network outside PyTorch: an ONNX file for any runtime, and a web page that runs it offline (08).
 
-`export_model(checkpoint=..., out=...)` writes into the folder `out`:
-- model.onnx: the lesson's network as it is (input "image", float32 (batch, 1, 28, 28), already normalised;
-  output "logits", (batch, 10): softmax gives the probabilities), with a dynamic batch size;
-- metadata.json: class names, the normalisation the input needs, the test accuracy, where it came from;
-- index.html with style.css, preprocess.js, network.js, app.js (copied from mnist_tutorial/deploy/web/) and
-  model.js (the weights): a page to draw a digit on, which runs the network itself, from file:// and
-  offline. It is plain JavaScript over the weights (network.js): far smaller
-  than onnxruntime-web (megabytes of WebAssembly), and every line of it can be read next to model.py.
+`export_model(checkpoint=..., out=...)` writes model.onnx (input "image", float32 (batch, 1, 28, 28), normalised;
+output "logits", (batch, 10)), metadata.json, and index.html with the files of deploy/web/ and model.js (the
+weights): a page to draw a digit on that runs the network in plain JavaScript (network.js, read beside model.py;
+far smaller than onnxruntime-web), from file:// and offline.
 """
 
 import base64
@@ -17,9 +13,8 @@ import json
 import os
 import tempfile
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import onnx
 import torch
@@ -44,8 +39,7 @@ PREPROCESSING = (
 )
 
 
-@dataclass(frozen=True)
-class Exported:
+class Exported(NamedTuple):
     """What export_model wrote: the folder and its three main files."""
 
     folder: Path
@@ -61,7 +55,12 @@ def export_model(*, checkpoint: str | os.PathLike, out: str | os.PathLike) -> Ex
     state = load_checkpoint(checkpoint)
     model = model_from_checkpoint(checkpoint, state).eval()
     metadata = describe(checkpoint, state)
-    make_folder(out)
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"`out` {out} is a file, not a folder: choose a folder to export into")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"cannot create `out` folder {out} ({error.strerror or error}): choose another") from None
     files = {
         "model.onnx": onnx_bytes(model, metadata),
         "metadata.json": (json.dumps(metadata, indent=2) + "\n").encode(),
@@ -75,16 +74,6 @@ def export_model(*, checkpoint: str | os.PathLike, out: str | os.PathLike) -> Ex
     except OSError as error:
         raise OutputError(f"cannot write into `out` folder {out}: {write_failure(error)}") from None
     return Exported(out, out / "model.onnx", out / "metadata.json", out / "index.html")
-
-
-def make_folder(out: Path) -> None:
-    """Create `out` (and its parents) if needed, or say why it cannot be used."""
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"`out` {out} is a file, not a folder: choose a folder to export into")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise OutputError(f"cannot create `out` folder {out} ({error.strerror or error}): choose another") from None
 
 
 def describe(checkpoint: Path, state: dict[str, Any]) -> dict[str, Any]:
@@ -114,11 +103,10 @@ def describe(checkpoint: Path, state: dict[str, Any]) -> dict[str, Any]:
 
 def read_metrics(path: Path) -> dict[str, Any]:
     """metrics.json as `mnist-tutorial train` wrote it beside the checkpoint, or {} if absent or unreadable."""
-    try:
+    with contextlib.suppress(OSError, ValueError):
         metrics = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return metrics if isinstance(metrics, dict) else {}
+        return metrics if isinstance(metrics, dict) else {}
+    return {}
 
 
 def trained_on(title: str, source: str | None, epochs: int | None) -> str:

@@ -1,4 +1,4 @@
-"""The prediction explorer: step through test images with the model's verdict on each."""
+"""The prediction explorer: step through test images with the model's verdict on each (04)."""
 
 from collections.abc import Sequence
 from typing import Any
@@ -6,11 +6,15 @@ from typing import Any
 import ipywidgets as widgets
 import torch
 
-from .display import Picture, ShownAsText, blank_verdict_png, caption, class_names_or_numbers, verdict_png
+from .display import Picture, ShownAsText, caption, class_names_or_numbers, show_verdict
 
 
 class PredictionExplorer(ShownAsText, widgets.VBox):
-    """Step through test images with the model's verdict on each; see `prediction_explorer`."""
+    """Browse predictions: a slider, a "next mistake" button, a filter by true class.
+
+    images: (N, 28, 28) uint8 or (N, 1, 28, 28) normalised; labels: (N,) true classes; probabilities:
+    (N, classes), e.g. from `evaluate.predict`. Shows "true: 7 · predicted: 7 (98.1%)" and the probabilities.
+    """
 
     SUMMARY = "Prediction explorer"
 
@@ -32,31 +36,25 @@ class PredictionExplorer(ShownAsText, widgets.VBox):
         self.class_names = class_names_or_numbers(class_names, self.probabilities.shape[1])
         self.confidence, self.predictions = self.probabilities.max(dim=1)
         self.shown = torch.arange(len(self.labels))  # indices of the images the filter lets through
-        super().__init__(self._make_views())
-        self.add_class("mnist-explorer")
-        self.render()
-
-    def _make_views(self) -> list[widgets.Widget]:
+        classes = [(f"true class {name}", i) for i, name in enumerate(self.class_names)]
         self.filter = widgets.Dropdown(
-            options=[("all classes", -1)] + [(f"true class {name}", i) for i, name in enumerate(self.class_names)],
-            value=-1,
-            description="show",
-            tooltip="which test images to step through",
+            options=[("all classes", -1), *classes], description="show", tooltip="which test images to step through"
         )
         self.slider = widgets.IntSlider(
-            value=0, min=0, max=len(self.labels) - 1, description="image", tooltip="image to show (arrow keys step)"
+            max=len(self.labels) - 1, description="image", tooltip="image to show (arrow keys step)"
         )
         self.next_button = widgets.Button(description="next mistake", icon="forward", tooltip="next wrong prediction")
         self.next_button.add_class("mnist-next-mistake")
-        self.caption = widgets.HTML()
+        self.caption, self.note = widgets.HTML(), widgets.HTML()
         self.caption.add_class("mnist-explorer-label")  # the browser test reads the label here
-        self.note = widgets.HTML()
         self.picture = Picture(layout={"align_self": "flex-start"})  # at its own size
-
         self.filter.observe(self._on_filter, names="value")
         self.slider.observe(self._on_slider, names="value")
         self.next_button.on_click(self.show_next_mistake)
-        return [widgets.HBox([self.filter, self.slider, self.next_button]), self.caption, self.picture, self.note]
+        controls = widgets.HBox([self.filter, self.slider, self.next_button])
+        super().__init__([controls, self.caption, self.picture, self.note])
+        self.add_class("mnist-explorer")
+        self.render()
 
     @property
     def index(self) -> int | None:
@@ -64,33 +62,24 @@ class PredictionExplorer(ShownAsText, widgets.VBox):
         return int(self.shown[self.slider.value]) if len(self.shown) else None
 
     def wrong_among_shown(self) -> torch.Tensor:
-        """For each image the filter lets through: is its prediction wrong?"""
         return self.predictions[self.shown] != self.labels[self.shown]
 
     def render(self) -> None:
-        """Show the selected image. Everything is computed first, so the views change together."""
         index = self.index
         if index is None:
-            caption_html, note = "<i>no images of this class</i>", ""
-            picture = blank_verdict_png(self.class_names)
-        else:
-            label, predicted = int(self.labels[index]), int(self.predictions[index])
-            caption_html = caption(
-                self.class_names[label],
-                self.class_names[predicted],
-                float(self.confidence[index]),
-                prefix=f"test image #{index}: ",
-            )
-            picture = verdict_png(
-                self.images[index], self.probabilities[index], self.class_names, label=label, title=f"#{index}"
-            )
-            mistakes = int(self.wrong_among_shown().sum())
-            note = (
-                f"image {self.slider.value + 1} of {len(self.shown)} shown; "
-                f"{mistakes} of them ({mistakes / len(self.shown):.1%}) predicted wrongly"
-            )
-        self.picture.show(*picture)
-        self.note.value, self.caption.value = note, caption_html
+            show_verdict(self.picture, self.class_names)
+            self.caption.value, self.note.value = "<i>no images of this class</i>", ""
+            return
+        label, predicted = int(self.labels[index]), int(self.predictions[index])
+        names, confidence = self.class_names, float(self.confidence[index])
+        image, probabilities = self.images[index], self.probabilities[index]
+        show_verdict(self.picture, names, image, probabilities, label=label, title=f"#{index}")
+        mistakes = int(self.wrong_among_shown().sum())
+        self.note.value = (
+            f"image {self.slider.value + 1} of {len(self.shown)} shown; "
+            f"{mistakes} of them ({mistakes / len(self.shown):.1%}) predicted wrongly"
+        )
+        self.caption.value = caption(names[label], names[predicted], confidence, prefix=f"test image #{index}: ")
 
     def show_next_mistake(self, _button: Any = None) -> int | None:
         """Move to the next wrongly predicted image of the selection (wrapping round); its dataset index."""
@@ -120,16 +109,4 @@ class PredictionExplorer(ShownAsText, widgets.VBox):
         self.render()
 
 
-def prediction_explorer(
-    images: torch.Tensor,
-    labels: torch.Tensor,
-    probabilities: torch.Tensor,
-    class_names: Sequence[str] | None = None,
-) -> PredictionExplorer:
-    """A widget to browse predictions: slider, "next mistake" button, filter by true class.
-
-    images: (N, 28, 28) uint8 or (N, 1, 28, 28) normalised; labels: (N,) true classes; probabilities:
-    (N, classes), e.g. from `evaluate.predict`. Shows the image, "true: 7 · predicted: 7 (98.1%)" and
-    the probabilities as a bar chart.
-    """
-    return PredictionExplorer(images, labels, probabilities, class_names)
+prediction_explorer = PredictionExplorer  # the name notebook 04 calls

@@ -2,7 +2,7 @@
 
 from typing import TYPE_CHECKING, Any
 
-from ..plots import alt_metadata, alt_text, figure_png, plot_loss
+from ..plots import alt_metadata, alt_text, plot_loss
 from ..progress import in_notebook
 
 if TYPE_CHECKING:
@@ -10,23 +10,19 @@ if TYPE_CHECKING:
 
 
 class LivePlot:
-    """A loss plot that redraws in place after every epoch: pass it to fit(callbacks=[...]).
+    """A fit() callback (callbacks=[LivePlot()]): one loss figure, redrawn after every epoch.
 
-    By default it is one output of the running cell, replaced through a display handle (so a notebook
-    shows one figure, not one per epoch). Give it a widgets.display.Picture to draw into that instead: widgets
-    update from button callbacks too, where a display handle has no cell to write to. Outside a notebook
-    it only keeps the latest figure (in `.figure`).
+    It replaces one output of the running cell through a display handle, or draws into `image`, a
+    widgets.display.Picture (button callbacks have no cell to write to). Outside a notebook it keeps `.figure`.
     """
 
     def __init__(self, image: Any = None) -> None:
-        self.image = image
-        self.handle: Any = None
-        self.figure: Any = None
+        self.image, self.handle, self.figure = image, None, None
 
     def __call__(self, history: "History") -> None:
         self.figure = plot_loss(history)
         if self.image is not None:
-            self.image.show(figure_png(self.figure), alt_text(self.figure))
+            self.image.show(self.figure)
         elif in_notebook():
             from IPython.display import display
 

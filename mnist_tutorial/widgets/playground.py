@@ -1,4 +1,4 @@
-"""The playground: a form that trains the lesson's network with other settings and reports the accuracy."""
+"""The playground: a form that trains the lesson's network with other settings and reports the accuracy (05)."""
 
 import html
 import math
@@ -13,7 +13,7 @@ from ..data import Data, load_data, make_loaders
 from ..errors import ConfigError, TrainingDivergedError, in_words
 from ..history import History
 from ..model import NeuralNetwork
-from ..plots import alt_text, figure_png, plot_loss
+from ..plots import plot_loss
 from ..settings import SETTINGS, Setting, check_settings
 from ..train import fit, make_optimizer, pick_device, seed_everything
 from .display import Picture, ShownAsText
@@ -31,59 +31,48 @@ def in_form_words(message: str) -> str:
 
 
 class Playground(ShownAsText, widgets.VBox):
-    """A form that trains the lesson's network with other settings; see `playground`.
+    """A form (learning rate, momentum, epochs, hidden sizes) that trains a fresh network with Train, ends it with Stop.
 
-    The Train button trains in a thread of its own, so the page stays responsive and Stop can end the run
-    (in JupyterLab 4.6 widget callbacks run in a kernel subshell, where the interrupt button cannot reach).
+    Trains on `data` (default: the embedded sample, so a run takes seconds) with progress bars and a live loss plot,
+    then reports the test accuracy; values out of range are refused with a message. The button trains in a thread
+    of its own, so the page stays responsive and Stop can end the run (JupyterLab 4.6 runs widget callbacks in a
+    kernel subshell, where the interrupt button cannot reach). `form.train()` does the same from code.
     """
 
     SUMMARY = "Training playground"
     SHOWN_LINES = 12
 
-    def __init__(self, data: Data, *, device: str | None = None, seed: int = defaults.SEED) -> None:
-        self.data = data
-        self.device = device
-        self.seed = seed
+    def __init__(self, data: Data | None = None, *, device: str | None = None, seed: int = defaults.SEED) -> None:
+        self.data = data if data is not None else load_data(source="sample")
+        self.device, self.seed = device, seed
         self.model: NeuralNetwork | None = None
         self.history: History | None = None
         self.thread: threading.Thread | None = None
         self.lines: list[str] = []  # what the last run printed
         self.stop_requested = threading.Event()
-        fields = self._make_fields()
-        super().__init__([widgets.HBox([fields, self._make_plot()]), *self._make_outputs()])
-        self.add_class("mnist-playground")
-
-    def _make_fields(self) -> widgets.VBox:
         fields = [field(setting) for setting in FORM]
         for setting, box in zip(FORM, fields, strict=True):
             setattr(self, setting.name, box)  # form.lr, form.num_epochs, ...
         self.train_button = widgets.Button(
             description="Train", button_style="primary", icon="play", tooltip="train a fresh network with these values"
         )
-        self.train_button.add_class("mnist-train")
         self.stop_button = widgets.Button(
             description="Stop", icon="stop", disabled=True, tooltip="stop after this batch"
         )
+        self.train_button.add_class("mnist-train")
         self.stop_button.add_class("mnist-stop")
         self.train_button.on_click(lambda _button: self.train(wait=False))
         self.stop_button.on_click(self.stop)
-        buttons = widgets.HBox([self.train_button, self.stop_button])
-        return widgets.VBox([*fields, buttons])
-
-    def _make_plot(self) -> Picture:
-        empty = plot_loss(History())  # until trained
-        self.plot = Picture(figure_png(empty), alt_text(empty))
-        return self.plot
-
-    def _make_outputs(self) -> list[widgets.Widget]:
-        self.status = widgets.HTML(
-            f"Set the values, then press Train: {len(self.data.train):,} training and "
-            f"{len(self.data.test):,} test images."
-        )
+        self.plot = Picture()
+        self.plot.show(plot_loss(History()))  # empty until trained
+        data_size = f"{len(self.data.train):,} training and {len(self.data.test):,} test images"
+        self.status = widgets.HTML(f"Set the values, then press Train: {data_size}.")
         self.status.add_class("mnist-playground-status")
         self.bars = widgets.VBox()  # an epoch bar and a batch bar while training
         self.printed = widgets.HTML()  # the last lines fit() printed
-        return [self.status, self.bars, self.printed]
+        form = widgets.VBox([*fields, widgets.HBox([self.train_button, self.stop_button])])
+        super().__init__([widgets.HBox([form, self.plot]), self.status, self.bars, self.printed])
+        self.add_class("mnist-playground")
 
     def settings(self) -> dict[str, Any]:
         """The form's values, checked: raises ConfigError naming the first bad one."""
@@ -92,10 +81,9 @@ class Playground(ShownAsText, widgets.VBox):
         return {**values, "device": pick_device(self.device)}
 
     def train(self, *, wait: bool = True) -> History | None:
-        """Train a fresh network with the form's settings; the result is in .model and .history.
+        """Train a fresh network with the form's settings into .model and .history; returns the history.
 
-        wait=True (a call from code) trains here and returns the history; wait=False (the button) trains
-        in a new thread, .thread, and returns None at once. Refused settings return None either way.
+        wait=False (the button) trains in a new thread, .thread, and returns None at once; so do refused settings.
         """
         if self.thread is not None and self.thread.is_alive():
             return None
@@ -120,10 +108,14 @@ class Playground(ShownAsText, widgets.VBox):
         self._say("Stopping after this batch …")
 
     def _run(self, settings: dict[str, Any]) -> History | None:
+        from tqdm.notebook import tqdm
+
         started = time.perf_counter()
-        self.lines = []
-        self.printed.value = ""
-        epoch_bar, batch_bar = self._new_bars(settings["num_epochs"])
+        self.lines, self.printed.value = [], ""
+        # Bars shown in the form, not in whichever cell output is current.
+        epoch_bar = tqdm(total=settings["num_epochs"], desc="epochs", unit="epoch", display=False)
+        batch_bar = tqdm(total=1, desc="epoch 1", unit="batch", display=False)
+        self.bars.children = (epoch_bar.container, batch_bar.container)
         try:
             with lines_to(self._print), interruptible():
                 history = self._fit(settings, batch_bar, callbacks=[LivePlot(self.plot), counting_epochs(epoch_bar)])
@@ -137,17 +129,15 @@ class Playground(ShownAsText, widgets.VBox):
             batch_bar.close()  # short of its total (stopped, failed): stays, in red
             epoch_bar.close()
             self.train_button.disabled, self.stop_button.disabled = False, True
-        self._report(history, seconds=time.perf_counter() - started)
+        if history.epochs == 0:
+            self._say("Stopped before the first epoch ended: nothing learned yet.", error=True)
+            return history
+        stopped = " (stopped early)" if history.interrupted else ""
+        self._say(
+            f"Finished. Test accuracy: <b>{100 * history.test_accuracy[-1]:.2f}%</b> after {history.epochs} "
+            f"epoch(s){stopped}, {time.perf_counter() - started:.1f} s. The model is in <code>.model</code>."
+        )
         return history
-
-    def _new_bars(self, num_epochs: int) -> tuple[Any, Any]:
-        """An epoch bar and a batch bar, shown in the form (not in whichever cell output is current)."""
-        from tqdm.notebook import tqdm
-
-        epoch_bar = tqdm(total=num_epochs, desc="epochs", unit="epoch", display=False)
-        batch_bar = tqdm(total=1, desc="epoch 1", unit="batch", display=False)
-        self.bars.children = (epoch_bar.container, batch_bar.container)
-        return epoch_bar, batch_bar
 
     def _fit(self, settings: dict[str, Any], batch_bar: Any, callbacks: list) -> History:
         seed_everything(self.seed)
@@ -165,16 +155,6 @@ class Playground(ShownAsText, widgets.VBox):
             history=self.history,
             progress=False,  # the form has its own bars
             callbacks=callbacks,
-        )
-
-    def _report(self, history: History, *, seconds: float) -> None:
-        if history.epochs == 0:
-            self._say("Stopped before the first epoch ended: nothing learned yet.", error=True)
-            return
-        stopped = " (stopped early)" if history.interrupted else ""
-        self._say(
-            f"Finished. Test accuracy: <b>{100 * history.test_accuracy[-1]:.2f}%</b> after {history.epochs} "
-            f"epoch(s){stopped}, {seconds:.1f} s. The model is in <code>.model</code>."
         )
 
     def _print(self, line: str) -> None:
@@ -197,11 +177,4 @@ def field(setting: Setting) -> widgets.ValueWidget:
     return widgets.FloatText(value=setting.default, description=setting.label, step=step, style=style)
 
 
-def playground(data: Data | None = None, *, device: str | None = None) -> Playground:
-    """A form (learning rate, momentum, epochs, hidden sizes) with Train and Stop buttons.
-
-    Trains a fresh network on `data` (default: the embedded sample, so a run takes seconds) with progress
-    bars and a live loss plot, then reports the test accuracy. Values out of range are refused with a
-    message. `form.train()` does the same from code and returns the history.
-    """
-    return Playground(data if data is not None else load_data(source="sample"), device=device)
+playground = Playground  # the name notebook 05 calls

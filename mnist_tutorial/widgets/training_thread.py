@@ -1,7 +1,6 @@
-"""The playground's helpers for a training run that may be in a thread of its own.
+"""The playground's run in a thread of its own: fit()'s lines routed into the form, Stop and ■ ending it cleanly.
 
-They route what fit() prints into the form, and let the kernel's interrupt button or the form's Stop
-button end the run cleanly (fit() takes KeyboardInterrupt as "stop here, keep the finished epochs").
+fit() takes KeyboardInterrupt as "stop here, keep the finished epochs"; both ways of stopping raise it.
 """
 
 import contextlib
@@ -16,11 +15,8 @@ from ..history import History
 
 @contextlib.contextmanager
 def interruptible() -> Iterator[None]:
-    """Let the kernel's interrupt button (■) raise KeyboardInterrupt here, which fit() catches.
-
-    ipykernel ignores SIGINT outside the handling of a message, and only the main thread can receive it;
-    in any other thread this does nothing (the playground's Stop button covers that case).
-    """
+    """Let the kernel's interrupt button raise KeyboardInterrupt here, in the main thread (ipykernel ignores
+    SIGINT outside the handling of a message); in another thread the form's Stop button does that job."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -32,8 +28,7 @@ def interruptible() -> Iterator[None]:
 
 
 class LinesOfThread:
-    """A stand-in for sys.stdout: text printed by one thread goes, line by line, to `sink`; other threads
-    print as before. It routes fit()'s lines into the form whichever thread trains."""
+    """A stand-in for sys.stdout: what `thread` prints goes, line by line, to `sink`; other threads print as before."""
 
     def __init__(self, original: Any, thread: threading.Thread, sink: Callable[[str], None]) -> None:
         self.original, self.thread, self.sink = original, thread, sink
@@ -59,8 +54,7 @@ class LinesOfThread:
 def lines_to(sink: Callable[[str], None]) -> Iterator[None]:
     """Send what the current thread prints to `sink(line)` until the block ends."""
     original = sys.stdout
-    routed = LinesOfThread(original, threading.current_thread(), sink)
-    sys.stdout = routed
+    sys.stdout = routed = LinesOfThread(original, threading.current_thread(), sink)
     try:
         yield
     finally:
@@ -71,8 +65,7 @@ def lines_to(sink: Callable[[str], None]) -> Iterator[None]:
 
 
 class StoppableBatches:
-    """The training batches, counted on a progress bar; once `stop` is set, the next batch raises
-    KeyboardInterrupt, which fit() takes as the interrupt button: it ends cleanly, keeping finished epochs."""
+    """The training batches, counted on `bar`; once `stop` is set, the next batch raises KeyboardInterrupt."""
 
     def __init__(self, loader: Any, stop: threading.Event, bar: Any) -> None:
         self.loader, self.stop, self.bar = loader, stop, bar

@@ -7,7 +7,7 @@
 
 (() => {
   const SIZE = 280; // the drawing's coordinates run from 0 to 280, and ...
-  const PEN = 18; // ... the pen is 18 wide, as in the JupyterLab pad (widgets/digit_pad.py)
+  const PEN = 18; // ... the pen is 18 wide, as in the JupyterLab pad (CANVAS, PEN in deploy/drawing.py)
   const pad = document.getElementById("pad");
   const seen = document.getElementById("seen");
   const bars = document.getElementById("bars");
