@@ -14,8 +14,8 @@ from torch import nn
 
 from ..defaults import BATCH_SIZE, LR, MOMENTUM, NUM_EPOCHS
 from .data import batches_per_epoch, training_bytes  # noqa: F401 (batches_per_epoch: 03 asks it too)
-from .verdicts import Verdict, as_number, decimals, never_raises, unusable, verdict
 from .verdicts import YourTurn as YourTurn
+from .verdicts import as_number, decimals, never_raises, unusable, verdict
 
 CHANCE_LOSS = math.log(10)  # cross-entropy of even bets on 10 classes: what an untrained network scores
 UNTRAINED_TOLERANCE = 0.15  # a fresh network's loss on a batch lies within this of ln 10
@@ -153,37 +153,6 @@ def loss_trend(epoch_losses: list[float], accuracy: float) -> str:
     if epoch_losses[-1] > BARELY_STARTED * CHANCE_LOSS:
         return "the loss falls every epoch, but has barely started: the steps are tiny"
     return "the loss falls every epoch: the network learns"
-
-
-def same_network(
-    mine: nn.Module,
-    packaged: nn.Module,
-    *,
-    optimizer: torch.optim.Optimizer,
-    train_loader: Any,
-    epochs: int,
-    lr: float,
-    momentum: float,
-    batch_size: int,
-) -> Verdict:
-    """Say whether fit's network equals the learner's bit for bit, and if not, the likely causes, checked."""
-    ours, theirs = mine.state_dict(), packaged.state_dict()
-    same = ours.keys() == theirs.keys() and all(torch.equal(ours[name], theirs[name]) for name in ours)
-    if same and epochs > 0:
-        print("fit's network is bit for bit the one your loop trained")
-        return Verdict(True)
-    causes = checked_causes(mine, optimizer, train_loader, lr=lr, momentum=momentum, batch_size=batch_size)
-    if epochs == 0:
-        causes.append(
-            "your network has trained no complete epoch: the model cell ran again after the loop, or the loop was "
-            "stopped in its first epoch; run the loop cell"
-        )
-    causes = causes or [
-        "your loop cell differs from the lesson's five lines, or it was stopped (■) partway through an epoch: run "
-        "the model and optimizer cells, then the loop, to start again"
-    ]
-    print("fit's network differs from yours. Likely: " + "; and ".join(causes))
-    return Verdict(False)
 
 
 def checked_causes(
