@@ -61,10 +61,13 @@ chromium:
 
 # As root (containers, hosted VMs) JupyterLab needs --allow-root. ROOM=1 is the workshop's room setting: every
 # laptop uses the embedded sample and never touches the network (the same as MNIST_TUTORIAL_SOURCE=sample and
-# MNIST_TUTORIAL_OFFLINE=1 in the environment, which lab passes on too). python -m: a moved .venv still starts.
+# MNIST_TUTORIAL_OFFLINE=1 in the environment, which lab passes on too), and JupyterLab opens the practice copies
+# in build/student/ (no solutions), written once: a later `make lab ROOM=1` keeps what the learner wrote there.
+# python -m: a moved .venv still starts.
 lab: $(STAMP)
-	$(if $(ROOM),MNIST_TUTORIAL_SOURCE=sample MNIST_TUTORIAL_OFFLINE=1) $(BIN)/python -m jupyterlab notebooks/ \
-		$$([ "$$(id -u)" -eq 0 ] && echo --allow-root)
+	$(if $(ROOM),test -d build/student || $(BIN)/python tools/make_student.py build/student)
+	$(if $(ROOM),MNIST_TUTORIAL_SOURCE=sample MNIST_TUTORIAL_OFFLINE=1) $(BIN)/python -m jupyterlab \
+		$(if $(ROOM),build/student/,notebooks/) $$([ "$$(id -u)" -eq 0 ] && echo --allow-root)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_training.py --pipelines all
