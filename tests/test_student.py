@@ -2,6 +2,7 @@
 
 import importlib.util
 import re
+import subprocess
 from pathlib import Path
 
 import nbformat
@@ -143,3 +144,12 @@ def test_student_copies_have_no_links_to_the_solutions_they_leave_out(student: P
         text = " ".join(cell.source for cell in nbformat.read(student / name, as_version=4).cells)
         assert "](solutions/" not in text, name
         assert "(from your teacher)" in text, name
+
+
+def test_the_room_opens_the_practice_copies_and_never_rewrites_them() -> None:
+    recipe = subprocess.run(["make", "-n", "lab", "ROOM=1"], cwd=ROOT, capture_output=True, text=True, check=True)
+    lines = recipe.stdout.replace("\\\n", " ").splitlines()
+    assert any(
+        line.startswith("test -d build/student || ") and "make_student.py build/student" in line for line in lines
+    )
+    assert "jupyterlab build/student/" in " ".join(lines[-1].split()) and "notebooks/" not in lines[-1]
