@@ -93,7 +93,7 @@ def test_missing_sample(monkeypatch, tmp_path):
     monkeypatch.setattr("mnist_tutorial.datasets.sources.SAMPLE_DIR", tmp_path)
     with pytest.raises(
         DataError,
-        match=r"the embedded sample is missing from .*: reinstall the course with pip, or in a checkout restore it",
+        match=r"the embedded sample is missing from .*: reinstall the course with pip, or in a checkout run `git checkout",
     ):
         resolve_source(source="sample")
 
