@@ -87,7 +87,7 @@ def test_json_report_for_a_teacher(capsys, data_dir):
 
 
 def test_python_outside_the_course_floor(capsys, monkeypatch, data_dir):
-    monkeypatch.setattr(doctor_checks, "requires_python", lambda: ">=3.99")
+    monkeypatch.setattr(doctor_checks.metadata, "metadata", lambda name: {"Requires-Python": ">=3.99"})
     status, out = run_doctor(capsys, "--data-dir", str(data_dir))
     assert status == 1
     assert fix_lines(out) == [
