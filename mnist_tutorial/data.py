@@ -1,8 +1,7 @@
-"""The data the lesson trains on: decoded images and labels, the lesson's transform, and its loaders.
+"""The data the lesson trains on: decoded splits, the lesson's transform, and two loaders of the same batches.
 
-Two loaders serve the same batches. The lesson's DataLoader turns every image into a PIL image, then a tensor,
-then normalises it, every epoch: on a small CPU that costs more than the network's own arithmetic. TensorLoader
-does that once (`normalize`), and each batch is a gather from a tensor already on the training device.
+The lesson's DataLoader converts and normalises every image again each epoch, which on a small CPU costs more than
+the network; TensorLoader does it once (`normalize`) and gathers each batch from a tensor already on the device.
 """
 
 import math

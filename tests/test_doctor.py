@@ -137,7 +137,7 @@ def test_the_manifest_matches_the_shipped_sample_and_a_corrupt_sample_file_is_na
     damaged[100] ^= 1  # one label changed: still loads, but is not the sample
     (copy / "t10k-labels-idx1-ubyte").write_bytes(bytes(damaged))
     assert data_checks.check_sample(copy).line == (
-        f"fix: sample: missing or damaged: t10k-labels-idx1-ubyte: {data_checks.REINSTALL}"
+        f"fix: sample: missing or damaged: t10k-labels-idx1-ubyte: {sources.RESTORE_SAMPLE}"
     )
 
 

@@ -134,8 +134,8 @@ def test_missing_sample(monkeypatch, tmp_path):
     with pytest.raises(DataError) as caught:
         resolve_source(source="sample")
     assert str(caught.value) == (
-        f"the embedded sample is missing from {tmp_path}: reinstall the course with pip, or in a checkout run "
-        "`git checkout mnist_tutorial/datasets/sample`"
+        f"the embedded sample is missing from {tmp_path}: reinstall the course (pip install --force-reinstall "
+        "--no-deps mnist-tutorial; in a checkout: git checkout mnist_tutorial/datasets/sample)"
     )
 
 

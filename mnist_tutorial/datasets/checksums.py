@@ -1,9 +1,7 @@
-"""Full data is the data it claims to be: its files checked against torchvision's md5s on first use, and remembered.
+"""Full data is what it claims to be: each file checked once against torchvision's md5s, and remembered.
 
-Training reads a file uncompressed where it can, as torchvision does, so an uncompressed file beside its .gz must
-hold the .gz's contents; one with no .gz beside it can only be checked by its size. What was checked is remembered
-in the folder (name, size, modification time), or in this process where the folder is read-only. A copy a package
-manager installed is its own check (Debian re-gzips the files, so their md5s differ).
+An uncompressed file (which training reads first) must hold its .gz's contents, or without a .gz have MNIST's size.
+A copy a package manager installed is its own check (Debian re-gzips the files, so their md5s differ).
 """
 
 import gzip

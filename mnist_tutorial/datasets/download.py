@@ -1,8 +1,7 @@
 """Download a dataset's four files from torchvision's mirrors, each kept only once its md5 matches.
 
-Downloads never hang: `timeout` bounds the name lookup, the connection and every wait for data; `budget` bounds
-the whole download (under `source="auto"`, where the sample can take over). A mirror that failed is not asked
-again for that file in the same process.
+Never a hang: `timeout` bounds the name lookup, the connection and each wait for data, `budget` the whole download
+(under `source="auto"`, where the sample can take over); a mirror that failed is not asked again in this process.
 """
 
 import contextlib

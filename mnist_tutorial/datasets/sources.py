@@ -17,7 +17,10 @@ from .specs import DATASETS, SPLIT_FILES, DatasetSpec, get_spec
 
 SOURCES = ("auto", "full", "sample")
 SAMPLE_DIR = SAMPLE_ROOT / "MNIST" / "raw"
-RESTORE_SAMPLE = "reinstall the course with pip, or in a checkout run `git checkout mnist_tutorial/datasets/sample`"
+RESTORE_SAMPLE = (
+    "reinstall the course (pip install --force-reinstall --no-deps mnist-tutorial; in a checkout: "
+    "git checkout mnist_tutorial/datasets/sample)"
+)
 
 
 @dataclass(frozen=True)

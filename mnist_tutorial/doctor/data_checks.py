@@ -1,7 +1,6 @@
 """The pre-flight's data checks: which source resolves, the sample's and full data's md5s, disk, mirrors.
 
-None of them downloads: the mirrors are only asked for a file's headers, and only where network use is allowed.
-"""
+None downloads: a mirror is only asked for a file's headers, and only where network use is allowed."""
 
 import concurrent.futures
 import os
@@ -18,7 +17,6 @@ from .checks import Check, fix, note, ok
 SAMPLE_MANIFEST = sources.SAMPLE_DIR.parents[1] / "MD5SUMS"  # `md5sum -c` lines, beside the sample
 MIN_FREE_BYTES = 1 << 30  # full MNIST takes ~65 MB and a run's outputs ~1 MB; below 1 GiB saving soon fails
 MIRROR_TIMEOUT_S = 3.0
-REINSTALL = "reinstall the course (pip install --force-reinstall --no-deps mnist-tutorial; in a checkout: git checkout)"
 
 
 def read_manifest(manifest: Path) -> dict[str, str]:
@@ -40,14 +38,14 @@ def check_sample(sample_dir: Path | None = None, manifest: Path = SAMPLE_MANIFES
     """The embedded sample's four files are there and match the md5s shipped beside them."""
     sample_dir = sample_dir or sources.SAMPLE_DIR
     if not manifest.is_file():
-        return fix("sample", f"its md5 list {manifest.name} is missing: {REINSTALL}")
+        return fix("sample", f"its md5 list {manifest.name} is missing: {sources.RESTORE_SAMPLE}")
     damaged = [
         name
         for name, digest in read_manifest(manifest).items()
         if not (sample_dir / name).is_file() or md5_of_file(sample_dir / name) != digest
     ]
     if damaged:
-        return fix("sample", f"missing or damaged: {', '.join(damaged)}: {REINSTALL}")
+        return fix("sample", f"missing or damaged: {', '.join(damaged)}: {sources.RESTORE_SAMPLE}")
     return ok("sample", "4 files, md5s match")
 
 

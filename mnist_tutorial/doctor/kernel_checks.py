@@ -1,8 +1,7 @@
 """The pre-flight's kernel checks: a python3 kernel runs one cell, and (on request) a lesson runs end to end.
 
-A kernel talks to JupyterLab over TCP on 127.0.0.1, so a broken loopback, a firewall blocking local ports, or a
-Python without ipykernel all end alike in a notebook: "Kernel didn't respond in 60 seconds". These checks start a
-kernel as JupyterLab does, with a short deadline, and name the likely cause when it fails.
+A broken loopback, a firewall on local ports and a missing ipykernel all look alike in JupyterLab ("Kernel didn't
+respond in 60 seconds"): these checks start a kernel as it does, with a short deadline, and name the likely cause.
 """
 
 import importlib.util

@@ -1,8 +1,5 @@
-"""The pre-flight's JupyterLab checks: its command, and the front-end extensions the widgets need.
-
-A widget whose front-end extension is missing, disabled or of another major version than its kernel side
-shows "Error displaying widget" instead of itself.
-"""
+"""The pre-flight's JupyterLab checks: its command, and the widgets' front-end extensions (without the right one,
+a widget shows "Error displaying widget")."""
 
 import importlib.metadata as metadata
 import os
