@@ -100,9 +100,9 @@ def normalize(images: torch.Tensor) -> torch.Tensor:
 class ImageDataset(Dataset):
     """Images as torchvision's MNIST class serves them: one PIL image through the transform per item."""
 
-    def __init__(self, split: Split, transform: "transforms.Compose | None" = None) -> None:
+    def __init__(self, split: Split) -> None:
         self.split = split
-        self.transform = transform or lesson_transform()
+        self.transform = lesson_transform()
 
     def __len__(self) -> int:
         return len(self.split)
@@ -168,26 +168,23 @@ def make_loaders(
     fast: bool = True,
     device: str | torch.device = "cpu",
     seed: int = SEED,
-    num_workers: int = 0,
 ) -> tuple[DataLoader | TensorLoader, DataLoader | TensorLoader]:
     """Shuffled training batches and in-order test batches, the fast way or the lesson's, normalised identically.
 
-    `num_workers=0` because worker processes hang in notebooks on macOS and Windows.
+    No worker processes (DataLoader's num_workers=0): they hang in notebooks on macOS and Windows.
     """
     check_count("batch_size", batch_size)
     shuffled = {"batch_size": batch_size, "shuffle": True, "generator": torch.Generator().manual_seed(seed)}
     if fast:
         train_loader = TensorLoader(data.train.images, data.train.labels, **shuffled, device=device)
     else:
-        train_loader = DataLoader(ImageDataset(data.train), **shuffled, num_workers=num_workers)
-    return train_loader, make_test_loader(data, fast=fast, device=device, num_workers=num_workers)
+        train_loader = DataLoader(ImageDataset(data.train), **shuffled)
+    return train_loader, make_test_loader(data, fast=fast, device=device)
 
 
-def make_test_loader(
-    data: Data, *, fast: bool = True, device: str | torch.device = "cpu", num_workers: int = 0
-) -> DataLoader | TensorLoader:
+def make_test_loader(data: Data, *, fast: bool = True, device: str | torch.device = "cpu") -> DataLoader | TensorLoader:
     """The test images in order, in one large batch (evaluation keeps no gradients)."""
     in_order = {"batch_size": EVAL_BATCH_SIZE, "shuffle": False}
     if fast:
         return TensorLoader(data.test.images, data.test.labels, **in_order, device=device)
-    return DataLoader(ImageDataset(data.test), **in_order, num_workers=num_workers)
+    return DataLoader(ImageDataset(data.test), **in_order)

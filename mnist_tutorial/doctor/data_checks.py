@@ -15,7 +15,7 @@ from ..errors import DataError, TutorialError
 from .checks import Check, fix, note, ok
 
 SAMPLE_MANIFEST = sources.SAMPLE_DIR.parents[1] / "MD5SUMS"  # `md5sum -c` lines, beside the sample
-MIN_FREE_BYTES = 1 << 30  # full MNIST takes ~65 MB and a run's outputs ~1 MB; below 1 GiB saving soon fails
+MIN_FREE_GIB = 1  # full MNIST takes ~65 MB and a run's outputs ~1 MB; below 1 GiB saving soon fails
 MIRROR_TIMEOUT_S = 3.0
 
 
@@ -34,14 +34,13 @@ def check_source(data_dir: Path | None = None) -> Check:
     return ok("data source", f"{found.kind} ({'the embedded sample' if found.kind == 'sample' else 'full MNIST'})")
 
 
-def check_sample(sample_dir: Path | None = None, manifest: Path = SAMPLE_MANIFEST) -> Check:
+def check_sample(sample_dir: Path = sources.SAMPLE_DIR) -> Check:
     """The embedded sample's four files are there and match the md5s shipped beside them."""
-    sample_dir = sample_dir or sources.SAMPLE_DIR
-    if not manifest.is_file():
-        return fix("sample", f"its md5 list {manifest.name} is missing: {sources.RESTORE_SAMPLE}")
+    if not SAMPLE_MANIFEST.is_file():
+        return fix("sample", f"its md5 list {SAMPLE_MANIFEST.name} is missing: {sources.RESTORE_SAMPLE}")
     damaged = [
         name
-        for name, digest in read_manifest(manifest).items()
+        for name, digest in read_manifest(SAMPLE_MANIFEST).items()
         if not (sample_dir / name).is_file() or md5_of_file(sample_dir / name) != digest
     ]
     if damaged:
@@ -62,19 +61,16 @@ def check_full(data_dir: Path | None = None) -> Check:
     return ok("full MNIST", "4 files, md5s match")
 
 
-def check_disk(folders: tuple[Path, ...] | None = None, needed: int = MIN_FREE_BYTES) -> Check:
+def check_disk() -> Check:
     """Free space where data and outputs go (measured at the nearest folder that exists)."""
     free = []
-    for folder in folders or (defaults.DATA_DIR, defaults.BUILD_DIR):
-        folder = Path(folder)
+    for folder in (defaults.DATA_DIR, defaults.BUILD_DIR):
         while not folder.exists() and folder != folder.parent:
             folder = folder.parent
-        free.append(shutil.disk_usage(folder).free)
-    if min(free) < needed:
-        return fix(
-            "disk", f"{min(free) / 2**30:.1f} GiB free, the course needs {needed / 2**30:.0f} GiB: free some space"
-        )
-    return ok("disk", f"{min(free) / 2**30:.0f} GiB free")
+        free.append(shutil.disk_usage(folder).free / 2**30)
+    if min(free) < MIN_FREE_GIB:
+        return fix("disk", f"{min(free):.1f} GiB free, the course needs {MIN_FREE_GIB} GiB: free some space")
+    return ok("disk", f"{min(free):.0f} GiB free")
 
 
 def mirror_reachable(url: str, timeout: float) -> bool:

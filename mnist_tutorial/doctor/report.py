@@ -24,7 +24,7 @@ from .lab_checks import check_jupyterlab, check_widget_frontends
 REPORT_DIR = "--report-dir"  # how messages name `report_dir`: this module speaks the command line's words
 
 
-def run_checks(data_dir: Path | None = None, on_check: Callable[[Check], None] = print) -> list[Check]:
+def run_checks(data_dir: Path | None, on_check: Callable[[Check], None]) -> list[Check]:
     """Every check in order (the environment, devices, data, JupyterLab); `on_check` sees each as it finishes."""
     steps = {
         "python": check_python,
