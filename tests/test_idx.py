@@ -14,8 +14,6 @@ from mnist_tutorial.errors import DataError
 IMAGES = np.arange(3 * 28 * 28, dtype=np.int64).reshape(3, 28, 28).astype(np.uint8)
 VALID = bytes([0, 0, 8, 3]) + b"".join(n.to_bytes(4, "big") for n in (3, 28, 28)) + IMAGES.tobytes()
 REDOWNLOAD = 'delete it so it is downloaded again, or use `source="sample"`'
-CORRUPT_GZIP = bytearray(gzip.compress(VALID))
-CORRUPT_GZIP[len(CORRUPT_GZIP) // 2] ^= 0xFF
 
 
 @pytest.mark.parametrize("name", ["x", "x.gz"])
@@ -32,30 +30,18 @@ def test_written_bytes_are_the_idx_format_by_hand_and_read_back(tmp_path, name):
 @pytest.mark.parametrize(
     ("name", "data", "message"),
     [
-        ("a.gz", gzip.compress(VALID)[:-100], f"is not a valid gzip file (truncated or corrupt): {REDOWNLOAD}"),
-        ("a.gz", bytes(CORRUPT_GZIP), "is not a valid gzip file"),
-        ("a", b"", f"/a is empty: {REDOWNLOAD}"),
-        ("a.gz", gzip.compress(b""), "/a.gz is empty"),
-        (
-            "a",
-            bytes([0, 0, 9, 3]) + VALID[4:],
-            f"(magic number 0x00000903, expected 0x000008 followed by 01-04): {REDOWNLOAD}",
-        ),
-        ("a", VALID[:9], "truncated inside its header"),
-        (
-            "a",
-            VALID[:-10],
-            "truncated: its header promises 2352 bytes of data for shape (3, 28, 28), but it holds 2342",
-        ),
-        ("a", VALID + b"\0", "longer than its header says: its header promises 2352 bytes"),
+        ("a", b"", f"a is empty: {REDOWNLOAD}"),
+        ("a.gz", gzip.compress(b""), f"a.gz is empty: {REDOWNLOAD}"),
+        ("a", VALID[:9], "a is truncated inside its header"),
+        ("a", VALID + b"\0", "a is longer than its header says: its header promises 2352 bytes"),
     ],
-    ids=["truncated-gzip", "corrupt-gzip", "empty", "empty-gzip", "magic", "short-header", "short-body", "trailing"],
 )
 def test_a_damaged_file_is_named_with_what_is_wrong(tmp_path, name, data, message):
     (tmp_path / name).write_bytes(data)
     with pytest.raises(DataError) as caught:
         read_idx(tmp_path / name)
-    assert str(tmp_path / name) in str(caught.value) and message in str(caught.value)
+    # A bad gzip, magic number or body, named in the same way: test_cli.py::test_bad_data_files.
+    assert f"{tmp_path}/{message}" in str(caught.value)
 
 
 def test_missing_file_folder_and_the_callers_fix(tmp_path):

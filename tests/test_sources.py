@@ -58,23 +58,20 @@ def test_argument_beats_environment_beats_auto(tiny_data_dir, monkeypatch):
     assert resolve_source(source="sample", data_dir=tiny_data_dir).kind == "sample"
 
 
-def test_full_or_fashion_offline_without_data_say_what_to_do_without_trying_the_network(
+def test_full_or_fashion_offline_without_data_fail_without_trying_the_network(
     tmp_path, no_connection, no_system_fashion
 ):
-    with pytest.raises(DataError) as caught:
+    # Their whole messages, through the command line: test_cli.py::test_bad_data_dirs_and_missing_data.
+    with pytest.raises(DataError, match=r"full MNIST is not in .* and \$MNIST_TUTORIAL_OFFLINE is set"):
         resolve_source(source="full", data_dir=tmp_path)
-    assert str(caught.value) == (
-        f"full MNIST is not in {tmp_path}/MNIST/raw and $MNIST_TUTORIAL_OFFLINE is set: copy the four IDX files "
-        f'into {tmp_path}/MNIST/raw, unset $MNIST_TUTORIAL_OFFLINE to download them, or use `source="sample"`'
-    )
-    with pytest.raises(DataError) as caught:  # not the MNIST sample
+    with pytest.raises(DataError, match=r"full Fashion-MNIST is not in .*"):  # auto: not the MNIST sample
         resolve_source(dataset="fashion", data_dir=tmp_path)
-    assert str(caught.value) == (
-        f"full Fashion-MNIST is not in {tmp_path}/FashionMNIST/raw and $MNIST_TUTORIAL_OFFLINE is set: copy the "
-        f"four IDX files into {tmp_path}/FashionMNIST/raw (on Debian: apt-get install dataset-fashion-mnist)"
-    )
-    with pytest.raises(ConfigError, match='there is no embedded sample of Fashion-MNIST: use `source="full"` \\(on'):
+    with pytest.raises(ConfigError) as caught:
         resolve_source(dataset="fashion", source="sample")
+    assert str(caught.value) == (
+        'there is no embedded sample of Fashion-MNIST: use `source="full"` (on Debian: apt-get install '
+        "dataset-fashion-mnist)"
+    )
 
 
 def test_the_cli_trains_and_evaluates_without_trying_the_network(tiny_data_dir, tmp_path, no_connection):
@@ -107,20 +104,6 @@ def test_dataset_specs_agree_with_torchvision():
     assert DATASETS["fashion"].class_names == tuple(datasets.FashionMNIST.classes)
     assert DATASETS["mnist"].torchvision_class is datasets.MNIST
     assert DATASETS["fashion"].torchvision_class is datasets.FashionMNIST
-
-
-@pytest.mark.parametrize(
-    ("data_dir", "message"),
-    [
-        ("file", "`data_dir={tmp}/file` is a file, not a folder: pass a folder as `data_dir`"),
-        ("file/data", "`data_dir={tmp}/file/data` cannot exist, as {tmp}/file is a file: check `data_dir`"),
-    ],
-)
-def test_a_data_dir_that_is_or_lies_in_a_file(tmp_path, data_dir, message):
-    (tmp_path / "file").write_text("x")
-    with pytest.raises(DataError) as caught:
-        resolve_source(data_dir=tmp_path / data_dir)
-    assert str(caught.value) == message.format(tmp=tmp_path)
 
 
 def test_a_data_dir_under_home_is_expanded(tmp_path, monkeypatch):
