@@ -147,19 +147,13 @@ def test_a_source_that_cannot_resolve(monkeypatch, data_dir):
     assert line.startswith(f"fix: data source: full MNIST is not in {data_dir / 'MNIST' / 'raw'} and ${OFFLINE_ENV}")
 
 
-@pytest.mark.parametrize("damaged", [False, True])
-def test_full_data_is_checked_as_training_checks_it(data_dir, monkeypatch, damaged):
+def test_full_data_that_matches(data_dir, monkeypatch):
+    # Damaged full data: the doctor says what training says, test_checksums.py.
     raw = write_dataset(data_dir / "MNIST" / "raw", checked=None)
     names = [name for name, _ in datasets.MNIST.resources]
     monkeypatch.setattr(datasets.MNIST, "resources", [(name, md5(raw / name)) for name in names])
     assert data_checks.check_source(data_dir).line == "ok: data source: full (full MNIST)"
-    if damaged:
-        (raw / "train-labels-idx1-ubyte.gz").write_bytes(b"not gzip")
-        assert data_checks.check_full(data_dir).line.startswith(
-            f"fix: full MNIST: {raw / 'train-labels-idx1-ubyte.gz'} is not MNIST's file"
-        )
-    else:
-        assert data_checks.check_full(data_dir).line == "ok: full MNIST: 4 files, md5s match"
+    assert data_checks.check_full(data_dir).line == "ok: full MNIST: 4 files, md5s match"
 
 
 def test_a_full_disk(monkeypatch):
