@@ -38,11 +38,14 @@ class DataSource:
 
     @property
     def description(self) -> str:
-        """Which data this is and where it lies, for the line every run prints."""
+        """Which data this is and where, for the line every run prints (relative to the project, so outputs travel)."""
         title = DATASETS[self.dataset].title
         if self.kind == "sample":
             return f"the embedded sample of real {title} digits"
-        return f"full {title} ({relative_to_data(self.folder)})"
+        try:
+            return f"full {title} ({self.folder.resolve().relative_to(DATA_DIR.resolve().parent)})"
+        except ValueError:  # not under the project's data folder
+            return f"full {title} ({self.folder})"
 
 
 def find_file(folder: Path, name: str) -> Path | None:
@@ -132,11 +135,3 @@ def sample_source(dataset: str) -> DataSource:
     if not has_all_files(SAMPLE_DIR):
         raise DataError(f"the embedded sample is missing from {SAMPLE_DIR}: {RESTORE_SAMPLE}")
     return DataSource(dataset, "sample", SAMPLE_DIR)
-
-
-def relative_to_data(path: Path) -> str:
-    """`path` relative to the data folder's parent where it lies there, so printed outputs stay portable."""
-    try:
-        return str(path.resolve().relative_to(DATA_DIR.resolve().parent))
-    except ValueError:
-        return str(path)
