@@ -85,6 +85,7 @@ def test_torchvision_reads_the_sample_and_serves_what_image_dataset_serves(sampl
         ("t10k-images-idx3-ubyte.gz", np.zeros((10, 32, 32)), "holds data of shape (10, 32, 32), not (N, 28, 28)"),
         ("t10k-labels-idx1-ubyte.gz", np.full(10, 200), "holds label 200, outside 0-9, so it is not a label file"),
     ],
+    ids=["32x32", "label-200"],
 )
 def test_a_split_that_is_not_mnists_shape_is_refused(tmp_path, name, array, message):
     # More of them, and their whole messages, through the command line: test_cli.py::test_bad_data_files.

@@ -35,6 +35,7 @@ def test_written_bytes_are_the_idx_format_by_hand_and_read_back(tmp_path, name):
         ("a", VALID[:9], "a is truncated inside its header"),
         ("a", VALID + b"\0", "a is longer than its header says: its header promises 2352 bytes"),
     ],
+    ids=["empty", "empty-gzip", "short-header", "trailing-bytes"],  # stable: a gzip stream carries the time
 )
 def test_a_damaged_file_is_named_with_what_is_wrong(tmp_path, name, data, message):
     (tmp_path / name).write_bytes(data)
