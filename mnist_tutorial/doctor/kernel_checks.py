@@ -23,24 +23,6 @@ QUIET_KERNEL = ["--IPKernelApp.log_level=ERROR"]
 ROOM = {defaults.SOURCE_ENV: "sample", defaults.OFFLINE_ENV: "1"}  # the room setting: the sample, no network
 
 
-def check_kernel_spec() -> Check | None:
-    """A fix when the python3 kernel is missing or runs another Python than this one; None when it is this one."""
-    try:
-        from jupyter_client.kernelspec import KernelSpecManager
-
-        spec = KernelSpecManager().get_kernel_spec("python3")
-    except Exception as error:  # jupyter_client missing, or no python3 kernel at all
-        return fix("kernel", f"no python3 kernel ({error}): {install_hint('ipykernel', force=True)}")
-    program = spec.argv[0]
-    if program in ("python", "python3", "{python}") or Path(program).resolve() == Path(sys.executable).resolve():
-        return None
-    return fix(
-        "kernel",
-        f"the python3 kernel ({spec.resource_dir}) runs {program}, not this Python: "
-        f"{sys.executable} -m ipykernel install --user",
-    )
-
-
 def check_kernel(deadline_s: float = KERNEL_DEADLINE_S) -> Check:
     """The python3 kernel is this Python, starts, and runs KERNEL_CELL, each within the deadline.
 
@@ -48,7 +30,20 @@ def check_kernel(deadline_s: float = KERNEL_DEADLINE_S) -> Check:
     """
     if not loopback_works():
         return fix("kernel", f"no kernel can start here: {cause()}")
-    return check_kernel_spec() or run_one_cell(deadline_s)
+    try:
+        from jupyter_client.kernelspec import KernelSpecManager
+
+        spec = KernelSpecManager().get_kernel_spec("python3")
+    except Exception as error:  # jupyter_client missing, or no python3 kernel at all
+        return fix("kernel", f"no python3 kernel ({error}): {install_hint('ipykernel', force=True)}")
+    program = spec.argv[0]
+    if program not in ("python", "python3", "{python}") and Path(program).resolve() != Path(sys.executable).resolve():
+        return fix(
+            "kernel",
+            f"the python3 kernel ({spec.resource_dir}) runs {program}, not this Python: "
+            f"{sys.executable} -m ipykernel install --user",
+        )
+    return run_one_cell(deadline_s)
 
 
 def run_one_cell(deadline_s: float) -> Check:
