@@ -1,9 +1,7 @@
-"""The data the lesson trains on: decoded images and labels, the lesson's transforms, and its loaders.
+"""The data the lesson trains on: decoded splits, the lesson's transform, and two loaders of the same batches.
 
-Two loaders serve the same batches. The lesson's DataLoader turns every image into a PIL image, then a tensor,
-then normalises it, one at a time, every epoch: on a small CPU that costs far more than the network's own
-arithmetic. TensorLoader does that work once, in one vectorised step (`normalize`), and each batch is just a
-gather from a tensor that already sits on the training device. Same batches, same order, same numbers.
+The lesson's DataLoader converts and normalises every image again each epoch, which on a small CPU costs more than
+the network; TensorLoader does it once (`normalize`) and gathers each batch from a tensor already on the device.
 """
 
 import math
@@ -17,7 +15,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
 from .datasets.idx import REDOWNLOAD, read_idx
-from .datasets.sources import DataSource, find_file, resolve_source
+from .datasets.sources import RESTORE_SAMPLE, DataSource, find_file, resolve_source
 from .datasets.specs import MAX_IMAGES, SPLIT_FILES, get_spec
 from .defaults import BATCH_SIZE, EVAL_BATCH_SIZE, NORMALIZE_MEAN, NORMALIZE_STD, SEED
 from .errors import DataError
@@ -26,12 +24,12 @@ from .settings import check_count
 if TYPE_CHECKING:
     from torchvision import transforms
 
-RESTORE_SAMPLE = "reinstall the course with pip, or in a checkout run `git checkout mnist_tutorial/datasets/sample`"
+Batches = Iterator[tuple[torch.Tensor, torch.Tensor]]
 
 
 @dataclass
 class Split:
-    """One split of a dataset as decoded bytes. images: (N, 28, 28) uint8; labels: (N,) int64."""
+    """One split as decoded bytes. images: (N, 28, 28) uint8; labels: (N,) int64."""
 
     images: torch.Tensor
     labels: torch.Tensor
@@ -51,22 +49,22 @@ class Data:
 
 
 def read_split(source: DataSource, split: str) -> Split:
-    """Decode one split's two IDX files and check that they agree with each other."""
-    paths = [find_file(source.folder, name) for name in SPLIT_FILES[split]]
-    if None in paths:
+    """Decode one split's two IDX files and check that they agree."""
+    images_path, labels_path = (find_file(source.folder, name) for name in SPLIT_FILES[split])
+    if images_path is None or labels_path is None:
         raise DataError(f"{source.folder} lacks the {split} files {SPLIT_FILES[split]}: check `data_dir`")
     fix = RESTORE_SAMPLE if source.kind == "sample" else REDOWNLOAD
-    images = read_idx(paths[0], max_items=MAX_IMAGES[split], item_shape=(28, 28), fix=fix)
-    labels = read_idx(paths[1], max_items=MAX_IMAGES[split], item_shape=(), fix=fix)
+    images = read_idx(images_path, max_items=MAX_IMAGES[split], item_shape=(28, 28), fix=fix)
+    labels = read_idx(labels_path, max_items=MAX_IMAGES[split], item_shape=(), fix=fix)
     if len(images) == 0:
-        raise DataError(f"{paths[0]} holds no images: {fix}")
-    if labels.dim() != 1 or len(labels) != len(images):
+        raise DataError(f"{images_path} holds no images: {fix}")
+    if len(labels) != len(images):
+        both = 'delete both so they are downloaded again, or use `source="sample"`' if fix == REDOWNLOAD else fix
         raise DataError(
-            f"{paths[1]} holds {labels.numel()} labels but {paths[0]} holds {len(images)} images: "
-            + ('delete both so they are downloaded again, or use `source="sample"`' if fix == REDOWNLOAD else fix)
+            f"{labels_path} holds {len(labels)} labels but {images_path} holds {len(images)} images: {both}"
         )
-    if len(labels) and int(labels.max()) > 9:
-        raise DataError(f"{paths[1]} holds label {int(labels.max())}, outside 0-9, so it is not a label file: {fix}")
+    if int(labels.max()) > 9:
+        raise DataError(f"{labels_path} holds label {int(labels.max())}, outside 0-9, so it is not a label file: {fix}")
     return Split(images, labels.long())
 
 
@@ -93,10 +91,8 @@ def lesson_transform() -> "transforms.Compose":
 
 def normalize(images: torch.Tensor) -> torch.Tensor:
     """uint8 (N, 28, 28) -> float32 (N, 1, 28, 28), bitwise equal to ToTensor() + Normalize per image."""
-    # The same operations in the same order as ToTensor (divide by 255) then Normalize (subtract the mean,
-    # divide by the std), so every float is rounded identically. It runs on the CPU, as torchvision does:
-    # CUDA divides by a number by multiplying with its reciprocal, which rounds differently.
-    # In place after the one copy that .to() makes, so 60,000 images need 188 MB, not four times that.
+    # ToTensor's and Normalize's operations in their order, on the CPU as torchvision runs them (CUDA divides by
+    # multiplying with the reciprocal, which rounds differently); in place after .to()'s one copy, to save memory.
     floats = images.unsqueeze(1).to(device="cpu", dtype=torch.float32, copy=True)
     return floats.div_(255).sub_(NORMALIZE_MEAN).div_(NORMALIZE_STD)
 
@@ -104,9 +100,9 @@ def normalize(images: torch.Tensor) -> torch.Tensor:
 class ImageDataset(Dataset):
     """Images as torchvision's MNIST class serves them: one PIL image through the transform per item."""
 
-    def __init__(self, split: Split, transform: "transforms.Compose | None" = None) -> None:
+    def __init__(self, split: Split) -> None:
         self.split = split
-        self.transform = transform or lesson_transform()
+        self.transform = lesson_transform()
 
     def __len__(self) -> int:
         return len(self.split)
@@ -117,11 +113,9 @@ class ImageDataset(Dataset):
 
 
 class TensorLoader:
-    """Iterate (inputs, labels) batches from tensors resident on `device`, like a DataLoader.
+    """(inputs (b, 1, 28, 28), labels (b,)) batches from tensors on `device`: a DataLoader's batches, in its order.
 
-    With `shuffle=True` each pass draws a fresh permutation from `generator` exactly as the DataLoader
-    does with the same generator, so both yield the same batches in the same order; the last batch is
-    smaller when the batch size does not divide the number of images, as in a DataLoader.
+    With `shuffle=True`, each pass draws from `generator` exactly as a DataLoader with the same generator does.
     """
 
     def __init__(
@@ -144,38 +138,25 @@ class TensorLoader:
         self.generator = generator if generator is not None else torch.Generator().manual_seed(0)
 
     def __len__(self) -> int:
-        """Number of batches per pass, the last one possibly partial."""
+        """Batches per pass, the last one possibly partial."""
         return math.ceil(len(self.labels) / self.batch_size)
 
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        # The permutation is drawn here, when the pass starts, as a DataLoader draws its own.
-        return self._batches(self.permutation() if self.shuffle else None)
-
-    def permutation(self) -> torch.Tensor:
-        """The next pass's order of images, on the data's device. Advances the generator."""
-        # A DataLoader first draws one number from the generator (a seed for worker processes), then
-        # torch.randperm: doing the same keeps both loaders on the same shuffles from the same seed.
+    def __iter__(self) -> Batches:
+        if not self.shuffle:  # slices are views: nothing is copied
+            return zip(self.inputs.split(self.batch_size), self.labels.split(self.batch_size), strict=True)
+        # A DataLoader draws one number (a seed for worker processes), then the permutation, when a pass starts.
         torch.empty((), dtype=torch.int64).random_(generator=self.generator)
-        return torch.randperm(len(self.labels), generator=self.generator).to(self.labels.device)
+        order = torch.randperm(len(self.labels), generator=self.generator).to(self.labels.device)
+        return self._shuffled(order)
 
-    def _finish_pass(self) -> None:
-        # torch's RandomSampler draws a second, unused permutation once a pass is complete
-        # (the `num_samples % n` leftover of its loop); drawing it too keeps the next epoch in step.
+    def _shuffled(self, order: torch.Tensor) -> Batches:
+        yield from self._gather(order)
+        # RandomSampler then draws a second, unused permutation (its `num_samples % n` leftover): so do we.
         torch.randperm(len(self.labels), generator=self.generator)
 
-    def _batches(self, order: torch.Tensor | None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        n, size = len(self.labels), self.batch_size
-        if order is None:  # in order: slices are views, nothing is copied
-            for start in range(0, n, size):
-                yield self.inputs[start : start + size], self.labels[start : start + size]
-            return
-        yield from self._gather(order)
-        self._finish_pass()
-
-    def _gather(self, order: torch.Tensor) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """The batches of the images in `order`, one index_select per batch."""
-        # index_select per batch: about 3x faster than inputs[batch] (advanced indexing), and faster than
-        # permuting all 188 MB once per epoch (measured: 16 ms, 54 ms and 100 ms per 60k epoch).
+    def _gather(self, order: torch.Tensor) -> Batches:
+        """The batches of the images in `order`."""
+        # index_select per batch: measured 3x faster than inputs[batch], and faster than permuting all images.
         for batch in order.split(self.batch_size):
             yield self.inputs.index_select(0, batch), self.labels.index_select(0, batch)
 
@@ -187,40 +168,23 @@ def make_loaders(
     fast: bool = True,
     device: str | torch.device = "cpu",
     seed: int = SEED,
-    num_workers: int = 0,
 ) -> tuple[DataLoader | TensorLoader, DataLoader | TensorLoader]:
-    """Shuffled training batches and in-order test batches, the lesson's way or the fast way.
+    """Shuffled training batches and in-order test batches, the fast way or the lesson's, normalised identically.
 
-    Both ways yield (inputs, labels) with inputs of shape (batch, 1, 28, 28), normalised identically.
-    `num_workers=0` because worker processes hang in notebooks on macOS and Windows.
+    No worker processes (DataLoader's num_workers=0): they hang in notebooks on macOS and Windows.
     """
     check_count("batch_size", batch_size)
-    generator = torch.Generator().manual_seed(seed)
+    shuffled = {"batch_size": batch_size, "shuffle": True, "generator": torch.Generator().manual_seed(seed)}
     if fast:
-        train_loader = TensorLoader(
-            data.train.images,
-            data.train.labels,
-            batch_size=batch_size,
-            shuffle=True,
-            generator=generator,
-            device=device,
-        )
+        train_loader = TensorLoader(data.train.images, data.train.labels, **shuffled, device=device)
     else:
-        train_loader = DataLoader(
-            ImageDataset(data.train),
-            batch_size=batch_size,
-            shuffle=True,
-            generator=generator,
-            num_workers=num_workers,
-        )
-    return train_loader, make_test_loader(data, fast=fast, device=device, num_workers=num_workers)
+        train_loader = DataLoader(ImageDataset(data.train), **shuffled)
+    return train_loader, make_test_loader(data, fast=fast, device=device)
 
 
-def make_test_loader(
-    data: Data, *, fast: bool = True, device: str | torch.device = "cpu", num_workers: int = 0
-) -> DataLoader | TensorLoader:
+def make_test_loader(data: Data, *, fast: bool = True, device: str | torch.device = "cpu") -> DataLoader | TensorLoader:
     """The test images in order, in one large batch (evaluation keeps no gradients)."""
+    in_order = {"batch_size": EVAL_BATCH_SIZE, "shuffle": False}
     if fast:
-        images, labels = data.test.images, data.test.labels
-        return TensorLoader(images, labels, batch_size=EVAL_BATCH_SIZE, shuffle=False, device=device)
-    return DataLoader(ImageDataset(data.test), batch_size=EVAL_BATCH_SIZE, shuffle=False, num_workers=num_workers)
+        return TensorLoader(data.test.images, data.test.labels, **in_order, device=device)
+    return DataLoader(ImageDataset(data.test), **in_order)

@@ -50,10 +50,15 @@ def test_a_match_is_remembered_and_a_changed_file_is_checked_again(data_dir, mon
     assert hashed[4:] == ["t10k-labels-idx1-ubyte.gz"]
 
 
-def test_a_stale_uncompressed_file_beside_its_gz_is_refused(data_dir, monkeypatch):
+@pytest.mark.parametrize("stale", [False, True])
+def test_an_uncompressed_file_beside_its_gz_must_hold_the_same_images(data_dir, monkeypatch, stale):
     raw = write_dataset(data_dir / "MNIST" / "raw", checked=None)
     known_md5s(monkeypatch, raw)
-    write_dataset(data_dir / "MNIST" / "raw", n_train=50, gz=False, checked=None)  # what training would read
+    write_dataset(raw, n_train=50 if stale else 320, gz=False, checked=None)  # what training reads first
+    if not stale:
+        assert resolve_source(source="full", data_dir=data_dir).folder == raw
+        assert check_full(data_dir).status == "ok"
+        return
     with pytest.raises(DataError) as refused:
         resolve_source(source="full", data_dir=data_dir)
     assert str(refused.value) == (
@@ -63,12 +68,14 @@ def test_a_stale_uncompressed_file_beside_its_gz_is_refused(data_dir, monkeypatc
     assert check_full(data_dir).detail == str(refused.value)
 
 
-def test_an_uncompressed_copy_of_the_gz_is_accepted(data_dir, monkeypatch):
-    raw = write_dataset(data_dir / "MNIST" / "raw", checked=None)
-    known_md5s(monkeypatch, raw)
-    write_dataset(data_dir / "MNIST" / "raw", gz=False, checked=None)  # the same images, unpacked
-    assert resolve_source(source="full", data_dir=data_dir).folder == raw
-    assert check_full(data_dir).status == "ok"
+def test_an_uncompressed_file_without_its_gz_must_have_full_mnists_size(data_dir):
+    raw = write_dataset(data_dir / "MNIST" / "raw", gz=False, checked=None)
+    with pytest.raises(DataError) as refused:
+        resolve_source(source="full", data_dir=data_dir)
+    assert str(refused.value) == (
+        f"{raw / 'train-images-idx3-ubyte'} holds 250,896 bytes, not full MNIST's 47,040,016: delete it and "
+        "download again (or copy the dataset's own file there)"
+    )
 
 
 def test_a_read_only_folder_is_checked_once_per_process(data_dir, monkeypatch):

@@ -1,15 +1,19 @@
-"""The data: the embedded sample, what torchvision makes of it, the checks on a split, and the loaders."""
+"""The data: the embedded sample, the checks on a split, and the two loaders (the lesson's and TensorLoader)."""
 
+import re
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from helpers import write_dataset
+from PIL import Image
+from torch.utils.data import DataLoader
 from torchvision import datasets
 
 from mnist_tutorial import load_data, make_loaders, make_test_loader, normalize
-from mnist_tutorial.data import ImageDataset, lesson_transform, read_split
+from mnist_tutorial.data import Data, ImageDataset, Split, TensorLoader, lesson_transform, read_split
 from mnist_tutorial.datasets.idx import write_idx
 from mnist_tutorial.datasets.sources import SAMPLE_DIR, DataSource
 from mnist_tutorial.defaults import SAMPLE_ROOT
@@ -21,121 +25,193 @@ def sample():
     return load_data(source="sample")
 
 
-def test_sample_is_8000_train_and_2000_test_images(sample):
-    assert (len(sample.train), len(sample.test)) == (8000, 2000)
-    assert sample.train.images.shape == (8000, 28, 28) and sample.train.images.dtype == torch.uint8
-    assert sample.source.kind == "sample"
+def make_split(n: int, seed: int = 0) -> Split:
+    generator = torch.Generator().manual_seed(seed)
+    images = torch.randint(0, 256, (n, 28, 28), dtype=torch.uint8, generator=generator)
+    return Split(images, torch.randint(0, 10, (n,), generator=generator))
 
 
-def test_sample_says_which_data_and_how_many_images(capsys):
+def loader(split: Split, *, fast: bool, batch_size: int, shuffle: bool, seed: int = 0) -> DataLoader | TensorLoader:
+    generator = torch.Generator().manual_seed(seed)
+    if fast:
+        return TensorLoader(split.images, split.labels, batch_size=batch_size, shuffle=shuffle, generator=generator)
+    return DataLoader(ImageDataset(split), batch_size=batch_size, shuffle=shuffle, generator=generator)
+
+
+def assert_same_batches(expected, actual) -> None:
+    """Bitwise: the same operations on the same shapes in one process."""
+    expected, actual = list(expected), list(actual)
+    assert len(actual) == len(expected)
+    for (x_expected, y_expected), (x_actual, y_actual) in zip(expected, actual, strict=True):
+        assert x_actual.dtype == x_expected.dtype and y_actual.dtype == y_expected.dtype == torch.long
+        assert torch.equal(x_actual, x_expected) and torch.equal(y_actual, y_expected)
+
+
+# --- the embedded sample ------------------------------------------------------------------------------------------
+
+
+def test_sample_is_8000_train_and_2000_test_real_stratified_digits(sample, capsys):
     load_data(source="sample")
     out = capsys.readouterr().out
     assert "embedded sample of real MNIST digits" in out and "8,000 training and 2,000 test images" in out
-
-
-def test_sample_labels_cover_0_to_9_and_the_split_is_stratified(sample):
+    assert (len(sample.train), len(sample.test), sample.source.kind) == (8000, 2000, "sample")
+    assert sample.train.images.shape == (8000, 28, 28) and sample.train.images.dtype == torch.uint8
     train_counts = torch.bincount(sample.train.labels, minlength=10)
     test_counts = torch.bincount(sample.test.labels, minlength=10)
-    assert set(sample.train.labels.unique().tolist()) == set(range(10)) == set(sample.test.labels.unique().tolist())
-    total = train_counts + test_counts
-    # 80/20 within each class, to the nearest image: the test share of every class is 20% of that class
-    assert torch.all((test_counts.float() - 0.2 * total.float()).abs() <= 1)
-
-
-def test_torchvision_reads_the_sample_and_sees_what_we_see(sample):
-    train = datasets.MNIST(root=str(SAMPLE_ROOT), train=True, download=False)
-    test = datasets.MNIST(root=str(SAMPLE_ROOT), train=False, download=False)
-    assert torch.equal(train.data, sample.train.images) and torch.equal(train.targets, sample.train.labels)
-    assert torch.equal(test.data, sample.test.images) and torch.equal(test.targets, sample.test.labels)
-
-
-def test_sample_digits_look_like_handwriting_not_noise(sample):
-    images = sample.train.images.float()
-    # MNIST digits: mostly black background, centred ink, a dark 4-pixel border
+    assert train_counts.min() > 0 and test_counts.min() > 0
+    # 80/20 within each class, to the nearest image
+    assert torch.all((test_counts.float() - 0.2 * (train_counts + test_counts).float()).abs() <= 1)
+    images = sample.train.images.float()  # handwriting, not noise: mostly black, ink in the middle, dark borders
     assert (images == 0).float().mean() > 0.7
     assert images[:, 12:16, 12:16].mean() > 4 * images[:, :, :2].mean()
 
 
-def test_fast_and_lesson_loaders_give_the_same_first_batch(sample):
-    fast_train, fast_test = make_loaders(sample, batch_size=64, fast=True, seed=3)
-    _, lesson_test = make_loaders(sample, batch_size=64, fast=False, seed=3)
-    inputs, labels = next(iter(fast_test))
-    lesson_inputs, lesson_labels = next(iter(lesson_test))
-    assert inputs.shape[1:] == lesson_inputs.shape[1:] == (1, 28, 28)
-    assert torch.equal(inputs, lesson_inputs) and torch.equal(labels, lesson_labels)
-    batch, _ = next(iter(fast_train))
-    assert batch.shape == (64, 1, 28, 28) and batch.min() >= -1 and batch.max() <= 1
-
-
-def test_lesson_transform_maps_bytes_to_minus_one_to_one():
-    from PIL import Image
-
-    image = Image.fromarray(np.array([[0, 255]], dtype=np.uint8))
-    assert lesson_transform()(image).tolist() == [[[-1.0, 1.0]]]
-    assert normalize(torch.tensor([[[0, 255]]], dtype=torch.uint8)).tolist() == [[[[-1.0, 1.0]]]]
-
-
-def test_image_dataset_serves_what_torchvision_mnist_serves(sample):
+def test_torchvision_reads_the_sample_and_serves_what_image_dataset_serves(sample):
+    train = datasets.MNIST(root=str(SAMPLE_ROOT), train=True, download=False)
+    test = datasets.MNIST(root=str(SAMPLE_ROOT), train=False, transform=lesson_transform())
+    assert torch.equal(train.data, sample.train.images) and torch.equal(train.targets, sample.train.labels)
+    assert torch.equal(test.data, sample.test.images) and torch.equal(test.targets, sample.test.labels)
     ours = ImageDataset(sample.test)
-    theirs = datasets.MNIST(root=str(SAMPLE_ROOT), train=False, transform=lesson_transform())
     for index in (0, 1, 1999):
-        assert torch.equal(ours[index][0], theirs[index][0]) and ours[index][1] == theirs[index][1]
+        assert torch.equal(ours[index][0], test[index][0]) and ours[index][1] == test[index][1]
 
 
-def test_training_batches_are_shuffled_and_test_batches_are_not(sample):
-    train, test = make_loaders(sample, batch_size=8000)
-    _, train_labels = next(iter(train))
-    _, test_labels = next(iter(test))
-    assert not torch.equal(train_labels, sample.train.labels)
-    assert torch.equal(test_labels.cpu(), sample.test.labels[: len(test_labels)])
+# --- a split's checks ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("batch_size", [0, -1, 2.5, True])
-def test_batch_size_must_be_a_positive_whole_number(sample, batch_size):
-    with pytest.raises(ConfigError, match=f"`batch_size={batch_size!r}` is not a positive whole number"):
-        make_loaders(sample, batch_size=batch_size)
-
-
-def full_source(raw_dir):
-    return DataSource("mnist", "full", raw_dir)
-
-
-def test_image_and_label_counts_that_disagree(tmp_path):
+@pytest.mark.parametrize(
+    ("name", "array", "message"),
+    [
+        ("t10k-images-idx3-ubyte.gz", np.zeros((10, 32, 32)), "holds data of shape (10, 32, 32), not (N, 28, 28)"),
+        ("t10k-labels-idx1-ubyte.gz", np.full(10, 200), "holds label 200, outside 0-9, so it is not a label file"),
+    ],
+    ids=["32x32", "label-200"],
+)
+def test_a_split_that_is_not_mnists_shape_is_refused(tmp_path, name, array, message):
+    # More of them, and their whole messages, through the command line: test_cli.py::test_bad_data_files.
     raw = write_dataset(tmp_path, n_train=30, n_test=10)
-    write_idx(raw / "t10k-labels-idx1-ubyte.gz", np.zeros(9, dtype=np.uint8))
-    with pytest.raises(DataError) as caught:
-        read_split(full_source(raw), "test")
-    message = str(caught.value)
-    assert f"{raw}/t10k-labels-idx1-ubyte.gz holds 9 labels but {raw}/t10k-images-idx3-ubyte.gz holds 10" in message
-    assert message.endswith('delete both so they are downloaded again, or use `source="sample"`')
-
-
-def test_images_that_are_not_28_by_28(tmp_path):
-    raw = write_dataset(tmp_path, n_train=30, n_test=10)
-    write_idx(raw / "t10k-images-idx3-ubyte.gz", np.zeros((10, 32, 32), dtype=np.uint8))
-    with pytest.raises(DataError, match=r"holds data of shape \(10, 32, 32\), not \(N, 28, 28\)"):
-        read_split(full_source(raw), "test")
-
-
-def test_labels_outside_0_to_9(tmp_path):
-    raw = write_dataset(tmp_path, n_train=30, n_test=10)
-    write_idx(raw / "t10k-labels-idx1-ubyte.gz", np.full(10, 200, dtype=np.uint8))
-    with pytest.raises(DataError, match="holds label 200, outside 0-9, so it is not a label file"):
-        read_split(full_source(raw), "test")
+    write_idx(raw / name, array.astype(np.uint8))
+    with pytest.raises(DataError, match=re.escape(f"{raw / name} {message}")):
+        read_split(DataSource("mnist", "full", raw), "test")
 
 
 def test_a_damaged_sample_says_to_restore_it_not_to_download_it(tmp_path):
     copy = tmp_path / "sample"
     shutil.copytree(SAMPLE_DIR, copy)
     (copy / "t10k-labels-idx1-ubyte").write_bytes(b"\0\0\x08\x01\0\0")
-    with pytest.raises(DataError, match=r"truncated inside its header: reinstall the course with pip"):
+    with pytest.raises(
+        DataError, match=r"truncated inside its header: reinstall the course \(pip install --force-reinstall"
+    ):
         read_split(DataSource("mnist", "sample", copy), "test")
 
 
-@pytest.mark.parametrize("fast", [True, False])
-def test_the_test_loader_alone_is_the_one_make_loaders_builds(sample, fast):
-    _, test_loader = make_loaders(sample, fast=fast)
-    inputs, labels = next(iter(test_loader))
-    alone_inputs, alone_labels = next(iter(make_test_loader(sample, fast=fast)))
-    assert len(labels) == len(sample.test)  # the whole test set in one batch
-    assert torch.equal(inputs, alone_inputs) and torch.equal(labels, alone_labels)
+# --- the lesson's transform and TensorLoader ----------------------------------------------------------------------
+
+
+def test_normalize_is_bitwise_the_lessons_transform_for_every_byte_and_leaves_its_input_alone():
+    every_byte = torch.arange(256, dtype=torch.uint8).repeat(4)[:784].view(1, 28, 28)
+    images = torch.cat([every_byte, make_split(20).images])
+    before = images.clone()
+    expected = torch.stack([lesson_transform()(Image.fromarray(image.numpy())) for image in images])
+    actual = normalize(images)
+    assert actual.shape == (21, 1, 28, 28) and actual.dtype == torch.float32
+    assert torch.equal(actual, expected) and torch.equal(images, before)
+    assert actual[0].flatten()[[0, 255]].tolist() == [-1.0, 1.0]  # bytes 0 and 255
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_tensor_loader_yields_the_dataloaders_batches_epoch_after_epoch(shuffle):
+    """Same seed: the same images in the same order as the DataLoader, so training computes the same numbers."""
+    split = make_split(150)
+    lesson = loader(split, fast=False, batch_size=32, shuffle=shuffle)
+    fast = loader(split, fast=True, batch_size=32, shuffle=shuffle)
+    state = fast.generator.get_state()
+    for _ in range(3):
+        assert_same_batches(lesson, fast)
+    assert torch.equal(fast.generator.get_state(), state) != shuffle  # in order: the generator is not used
+    x, _ = next(iter(fast))
+    assert x.device.type == "cpu" and x.is_contiguous() and x.shape == (32, 1, 28, 28)
+
+
+@pytest.mark.parametrize(("n", "batch_size"), [(103, 10), (100, 10), (7, 64), (64, 64), (1, 1)])
+def test_length_and_batch_sizes_match_a_dataloader(n, batch_size):
+    split = make_split(n)
+    lesson = loader(split, fast=False, batch_size=batch_size, shuffle=True)
+    fast = loader(split, fast=True, batch_size=batch_size, shuffle=True)
+    sizes = [len(y) for _, y in fast]
+    assert len(fast) == len(lesson) and sizes == [len(y) for _, y in lesson]
+    assert sizes[-1] == (n % batch_size or batch_size)
+
+
+def indices_per_epoch(loader: TensorLoader, epochs: int) -> list[torch.Tensor]:
+    # The labels are the indices 0..n-1, so each batch says which images it holds.
+    return [torch.cat([labels for _, labels in loader]) for _ in range(epochs)]
+
+
+def index_loader(n: int, *, seed: int) -> TensorLoader:
+    images, generator = torch.zeros(n, 28, 28, dtype=torch.uint8), torch.Generator().manual_seed(seed)
+    return TensorLoader(images, torch.arange(n), batch_size=16, shuffle=True, generator=generator)
+
+
+def test_each_epoch_is_a_new_permutation_and_a_seed_gives_the_same_ones():
+    first = indices_per_epoch(index_loader(100, seed=0), epochs=3)
+    again = indices_per_epoch(index_loader(100, seed=0), epochs=3)
+    other = indices_per_epoch(index_loader(100, seed=1), epochs=3)
+    assert all(torch.equal(order.sort().values, torch.arange(100)) for order in first)
+    assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))
+    assert not torch.equal(first[0], first[1]) and not torch.equal(first[1], first[2])
+    assert not torch.equal(first[0], other[0]) and not torch.equal(first[0], torch.arange(100))
+
+
+def test_generator_state_resumes_the_same_shuffles():
+    """The training generator's state is saved in checkpoints: restoring it must give the next epochs."""
+    loader = index_loader(100, seed=0)
+    indices_per_epoch(loader, epochs=1)
+    state = loader.generator.get_state()
+    expected = indices_per_epoch(loader, epochs=2)
+    resumed = index_loader(100, seed=5)
+    resumed.generator.set_state(state)
+    assert all(torch.equal(a, b) for a, b in zip(indices_per_epoch(resumed, epochs=2), expected, strict=True))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_data_lives_on_the_gpu_and_matches_the_cpu_bitwise():
+    split = make_split(100)
+    generator = torch.Generator().manual_seed(0)
+    gpu = TensorLoader(split.images, split.labels, batch_size=32, shuffle=True, generator=generator, device="cuda")
+    assert gpu.inputs.device.type == "cuda" and gpu.labels.device.type == "cuda"
+    for (x_gpu, y_gpu), (x_cpu, y_cpu) in zip(gpu, loader(split, fast=True, batch_size=32, shuffle=True), strict=True):
+        assert x_gpu.device.type == "cuda" and y_gpu.device.type == "cuda"
+        assert torch.equal(x_gpu.cpu(), x_cpu) and torch.equal(y_gpu.cpu(), y_cpu)
+
+
+def test_tensor_loader_refuses_a_batch_size_below_one_and_mismatched_lengths():
+    split = make_split(10)
+    with pytest.raises(ValueError, match="batch_size"):
+        TensorLoader(split.images, split.labels, batch_size=0, shuffle=False)
+    with pytest.raises(ValueError, match="labels"):
+        TensorLoader(split.images, split.labels[:5], batch_size=2, shuffle=False)
+
+
+# --- make_loaders and make_test_loader ----------------------------------------------------------------------------
+
+
+def test_make_loaders_fast_and_lesson_yield_the_same_batches_and_the_test_set_in_order():
+    data = Data(make_split(203, seed=1), make_split(57, seed=2), DataSource("mnist", "sample", Path("made-up")), ())
+    fast_train, fast_test = make_loaders(data, batch_size=64, fast=True, seed=3)
+    lesson_train, lesson_test = make_loaders(data, batch_size=64, fast=False, seed=3)
+    for _ in range(2):
+        assert_same_batches(lesson_train, fast_train)
+    assert not torch.equal(torch.cat([y for _, y in fast_train]), data.train.labels)  # shuffled
+    for fast in (True, False):
+        (test_batch,) = make_test_loader(data, fast=fast)  # the whole test set, in one batch, in order
+        assert_same_batches([test_batch], fast_test)
+        assert torch.equal(test_batch[1], data.test.labels)
+    assert_same_batches(lesson_test, fast_test)
+
+
+@pytest.mark.parametrize("batch_size", [0, -1, 2.5, True])
+def test_batch_size_must_be_a_positive_whole_number(batch_size):
+    data = Data(make_split(4), make_split(4), DataSource("mnist", "sample", Path("made-up")), ())
+    with pytest.raises(ConfigError, match=f"`batch_size={batch_size!r}` is not a positive whole number"):
+        make_loaders(data, batch_size=batch_size, fast=False)

@@ -1,31 +1,31 @@
-"""Downloads, against a mirror on 127.0.0.1: good files land and load; a bad one leaves nothing; no hangs."""
+"""Downloads, against a mirror on 127.0.0.1: good files land and load, a bad one leaves nothing, and nothing hangs:
+name lookups and every wait are bounded, failures remembered, the `budget` kept. Bars show the sizes."""
 
+import socket
+import threading
 import time
 
 import pytest
 from helpers import md5, write_dataset
 from torchvision import datasets
+from tqdm import tqdm
 
 from mnist_tutorial import load_data, resolve_source
 from mnist_tutorial.cli import main
-from mnist_tutorial.datasets import download
+from mnist_tutorial.datasets import download, sources
 from mnist_tutorial.datasets.checksums import MEMORY
-from mnist_tutorial.datasets.download import download_files
 from mnist_tutorial.datasets.sources import DATASETS, SPLIT_FILES
-from mnist_tutorial.defaults import OFFLINE_ENV
+from mnist_tutorial.defaults import OFFLINE_ENV, PROGRESS_ENV
 from mnist_tutorial.errors import DataError
 
 NAMES = [f"{name}.gz" for pair in SPLIT_FILES.values() for name in pair]
+MNIST = DATASETS["mnist"]
 
 
 @pytest.fixture
-def online(monkeypatch):
+def served(mirror, monkeypatch):
+    """Online, with tiny MNIST on the local mirror and torchvision's MNIST pointed at it with the right md5s."""
     monkeypatch.delenv(OFFLINE_ENV)
-
-
-@pytest.fixture
-def served(mirror, monkeypatch, online):
-    """Tiny MNIST on the local mirror, and torchvision's MNIST pointed at it with the right md5s."""
     base, folder = mirror
     write_dataset(folder, n_train=40, n_test=20, checked=None)
     monkeypatch.setattr(datasets.MNIST, "mirrors", [base])
@@ -33,50 +33,57 @@ def served(mirror, monkeypatch, online):
     return folder
 
 
+def wrong_md5(monkeypatch, served, index):
+    resources = [(name, md5(served / name)) for name in NAMES]
+    resources[index] = (NAMES[index], "0" * 32)
+    monkeypatch.setattr(datasets.MNIST, "resources", resources)
+
+
 def everything_under(folder):
     return sorted(str(path.relative_to(folder)) for path in folder.rglob("*"))
 
 
-def test_good_files_land_and_load(tmp_path, served, capsys):
-    found = resolve_source(source="full", data_dir=tmp_path / "data")
+@pytest.mark.parametrize("source", ["full", "auto"])
+def test_good_files_land_and_load_with_a_line_per_file(tmp_path, served, monkeypatch, capsys, source):
+    monkeypatch.setenv(PROGRESS_ENV, "text")
     raw = tmp_path / "data" / "MNIST" / "raw"
-    assert (found.kind, found.folder) == ("full", raw)
+    assert resolve_source(source=source, data_dir=tmp_path / "data") == sources.DataSource("mnist", "full", raw)
     assert everything_under(raw) == sorted([*NAMES, MEMORY])  # no temporary files beside them, and md5s remembered
     assert all((raw / name).read_bytes() == (served / name).read_bytes() for name in NAMES)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"Downloading MNIST into {raw}")
+    assert [line.split(":")[0].strip() for line in lines[1:]] == NAMES
     data = load_data(source="full", data_dir=tmp_path / "data")
     assert (len(data.train), len(data.test)) == (40, 20)
-    assert "Downloading MNIST into" in capsys.readouterr().out
 
 
-def test_auto_downloads_when_the_network_is_allowed(tmp_path, served):
-    assert resolve_source(data_dir=tmp_path).kind == "full"
+def test_a_bar_with_each_file_size(tmp_path, served, monkeypatch, capsys):
+    monkeypatch.setenv(PROGRESS_ENV, "bar")
+    download.download_files(MNIST, tmp_path / "raw")
+    err = capsys.readouterr().err
+    for name in NAMES:
+        shown = tqdm.format_sizeof((served / name).stat().st_size, divisor=1024)
+        assert f"{name}: 100%|██████████| {shown}/{shown} [" in err
 
 
-def test_wrong_md5_leaves_nothing_behind(tmp_path, served, monkeypatch, mirror):
-    resources = [(name, md5(served / name)) for name in NAMES]
-    resources[0] = (NAMES[0], "0" * 32)
-    monkeypatch.setattr(datasets.MNIST, "resources", resources)
+@pytest.mark.parametrize("bad", [0, 2])
+def test_a_wrong_md5_keeps_only_the_verified_files(tmp_path, served, monkeypatch, mirror, bad):
+    wrong_md5(monkeypatch, served, bad)
     with pytest.raises(DataError) as caught:
         resolve_source(source="full", data_dir=tmp_path / "data")
     assert str(caught.value) == (
-        f"could not download {NAMES[0]} ({mirror[0]}{NAMES[0]}: md5 {md5(served / NAMES[0])}, expected {'0' * 32}): "
-        f"check your connection, or copy the four files into {tmp_path / 'data' / 'MNIST' / 'raw'}, "
+        f"could not download {NAMES[bad]} ({mirror[0]}{NAMES[bad]}: md5 {md5(served / NAMES[bad])}, expected "
+        f"{'0' * 32}): check your connection, or copy the four files into {tmp_path / 'data' / 'MNIST' / 'raw'}, "
         'or use `source="sample"`'
     )
-    assert not (tmp_path / "data").exists()  # not even the folders made for it
-
-
-def test_a_failure_after_some_files_keeps_only_verified_files(tmp_path, served, monkeypatch):
-    resources = [(name, md5(served / name)) for name in NAMES]
-    resources[2] = (NAMES[2], "0" * 32)
-    monkeypatch.setattr(datasets.MNIST, "resources", resources)
-    with pytest.raises(DataError, match="md5"):
-        resolve_source(source="full", data_dir=tmp_path)
-    assert everything_under(tmp_path / "MNIST" / "raw") == sorted(NAMES[:2])
+    if bad == 0:
+        assert not (tmp_path / "data").exists()  # not even the folders made for it
+    else:
+        assert everything_under(tmp_path / "data" / "MNIST" / "raw") == sorted(NAMES[:bad])
 
 
 def test_auto_falls_back_to_the_sample_and_says_why(tmp_path, served, monkeypatch, capsys):
-    monkeypatch.setattr(datasets.MNIST, "resources", [(NAMES[0], "0" * 32)])
+    wrong_md5(monkeypatch, served, 0)
     assert resolve_source(data_dir=tmp_path / "data").kind == "sample"
     assert "Download failed (could not download train-images-idx3-ubyte.gz" in capsys.readouterr().out
     assert not (tmp_path / "data").exists()
@@ -87,13 +94,34 @@ def test_the_next_mirror_is_tried_when_one_fails(tmp_path, served, monkeypatch, 
     assert resolve_source(source="full", data_dir=tmp_path).kind == "full"
 
 
-def test_no_network_fails_at_once_with_one_clear_message(tmp_path, served, monkeypatch, closed_port_url):
+def test_a_missing_file_on_the_mirror(tmp_path, served):
+    (served / NAMES[1]).unlink()
+    with pytest.raises(DataError, match=f"could not download {NAMES[1]} .*File not found"):
+        resolve_source(source="full", data_dir=tmp_path)
+
+
+def test_offline_forbids_downloading_outright(tmp_path):
+    with pytest.raises(DataError, match="MNIST_TUTORIAL_OFFLINE is set, so MNIST will not be downloaded"):
+        download.download_files(MNIST, tmp_path / "MNIST" / "raw")
+    assert everything_under(tmp_path) == []
+
+
+def test_no_network_is_one_line_at_once_and_remembered_for_the_process(
+    tmp_path, served, monkeypatch, closed_port_url, capsys
+):
     monkeypatch.setattr(datasets.MNIST, "mirrors", [closed_port_url])
     started = time.monotonic()
-    with pytest.raises(DataError, match=r"could not download .*Connection refused\): check your connection"):
-        resolve_source(source="full", data_dir=tmp_path / "data")
+    code = main(["train", "--source", "full", "--data-dir", str(tmp_path / "d"), "--out", str(tmp_path / "o")])
     assert time.monotonic() - started < 60  # a hang deadline only: a refused connection is answered at once
-    assert not (tmp_path / "data").exists()
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.splitlines()) == 1 and not (tmp_path / "d").exists()
+    assert err.startswith(f"mnist-tutorial: error: could not download {NAMES[0]} ({closed_port_url}")
+    assert "Connection refused): check your connection" in err
+    asked = []
+    monkeypatch.setattr(download, "fetch", lambda url, *args, **kwargs: asked.append(url))
+    with pytest.raises(DataError, match=r"Connection refused \(earlier in this session\)"):
+        download.download_files(MNIST, tmp_path / "raw")
+    assert asked == []
 
 
 def test_a_server_that_never_answers_fails_within_the_timeout(tmp_path, served, monkeypatch, silent_server):
@@ -110,22 +138,46 @@ def test_a_server_that_never_answers_fails_within_the_timeout(tmp_path, served, 
     assert not (tmp_path / "data").exists()
 
 
-def test_a_missing_file_on_the_mirror(tmp_path, served):
-    (served / NAMES[1]).unlink()
-    with pytest.raises(DataError, match=f"could not download {NAMES[1]} .*File not found"):
-        resolve_source(source="full", data_dir=tmp_path)
+def test_a_hanging_name_lookup_is_bounded_by_the_timeout(tmp_path, monkeypatch):
+    monkeypatch.delenv(OFFLINE_ENV)
+    released = threading.Event()
+
+    def hanging_lookup(*args, **kwargs):
+        released.wait(120)  # far beyond the 60 s deadline below: only the timeout can end the wait in time
+        raise socket.gaierror("too late")
+
+    monkeypatch.setattr(socket, "getaddrinfo", hanging_lookup)
+    monkeypatch.setattr(datasets.MNIST, "mirrors", ["http://mirror.invalid/"])
+    started = time.monotonic()
+    try:
+        with pytest.raises(DataError, match=r"invalid/train-images-idx3-ubyte\.gz: timed out: no answer within 0\.3 s"):
+            download.download_files(MNIST, tmp_path / "raw", timeout=0.3)
+        assert time.monotonic() - started < 60  # a hang deadline: the lookup alone would hold it for 120 s
+    finally:
+        released.set()
 
 
-def test_offline_forbids_downloading_outright(tmp_path, monkeypatch):
-    monkeypatch.setenv(OFFLINE_ENV, "1")
-    with pytest.raises(DataError, match="MNIST_TUTORIAL_OFFLINE is set, so MNIST will not be downloaded"):
-        download_files(DATASETS["mnist"], tmp_path / "MNIST" / "raw")
-    assert everything_under(tmp_path) == []
+def test_the_budget_bounds_the_whole_download(tmp_path, served, monkeypatch, silent_server, capsys):
+    monkeypatch.setattr(datasets.MNIST, "mirrors", [silent_server, silent_server + "again/"])
+    started = time.monotonic()
+    with pytest.raises(DataError, match="timed out"):
+        download.download_files(MNIST, tmp_path / "raw", timeout=100, budget=1)
+    assert time.monotonic() - started < 60  # a hang deadline: without the budget, 2 mirrors x 100 s
+    assert "(at most 1 s, then the sample takes over)" in capsys.readouterr().out
+    assert not (tmp_path / "raw").exists()
 
 
-def test_cli_reports_a_failed_download_in_one_line(tmp_path, served, monkeypatch, closed_port_url, capsys):
-    monkeypatch.setattr(datasets.MNIST, "mirrors", [closed_port_url])
-    code = main(["train", "--source", "full", "--data-dir", str(tmp_path / "d"), "--out", str(tmp_path / "o")])
-    err = capsys.readouterr().err
-    assert code == 2 and len(err.splitlines()) == 1
-    assert err.startswith(f"mnist-tutorial: error: could not download {NAMES[0]} ({closed_port_url}")
+def test_auto_gives_up_within_its_budget_and_the_next_load_does_not_wait_again(
+    tmp_path, served, monkeypatch, silent_server, capsys
+):
+    monkeypatch.setattr(sources, "AUTO_BUDGET_S", 1.0)  # 30 s in the course
+    monkeypatch.setattr(datasets.MNIST, "mirrors", [silent_server])
+    started = time.monotonic()
+    assert resolve_source(data_dir=tmp_path / "data", timeout=100).kind == "sample"  # auto
+    assert time.monotonic() - started < 60  # a hang deadline: without the budget, 100 s for the first step alone
+    out = capsys.readouterr().out
+    assert "(at most 1 s, then the sample takes over)" in out and "using the embedded sample instead" in out
+    asked = []
+    monkeypatch.setattr(download, "fetch", lambda url, *args, **kwargs: asked.append(url))
+    assert resolve_source(data_dir=tmp_path / "data").kind == "sample"  # the next load_data: no new wait
+    assert asked == [] and "(earlier in this session)" in capsys.readouterr().out

@@ -13,79 +13,43 @@ from mnist_tutorial.errors import DataError
 
 IMAGES = np.arange(3 * 28 * 28, dtype=np.int64).reshape(3, 28, 28).astype(np.uint8)
 VALID = bytes([0, 0, 8, 3]) + b"".join(n.to_bytes(4, "big") for n in (3, 28, 28)) + IMAGES.tobytes()
+REDOWNLOAD = 'delete it so it is downloaded again, or use `source="sample"`'
 
 
-@pytest.mark.parametrize("name", ["images-idx3-ubyte", "images-idx3-ubyte.gz"])
-def test_round_trip_raw_and_gzipped(tmp_path, name):
+@pytest.mark.parametrize("name", ["x", "x.gz"])
+def test_written_bytes_are_the_idx_format_by_hand_and_read_back(tmp_path, name):
     write_idx(tmp_path / name, IMAGES)
+    data = (tmp_path / name).read_bytes()
+    assert (gzip.decompress(data) if name.endswith(".gz") else data) == VALID
     result = read_idx(tmp_path / name)
-    assert result.dtype == torch.uint8
-    assert torch.equal(result, torch.from_numpy(IMAGES))
+    assert result.dtype == torch.uint8 and torch.equal(result, torch.from_numpy(IMAGES))
+    write_idx(tmp_path / name, np.array([3, 1, 4, 1, 5], dtype=np.uint8))
+    assert read_idx(tmp_path / name).tolist() == [3, 1, 4, 1, 5]  # labels: one dimension
 
 
-def test_written_bytes_are_the_idx_format_by_hand(tmp_path):
-    write_idx(tmp_path / "x", IMAGES)
-    write_idx(tmp_path / "x.gz", IMAGES)
-    assert (tmp_path / "x").read_bytes() == VALID
-    assert gzip.decompress((tmp_path / "x.gz").read_bytes()) == VALID
-
-
-def test_labels_are_one_dimensional(tmp_path):
-    write_idx(tmp_path / "labels", np.array([3, 1, 4, 1, 5], dtype=np.uint8))
-    assert read_idx(tmp_path / "labels").tolist() == [3, 1, 4, 1, 5]
-
-
-def error_for(path, data: bytes) -> str:
-    path.write_bytes(data)
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        ("a", b"", f"a is empty: {REDOWNLOAD}"),
+        ("a.gz", gzip.compress(b""), f"a.gz is empty: {REDOWNLOAD}"),
+        ("a", VALID[:9], "a is truncated inside its header"),
+        ("a", VALID + b"\0", "a is longer than its header says: its header promises 2352 bytes"),
+    ],
+    ids=["empty", "empty-gzip", "short-header", "trailing-bytes"],  # stable: a gzip stream carries the time
+)
+def test_a_damaged_file_is_named_with_what_is_wrong(tmp_path, name, data, message):
+    (tmp_path / name).write_bytes(data)
     with pytest.raises(DataError) as caught:
-        read_idx(path)
-    assert str(path) in str(caught.value)
-    return str(caught.value)
+        read_idx(tmp_path / name)
+    # A bad gzip, magic number or body, named in the same way: test_cli.py::test_bad_data_files.
+    assert f"{tmp_path}/{message}" in str(caught.value)
 
 
-def test_truncated_gzip(tmp_path):
-    message = error_for(tmp_path / "a.gz", gzip.compress(VALID)[:-100])
-    assert "not a valid gzip file" in message and 'use `source="sample"`' in message
-
-
-def test_corrupt_gzip(tmp_path):
-    data = bytearray(gzip.compress(VALID))
-    data[len(data) // 2] ^= 0xFF
-    assert "not a valid gzip file" in error_for(tmp_path / "a.gz", bytes(data))
-
-
-def test_wrong_magic_number(tmp_path):
-    message = error_for(tmp_path / "a", bytes([0, 0, 9, 3]) + VALID[4:])
-    assert "magic number 0x00000903" in message and "delete it so it is downloaded again" in message
-
-
-def test_empty_file(tmp_path):
-    fix = 'delete it so it is downloaded again, or use `source="sample"`'
-    assert error_for(tmp_path / "a", b"") == f"{tmp_path}/a is empty: {fix}"
-    assert "/a.gz is empty" in error_for(tmp_path / "a.gz", gzip.compress(b""))
-
-
-def test_truncated_header(tmp_path):
-    assert "truncated inside its header" in error_for(tmp_path / "a", VALID[:9])
-
-
-def test_truncated_body(tmp_path):
-    message = error_for(tmp_path / "a", VALID[:-10])
-    assert "is truncated: its header promises 2352 bytes" in message and "holds 2342" in message
-
-
-def test_trailing_bytes(tmp_path):
-    assert "longer than its header says" in error_for(tmp_path / "a", VALID + b"\0")
-
-
-def test_missing_file_and_folder(tmp_path):
+def test_missing_file_folder_and_the_callers_fix(tmp_path):
     with pytest.raises(DataError, match="does not exist: check the path"):
         read_idx(tmp_path / "missing")
     with pytest.raises(DataError, match="is a folder, not an IDX file"):
         read_idx(tmp_path)
-
-
-def test_fix_is_chosen_by_the_caller(tmp_path):
     (tmp_path / "a").write_bytes(b"junk")
     with pytest.raises(DataError, match=r"magic number 0x6a756e6b.*: restore it$"):
         read_idx(tmp_path / "a", fix="restore it")

@@ -85,13 +85,15 @@ def write_wheel(folder: Path, name: str, version: str, *, requires=(), files=Non
     return wheel
 
 
-@pytest.fixture(autouse=True)
-def hermetic_pip(monkeypatch):
+@pytest.fixture(scope="module", autouse=True)
+def hermetic_pip():
     """pip as on a fresh machine: no configuration file, no PIP_* variable (this one's find-links hold real torch)."""
-    for key in [key for key in os.environ if key.startswith("PIP_")]:
-        monkeypatch.delenv(key)
-    for key, value in HERMETIC_PIP.items():
-        monkeypatch.setenv(key, value)
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        for key in [key for key in os.environ if key.startswith("PIP_")]:
+            monkeypatch.delenv(key)
+        for key, value in HERMETIC_PIP.items():
+            monkeypatch.setenv(key, value)
+        yield
 
 
 def as_index(folder: Path) -> str:
@@ -106,11 +108,11 @@ def as_index(folder: Path) -> str:
     return index.as_uri()
 
 
-@pytest.fixture
-def index(tmp_path):
+@pytest.fixture(scope="module")
+def index(tmp_path_factory):
     """A local "PyPI" (a folder): two dependencies, a build requirement stand-in, a JupyterLab stand-in, PyPI's torch
     (with its CUDA wheels) and torchvision, and the fake course that needs them."""
-    folder = tmp_path / "index"
+    folder = tmp_path_factory.mktemp("pypi") / "index"
     folder.mkdir()
     write_wheel(folder, "fake-dep-a", "1.0")
     write_wheel(folder, "fake-dep-b", "2.0", requires=["fake-dep-a>=1"])
@@ -121,7 +123,7 @@ def index(tmp_path):
     write_wheel(folder, "torch", "2.5.0", requires=["nvidia-cublas-cu12", "triton", "fake-dep-a"])
     write_wheel(folder, "torchvision", "0.20.0", requires=["torch==2.5.0"])
     course = write_wheel(
-        tmp_path,
+        folder.parent,
         "fake-course",
         "0.1",
         requires=["fake-dep-b>=2", "jupyterlab", "torch>=2.5", "torchvision>=0.20", 'fake-dev-tool; extra == "dev"'],
@@ -142,10 +144,10 @@ def cpu_index(tmp_path):
     return as_index(folder)
 
 
-@pytest.fixture
-def notebooks(tmp_path):
+@pytest.fixture(scope="module")
+def notebooks(tmp_path_factory):
     """A lesson notebook with an output, a solution's link and its solution: the kit must clear and drop them."""
-    folder = tmp_path / "notebooks"
+    folder = tmp_path_factory.mktemp("course") / "notebooks"
     (folder / "solutions").mkdir(parents=True)
     cell = nbformat.v4.new_code_cell(
         "print(1)", execution_count=1, outputs=[nbformat.v4.new_output("stream", text="1")]
@@ -156,18 +158,25 @@ def notebooks(tmp_path):
     return folder
 
 
-def build(out, index, notebooks, *, torch="default", cpu_index="http://127.0.0.1:9/", course=None):
-    folder, fake_course = index
+def build(out, index, notebooks, *, torch="default", cpu_index="http://127.0.0.1:9/"):
+    folder, course = index
     return kit.build_kit(
         out,
         torch=torch,
-        course_wheel=course or fake_course,
+        course_wheel=course,
         pip_args=["--no-index", "--find-links", str(folder)],
         check=("fake-course", "doctor"),
         notebooks=notebooks,
         with_data=False,
-        cpu_index=cpu_index,
+        cpu_index=cpu_index,  # a closed port: a default kit never asks it
     )
+
+
+@pytest.fixture(scope="module")
+def default_kit(tmp_path_factory, index, notebooks):
+    """A kit of PyPI's torch, built once: (its folder, what build_kit returned). Tests install it, never change it."""
+    out = tmp_path_factory.mktemp("built") / "kit"
+    return out, build(out, index, notebooks)
 
 
 def assert_matches_its_wheels(out: Path, info: dict) -> None:
@@ -192,14 +201,18 @@ def test_a_cpu_kit_holds_the_cpu_build_and_says_so(tmp_path, index, notebooks, c
     assert "CPU-only: no CUDA libraries" in kit.summary(out, info)
 
 
-def test_a_default_kit_records_its_cuda_build(tmp_path, index, notebooks, closed_port_url):
-    out = tmp_path / "kit"
-    info = build(out, index, notebooks, torch="default", cpu_index=closed_port_url)  # never asked
+def test_a_default_kit_records_its_cuda_build_and_holds_the_student_copies(default_kit):
+    out, info = default_kit
     assert_matches_its_wheels(out, info)
     assert (info["torch_asked"], info["torch"], info["torch_build"]) == ("default", "2.5.0", "cuda")
     assert info["gpu_wheels"] == ["nvidia_cublas_cu12-12.0-py3-none-any.whl", "triton-3.0-py3-none-any.whl"]
     line = kit.summary(out, info)
     assert f"({info['size_bytes'] / 1e9:.2f} GB, 9 wheels; torch 2.5.0 with CUDA: 2 GPU library wheels" in line
+    assert info["notebooks"] == ["01_model.ipynb"]
+    copy = nbformat.read(out / "notebooks" / "01_model.ipynb", as_version=4)
+    assert copy.cells[1].outputs == [] and copy.cells[1].execution_count is None
+    assert copy.cells[0].source == "See the solution (from your teacher)."
+    assert not (out / "notebooks" / "solutions").exists()
 
 
 @pytest.mark.parametrize("server", ["closed_port_url", "silent_server"])
@@ -228,35 +241,41 @@ def test_a_cpu_kit_that_pip_would_fill_with_another_build_is_refused(tmp_path, i
         build(tmp_path / "kit", index, notebooks, torch="cpu", cpu_index=as_index(folder))  # PyPI's, not +cpu
 
 
-def test_the_kit_holds_the_student_copies(tmp_path, index, notebooks):
-    out = tmp_path / "kit"
-    info = build(out, index, notebooks)
-    assert info["notebooks"] == ["01_model.ipynb"]
-    copy = nbformat.read(out / "notebooks" / "01_model.ipynb", as_version=4)
-    assert copy.cells[1].outputs == [] and copy.cells[1].execution_count is None
-    assert copy.cells[0].source == "See the solution (from your teacher)."
-    assert not (out / "notebooks" / "solutions").exists()
+HOSTILE = "$(touch PWNED)"  # in a folder's name, a shell would run it as a command
 
 
-def check_kit(out: Path, laptop: str, *, cwd: Path, **env: str) -> subprocess.CompletedProcess:
-    """`kit.py OUT --check --laptop LAPTOP` from `cwd`, as make kit-check runs it; it must succeed."""
-    done = run_with_deadline(
-        [sys.executable, KIT_TOOL, str(out), "--check", "--laptop", laptop],
+def pwned(*folders: Path) -> list[Path]:
+    return [path for folder in folders for path in folder.rglob("PWNED")]
+
+
+def install(out: Path, target: str | Path, *, cwd: Path, **env: str) -> subprocess.CompletedProcess:
+    """`sh out/install.sh TARGET` from `cwd`, with this Python."""
+    return run_with_deadline(
+        ["sh", out / "install.sh", target],
         cwd=cwd,
         env={**os.environ, "PYTHON": sys.executable, **env},
         capture_output=True,
         text=True,
         timeout=300,
     )
+
+
+def test_a_kit_installs_offline_into_a_hostile_relative_folder_and_starts_on_the_room_setting(
+    tmp_path, default_kit, monkeypatch
+):
+    out, _ = default_kit
+    laptop = f"my course ✓ café {HOSTILE}"  # relative, with spaces, beyond ASCII and a command, as typed
+    scratch = tmp_path / "tmp"  # kit.py's temporary folder, where it runs the start command without a shell
+    scratch.mkdir()
+    done = run_with_deadline(  # as make kit-check runs it
+        [sys.executable, KIT_TOOL, str(out), "--check", "--laptop", laptop],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHON": sys.executable, "TMPDIR": str(scratch)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
-    return done
-
-
-def test_a_kit_installs_offline_into_a_relative_folder_and_starts_on_the_room_setting(tmp_path, index, notebooks):
-    out = tmp_path / "kit"
-    build(out, index, notebooks)
-    laptop = "my course ✓ café"  # relative, with spaces and beyond ASCII, as a learner might type it
-    done = check_kit(out, laptop, cwd=tmp_path)
     target = tmp_path / laptop
     if os.geteuid() == 0:
         assert done.stdout.startswith("kit check: in a network namespace with only loopback (unshare -n)")
@@ -269,26 +288,26 @@ def test_a_kit_installs_offline_into_a_relative_folder_and_starts_on_the_room_se
     assert started["env"] == {"MNIST_TUTORIAL_SOURCE": "sample", "MNIST_TUTORIAL_OFFLINE": "1"}
     assert started["argv"] == (["--allow-root"] if os.geteuid() == 0 else [])
     assert nbformat.read(target / "01_model.ipynb", as_version=4).cells[1].outputs == []
-    installed = run_with_deadline(
-        [target / ".venv" / "bin" / "python", "-m", "pip", "list", "--format=freeze"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    ).stdout.split()
+    freeze = [target / ".venv" / "bin" / "python", "-m", "pip", "list", "--format=freeze"]
+    installed = run_with_deadline(freeze, capture_output=True, text=True, timeout=300).stdout.split()
     assert sorted(line.split("==")[0] for line in installed if line.startswith("fake")) == [
         "fake-course",
         "fake-dep-a",
         "fake-dep-b",
     ]
+    # The printed start command, pasted into sh by a learner in another folder, starts that folder too.
+    (target / "started.json").unlink()
+    printed = kit.start_command(done.stdout.splitlines())
+    learner = tmp_path / "learner"
+    learner.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(learner))  # serve_and_stop starts its command there
+    kit.serve_and_stop(["sh", "-c", printed], ["01_model.ipynb"], {**os.environ, "PYTHON": sys.executable})
+    assert json.loads((target / "started.json").read_text())["cwd"] == str(target)
+    assert pwned(tmp_path) == []
 
 
-def test_install_ends_with_the_checks_exit_status(tmp_path, index, notebooks):
-    out = tmp_path / "kit"
-    build(out, index, notebooks)
-    env = {**os.environ, "PYTHON": sys.executable, "FAKE_DOCTOR_EXIT": "3"}
-    done = run_with_deadline(
-        ["sh", out / "install.sh", "rel course"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
-    )
+def test_install_ends_with_the_checks_exit_status(tmp_path, default_kit):
+    done = install(default_kit[0], "rel course", cwd=tmp_path, FAKE_DOCTOR_EXIT="3")
     target = tmp_path / "rel course"
     assert done.returncode == 3
     assert "Installed" not in done.stdout
@@ -312,13 +331,10 @@ def test_start_sh_opens_jupyterlab_on_its_folder(tmp_path):
 
 def test_the_install_script_refuses_another_python(tmp_path):
     kit.write_install_script(tmp_path, "fake-course", "2.7", ["fake-course"])
-    env = {**os.environ, "PYTHON": sys.executable}
-    done = run_with_deadline(
-        ["sh", str(tmp_path / "install.sh"), str(tmp_path / "laptop")], env=env, capture_output=True, timeout=300
-    )
+    done = install(tmp_path, tmp_path / "laptop", cwd=tmp_path)
     here = f"{sys.version_info[0]}.{sys.version_info[1]}"
     assert done.returncode == 1
-    assert f"This kit holds wheels for Python 2.7, and this python3 is {here}" in done.stderr.decode()
+    assert f"This kit holds wheels for Python 2.7, and this python3 is {here}" in done.stderr
     assert not (tmp_path / "laptop").exists()
 
 
@@ -350,45 +366,6 @@ def test_a_folder_holding_another_kind_of_kit_is_refused(tmp_path):
         kit.build_kit(tmp_path, torch="cpu")
 
 
-# --- paths as data, never as commands ---------------------------------------------------------------------------
-
-HOSTILE = "lap $(touch PWNED)"  # a folder name that a shell would run a command from
-
-
-def pwned(*folders: Path) -> list[Path]:
-    return [path for folder in folders for path in folder.rglob("PWNED")]
-
-
-def test_the_printed_start_command_pasted_into_sh_starts_a_hostile_folder(tmp_path, index, notebooks, monkeypatch):
-    out = tmp_path / "kit"
-    build(out, index, notebooks)
-    env = {**os.environ, "PYTHON": sys.executable}
-    done = run_with_deadline(
-        ["sh", out / "install.sh", HOSTILE], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    target = tmp_path / HOSTILE
-    printed = kit.start_command(done.stdout.splitlines())
-    assert printed == f"sh {shlex.quote(f'{target}/start.sh')}"
-    shell = tmp_path / "learner"  # where the learner's shell is when they paste it
-    shell.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(shell))  # serve_and_stop starts its command there
-    kit.serve_and_stop(["sh", "-c", printed], ["01_model.ipynb"], env)  # as sh reads the pasted line
-    assert json.loads((target / "started.json").read_text())["cwd"] == str(target)
-    assert pwned(tmp_path) == []
-
-
-def test_the_check_runs_the_start_command_of_a_hostile_folder_without_a_shell(tmp_path, index, notebooks):
-    out = tmp_path / "kit"
-    build(out, index, notebooks)
-    scratch = tmp_path / "tmp"  # kit.py's temporary folder, where it starts the start command
-    scratch.mkdir()
-    check_kit(out, HOSTILE, cwd=tmp_path, TMPDIR=str(scratch))
-    target = tmp_path / HOSTILE
-    assert json.loads((target / "started.json").read_text())["cwd"] == str(target)
-    assert pwned(tmp_path) == []
-
-
 def test_a_start_command_that_sh_would_expand_is_refused(tmp_path):
     target = tmp_path / HOSTILE
     assert kit.start_words(f"sh {shlex.quote(f'{target}/start.sh')}", target) == ["sh", f"{target}/start.sh"]
@@ -410,8 +387,7 @@ def snapshot(folder: Path) -> list[tuple]:
         ("start.sh", "a folder", "is not a file"),  # cp would write start.sh into it
     ],
 )
-def test_install_refuses_a_link_or_a_folder_where_it_writes_a_file(tmp_path, index, notebooks, name, planted, what):
-    build(tmp_path / "kit", index, notebooks)
+def test_install_refuses_a_link_or_a_folder_where_it_writes_a_file(tmp_path, default_kit, name, planted, what):
     laptop, target = tmp_path / "laptop", tmp_path / "laptop" / "course"
     target.mkdir(parents=True)
     if planted == "a folder":
@@ -421,10 +397,7 @@ def test_install_refuses_a_link_or_a_folder_where_it_writes_a_file(tmp_path, ind
             (laptop / "victim").write_text("a file of the learner's")
         (target / name).symlink_to(laptop / "victim")
     before = snapshot(laptop)
-    env = {**os.environ, "PYTHON": sys.executable}
-    done = run_with_deadline(
-        ["sh", tmp_path / "kit" / "install.sh", target], env=env, capture_output=True, text=True, timeout=300
-    )
+    done = install(default_kit[0], target, cwd=tmp_path)
     assert (done.returncode, done.stderr) == (
         1,
         f"install.sh: {target}/{name} {what}, and install.sh writes there: move it away, or give install.sh "
@@ -447,8 +420,8 @@ def test_the_kit_refuses_a_link_among_its_own_files(tmp_path):
 
 def test_the_printed_commands_quote_their_paths():
     info = {"size_bytes": 0, "wheels": [], "torch": None, "machine": "x86_64", "python": "3.12"}
-    out = Path(HOSTILE)
-    assert kit.summary(out, {**info, "system": "Linux"}).endswith(f"on a laptop: sh '{HOSTILE}/install.sh'")
+    out = Path(f"lap {HOSTILE}")
+    assert kit.summary(out, {**info, "system": "Linux"}).endswith(f"on a laptop: sh 'lap {HOSTILE}/install.sh'")
     windows = kit.summary(Path("it’s $(x)"), {**info, "system": "Windows"})
     assert windows.endswith("on a laptop: powershell -ExecutionPolicy Bypass -File 'it’’s $(x)\\install.ps1'")
     assert kit.powershell_quote("a'b‘c") == "'a''b‘‘c'"

@@ -1,11 +1,7 @@
-"""Full data is the data it claims to be: its files checked against the known md5s on first use, and remembered.
+"""Full data is what it claims to be: each file checked once against torchvision's md5s, and remembered.
 
-The known md5s are torchvision's, of the four .gz files. Training reads a file uncompressed where it can (as
-torchvision does), so an uncompressed file beside its .gz must hold the .gz's contents. A folder that kept no
-.gz can only be checked by its files' sizes. What was checked is remembered in the folder (by name, size and
-modification time), so later runs skip it; a folder this process cannot write to is checked once per process.
-A system-wide copy that a package manager installed is its own check, and is not held to torchvision's md5s:
-Debian re-gzips the files, so theirs differ.
+An uncompressed file (which training reads first) must hold its .gz's contents, or without a .gz have MNIST's size.
+A copy a package manager installed is its own check (Debian re-gzips the files, so their md5s differ).
 """
 
 import gzip
@@ -19,10 +15,9 @@ from ..errors import DataError
 from ..files import write_bytes_atomic
 from .specs import DatasetSpec
 
-MEMORY = ".mnist-tutorial-checked.json"  # {file name: [size, mtime_ns, what it matched]}
+MEMORY = ".mnist-tutorial-checked.json"  # {file name: [size, mtime_ns, the md5 it matched]}
 CHECKED_HERE: set[tuple] = set()  # what this process checked where it could not write MEMORY
-# Uncompressed sizes of full MNIST's files (header + payload), for folders that kept no .gz to compare md5s with.
-FULL_SIZES = {
+FULL_SIZES = {  # uncompressed, header included
     "train-images-idx3-ubyte": 16 + 60_000 * 784,
     "train-labels-idx1-ubyte": 8 + 60_000,
     "t10k-images-idx3-ubyte": 16 + 10_000 * 784,
@@ -32,7 +27,7 @@ DOWNLOAD_AGAIN = "delete it and download again (or copy the dataset's own file t
 
 
 def md5_of(stream: BinaryIO) -> str:
-    """The md5 of what `stream` reads, in 1 MiB chunks."""
+    """The md5 of what `stream` reads, 1 MiB at a time."""
     digest = hashlib.md5()
     while chunk := stream.read(1 << 20):
         digest.update(chunk)
@@ -45,7 +40,7 @@ def md5_of_file(path: Path) -> str:
 
 
 def verify_full(spec: DatasetSpec, folder: Path) -> None:
-    """Refuse full data whose files are not `spec`'s own, naming the first file that is not; checks each once."""
+    """Refuse full data whose files are not `spec`'s own, naming the first that is not; each is checked once."""
     if folder in spec.system_dirs:
         return
     memory = recall(folder)
@@ -67,39 +62,27 @@ def verify_full(spec: DatasetSpec, folder: Path) -> None:
                     f"delete {unpacked} and the course reads the .gz"
                 )
             memory[unpacked.name] = stamp(unpacked, expected)
-        elif unpacked.is_file() and not packed.is_file():
-            check_size(spec, unpacked)
+        elif unpacked.is_file() and not packed.is_file() and spec.name == "mnist":
+            size = unpacked.stat().st_size
+            if size != FULL_SIZES[unpacked.name]:
+                raise DataError(
+                    f"{unpacked} holds {size:,} bytes, not full MNIST's {FULL_SIZES[unpacked.name]:,}: {DOWNLOAD_AGAIN}"
+                )
     if memory != before:
         remember(folder, memory)
 
 
 def same_contents(packed: Path, unpacked: Path) -> bool:
-    """Whether `unpacked` is what `packed` decompresses to (sizes first, which is cheap)."""
+    """Whether `unpacked` is what `packed` decompresses to."""
     try:
         with gzip.open(packed, "rb") as stream:
-            return unpacked.stat().st_size == packed_size(packed) and md5_of(stream) == md5_of_file(unpacked)
+            return md5_of(stream) == md5_of_file(unpacked)
     except (OSError, EOFError, zlib.error):
         return False
 
 
-def packed_size(packed: Path) -> int:
-    """The uncompressed size a .gz file records in its last four bytes (modulo 2**32, plenty for MNIST)."""
-    with open(packed, "rb") as file:
-        file.seek(-4, 2)
-        return int.from_bytes(file.read(4), "little")
-
-
-def check_size(spec: DatasetSpec, unpacked: Path) -> None:
-    """Without a .gz to compare with, an uncompressed MNIST file can at least have MNIST's size."""
-    size = FULL_SIZES.get(unpacked.name)
-    if spec.name == "mnist" and unpacked.stat().st_size != size:
-        raise DataError(
-            f"{unpacked} holds {unpacked.stat().st_size:,} bytes, not full MNIST's {size:,}: {DOWNLOAD_AGAIN}"
-        )
-
-
 def stamp(path: Path, matched: str) -> list:
-    """What identifies this version of a file: its size and modification time, and the md5 it was checked for."""
+    """What identifies this version of a file: size, modification time, and the md5 it was checked against."""
     status = path.stat()
     return [status.st_size, status.st_mtime_ns, matched]
 

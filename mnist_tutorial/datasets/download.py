@@ -1,8 +1,7 @@
-"""Downloading a dataset's four files from torchvision's mirrors, checked by md5, leaving nothing half-done.
+"""Download a dataset's four files from torchvision's mirrors, each kept only once its md5 matches.
 
-Downloads never hang: `timeout` bounds the name lookup, the connection and every wait for data; `budget`
-bounds the whole download (resolve_source passes AUTO_BUDGET_S under `source="auto"`, where the sample can
-take over). A mirror that failed is not asked again for that file in the same process.
+Never a hang: `timeout` bounds the name lookup, the connection and each wait for data, `budget` the whole download
+(under `source="auto"`, where the sample can take over); a mirror that failed is not asked again in this process.
 """
 
 import contextlib
@@ -13,15 +12,13 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..defaults import DOWNLOAD_TIMEOUT_S, OFFLINE_ENV
 from ..errors import DataError
 from ..files import atomic_path
 from ..progress import bars_wanted
-
-if TYPE_CHECKING:
-    from .specs import DatasetSpec
+from .specs import DatasetSpec
 
 AUTO_BUDGET_S = 30.0  # under source="auto", the longest a download may take in all before the sample takes over
 FAILED: dict[str, str] = {}  # url -> why it failed, remembered for the rest of the process
@@ -33,13 +30,9 @@ def network_allowed() -> bool:
 
 
 def download_files(
-    spec: "DatasetSpec", raw_dir: Path, *, timeout: float = DOWNLOAD_TIMEOUT_S, budget: float | None = None
+    spec: DatasetSpec, raw_dir: Path, *, timeout: float = DOWNLOAD_TIMEOUT_S, budget: float | None = None
 ) -> None:
-    """Fetch the four .gz files from torchvision's mirrors, keeping each only once its md5 matches.
-
-    `budget`: seconds for the whole download (None: no limit beyond `timeout` per step). Folders this
-    creates are removed again if the download fails, so a failure leaves nothing behind.
-    """
+    """Fetch the four .gz files into `raw_dir`; on failure, remove the folders this made."""
     if not network_allowed():
         raise DataError(f"${OFFLINE_ENV} is set, so {spec.title} will not be downloaded: unset it to download")
     created = [folder for folder in (raw_dir, *raw_dir.parents) if not folder.exists()]
@@ -52,9 +45,8 @@ def download_files(
     deadline = None if budget is None else time.monotonic() + budget
     try:
         for filename, md5 in spec.torchvision_class.resources:
-            target = raw_dir / filename
-            if not target.is_file():
-                download_one(spec, filename, md5, target, timeout=timeout, deadline=deadline)
+            if not (raw_dir / filename).is_file():
+                download_one(spec, filename, md5, raw_dir / filename, timeout=timeout, deadline=deadline)
     except BaseException:
         for folder in created:
             with contextlib.suppress(OSError):
@@ -63,7 +55,7 @@ def download_files(
 
 
 def download_one(
-    spec: "DatasetSpec", filename: str, md5: str, target: Path, *, timeout: float, deadline: float | None = None
+    spec: DatasetSpec, filename: str, md5: str, target: Path, *, timeout: float, deadline: float | None = None
 ) -> None:
     """Try each mirror in turn, skipping those that already failed; keep the first copy whose md5 matches."""
     errors = []
@@ -81,24 +73,20 @@ def download_one(
         except (OSError, ValueError, http.client.HTTPException) as error:  # URLError, timeouts, DataError
             FAILED[url] = str(getattr(error, "reason", None) or error)
             errors.append(f"{url}: {FAILED[url]}")
-    fix = f"check your connection, or copy the four files into {target.parent}" + (
-        ', or use `source="sample"`' if spec.name == "mnist" else " (on Debian: apt-get install dataset-fashion-mnist)"
-    )
+    fix = f"check your connection, or copy the four files into {target.parent}{spec.or_else}"
     raise DataError(f"could not download {filename} ({'; '.join(errors)}): {fix}")
 
 
 def seconds_left(timeout: float, deadline: float | None) -> float:
     """`timeout`, cut short by `deadline`; a TimeoutError once the deadline has passed."""
-    if deadline is None:
-        return timeout
-    left = deadline - time.monotonic()
+    left = float("inf") if deadline is None else deadline - time.monotonic()
     if left <= 0:
         raise TimeoutError("timed out: the time allowed for the whole download ran out")
     return min(timeout, left)
 
 
-def open_url(url: str, timeout: float) -> Any:
-    """urlopen, with `timeout` bounding the name lookup too (the lookup runs in a thread we stop waiting for)."""
+def open_url(url: str | urllib.request.Request, timeout: float) -> Any:
+    """urlopen, with `timeout` bounding the name lookup too (it runs in a thread we stop waiting for)."""
     outcome: dict[str, Any] = {}
     lock = threading.Lock()
 
@@ -125,18 +113,19 @@ def open_url(url: str, timeout: float) -> Any:
 
 
 def fetch(url: str, path: Path, *, timeout: float, deadline: float | None = None) -> str:
-    """Stream `url` into `path` behind a progress bar with the size; return the md5 of what was written.
+    """Stream `url` into `path` behind a progress bar; return the md5 of what was written.
 
-    `timeout` bounds the lookup, connecting and every wait for data (a stalled server); a download that
-    trickles on for more than 60 times as long in all, or past `deadline`, is abandoned too.
+    `timeout` bounds every wait (a stalled server); a download that trickles on for 60 times as long in all, or
+    past `deadline`, is abandoned too.
     """
+    from tqdm.auto import tqdm  # here, not at the top: in a notebook it loads the widgets
+
     deadline = min(deadline or float("inf"), time.monotonic() + 60 * timeout)
-    digest = hashlib.md5()
-    name = url.rsplit("/", 1)[-1]
-    started, written = time.monotonic(), 0
+    digest, name, started, written = hashlib.md5(), url.rsplit("/", 1)[-1], time.monotonic(), 0
     with open_url(url, seconds_left(timeout, deadline)) as response, open(path, "wb") as out:
         size = int(response.headers.get("Content-Length") or 0) or None
-        with download_bar(name, size) as bar:
+        bar_options = {"unit": "B", "unit_scale": True, "unit_divisor": 1024, "disable": not bars_wanted(None)}
+        with tqdm(total=size, desc=name, **bar_options) as bar:
             while chunk := response.read(1 << 16):
                 seconds_left(timeout, deadline)
                 digest.update(chunk)
@@ -145,17 +134,3 @@ def fetch(url: str, path: Path, *, timeout: float, deadline: float | None = None
     if not bars_wanted(None):
         print(f"  {name}: {written / 1e6:.1f} MB in {time.monotonic() - started:.1f} s", flush=True)
     return digest.hexdigest()
-
-
-def download_bar(name: str, size: int | None) -> Any:
-    """A tqdm bar in bytes, like the course's other bars (a widget in a notebook); a silent stand-in otherwise."""
-    if bars_wanted(None):
-        from tqdm.auto import tqdm
-
-        return tqdm(total=size, desc=name, unit="B", unit_scale=True, unit_divisor=1024)
-    return contextlib.nullcontext(_NoBar())
-
-
-class _NoBar:
-    def update(self, count: int) -> None:
-        pass

@@ -1,8 +1,7 @@
-"""Where the images come from: full data on disk, a download, or the embedded sample, chosen in one place.
+"""Which images a run uses, chosen in one place: full data on disk, a download, or the embedded sample.
 
-Order of precedence for the choice: the explicit `source` argument, then $MNIST_TUTORIAL_SOURCE, then
-"auto" (full data if present, else a download if the network is allowed, else the embedded sample).
-$MNIST_TUTORIAL_OFFLINE=1 forbids any network access; tests and CI set it.
+The choice: the `source` argument, else $MNIST_TUTORIAL_SOURCE, else "auto" (full data if present, else a download
+if the network is allowed, else the sample). $MNIST_TUTORIAL_OFFLINE=1 forbids any network access; tests set it.
 """
 
 import os
@@ -18,6 +17,10 @@ from .specs import DATASETS, SPLIT_FILES, DatasetSpec, get_spec
 
 SOURCES = ("auto", "full", "sample")
 SAMPLE_DIR = SAMPLE_ROOT / "MNIST" / "raw"
+RESTORE_SAMPLE = (
+    "reinstall the course (pip install --force-reinstall --no-deps mnist-tutorial; in a checkout: "
+    "git checkout mnist_tutorial/datasets/sample)"
+)
 
 
 @dataclass(frozen=True)
@@ -35,37 +38,33 @@ class DataSource:
 
     @property
     def description(self) -> str:
-        """Which data this is and where it lies, for the line every run prints."""
+        """Which data this is and where, for the line every run prints (relative to the project, so outputs travel)."""
         title = DATASETS[self.dataset].title
         if self.kind == "sample":
             return f"the embedded sample of real {title} digits"
-        return f"full {title} ({relative_to_data(self.folder)})"
+        try:
+            return f"full {title} ({self.folder.resolve().relative_to(DATA_DIR.resolve().parent)})"
+        except ValueError:  # not under the project's data folder
+            return f"full {title} ({self.folder})"
 
 
 def find_file(folder: Path, name: str) -> Path | None:
     """The file `name` in `folder`, uncompressed or gzipped, if either exists."""
-    for candidate in (folder / name, folder / f"{name}.gz"):
-        if candidate.is_file():
-            return candidate
-    return None
+    return next((path for path in (folder / name, folder / f"{name}.gz") if path.is_file()), None)
 
 
 def has_all_files(folder: Path) -> bool:
-    """True when `folder` holds the four IDX files; a folder that cannot be read is an error, not "no"."""
+    """Whether `folder` holds the four IDX files; a folder that cannot be read is an error, not "no"."""
     try:
         return all(find_file(folder, name) for pair in SPLIT_FILES.values() for name in pair)
     except PermissionError:
-        raise DataError(
-            f"cannot read {folder} (permission denied): fix its permissions or pass another `data_dir`"
-        ) from None
+        fix = "fix its permissions or pass another `data_dir`"
+        raise DataError(f"cannot read {folder} (permission denied): {fix}") from None
 
 
 def find_full(spec: DatasetSpec, data_dir: Path) -> Path | None:
     """The first folder holding all four files: <data_dir>/<folder>/raw, then system-wide copies."""
-    for folder in (data_dir / spec.folder / "raw", *spec.system_dirs):
-        if has_all_files(folder):
-            return folder
-    return None
+    return next((f for f in (data_dir / spec.folder / "raw", *spec.system_dirs) if has_all_files(f)), None)
 
 
 def check_data_dir(data_dir: Path) -> None:
@@ -95,10 +94,7 @@ def resolve_source(
     timeout: float = DOWNLOAD_TIMEOUT_S,
     verify: bool = True,
 ) -> DataSource:
-    """Decide which data to use, downloading full data if allowed and needed.
-
-    Full data is checked against its known md5s first (datasets/checksums.py), unless `verify` is False.
-    """
+    """Decide which data to use, downloading full data if allowed and needed; `verify` checks its md5s."""
     spec = get_spec(dataset)
     origin = "" if source else f" (from ${SOURCE_ENV})"
     source = source or os.environ.get(SOURCE_ENV) or "auto"
@@ -109,56 +105,33 @@ def resolve_source(
     if source == "sample":
         return sample_source(dataset)
     found = find_full(spec, data_dir)
-    if found:
-        if verify:
-            verify_full(spec, found)
-        return DataSource(dataset, "full", found)
-    raw_dir = data_dir / spec.folder / "raw"
+    raw_dir = found or data_dir / spec.folder / "raw"
     fallback = source == "auto" and dataset == "mnist"
-    if not (download and network_allowed()):
-        if fallback:
+    if found is None:
+        if not (download and network_allowed()):
+            if fallback:
+                return sample_source(dataset)
+            reason = f"${OFFLINE_ENV} is set" if not network_allowed() else "downloading is turned off"
+            unset = f", unset ${OFFLINE_ENV} to download them" if dataset == "mnist" else ""
+            fix = f"copy the four IDX files into {raw_dir}{unset}{spec.or_else}"
+            raise DataError(f"full {spec.title} is not in {raw_dir} and {reason}: {fix}")
+        try:
+            download_files(spec, raw_dir, timeout=timeout, budget=AUTO_BUDGET_S if fallback else None)
+        except DataError as error:
+            if not fallback:
+                raise
+            print(f"Download failed ({error}); using the embedded sample instead.")
             return sample_source(dataset)
-        reason = f"${OFFLINE_ENV} is set" if not network_allowed() else "downloading is turned off"
-        raise DataError(f"full {spec.title} is not in {raw_dir} and {reason}: {missing_data_fix(spec, raw_dir)}")
-    try:
-        download_files(spec, raw_dir, timeout=timeout, budget=AUTO_BUDGET_S if fallback else None)
-    except DataError as error:
-        if not fallback:
-            raise
-        print(f"Download failed ({error}); using the embedded sample instead.")
-        return sample_source(dataset)
     if verify:
         verify_full(spec, raw_dir)
     return DataSource(dataset, "full", raw_dir)
 
 
-def missing_data_fix(spec: DatasetSpec, raw_dir: Path) -> str:
-    """What to do when full data is absent and cannot be downloaded."""
-    if spec.name == "mnist":
-        return (
-            f'copy the four IDX files into {raw_dir}, unset ${OFFLINE_ENV} to download them, or use `source="sample"`'
-        )
-    return f"copy the four IDX files into {raw_dir} (on Debian: apt-get install dataset-fashion-mnist)"
-
-
 def sample_source(dataset: str) -> DataSource:
     """The embedded sample (MNIST only), after checking that it is all there."""
     if dataset != "mnist":
-        raise ConfigError(
-            f'there is no embedded sample of {get_spec(dataset).title}: use `source="full"` '
-            "(on Debian: apt-get install dataset-fashion-mnist)"
-        )
+        spec = get_spec(dataset)
+        raise ConfigError(f'there is no embedded sample of {spec.title}: use `source="full"`{spec.or_else}')
     if not has_all_files(SAMPLE_DIR):
-        raise DataError(
-            f"the embedded sample is missing from {SAMPLE_DIR}: reinstall the course with pip, or in a "
-            "checkout restore it with `git checkout mnist_tutorial/datasets/sample`"
-        )
+        raise DataError(f"the embedded sample is missing from {SAMPLE_DIR}: {RESTORE_SAMPLE}")
     return DataSource(dataset, "sample", SAMPLE_DIR)
-
-
-def relative_to_data(path: Path) -> str:
-    """`path` as a run prints it: relative to the data folder's parent where it lies there, so outputs stay portable."""
-    try:
-        return str(path.resolve().relative_to(DATA_DIR.resolve().parent))
-    except ValueError:
-        return str(path)

@@ -1,8 +1,4 @@
-"""What the course knows about each dataset it can train on: names, folders, classes, the size of a split.
-
-MNIST and Fashion-MNIST share one format (four IDX files: train and test images and labels), so a dataset
-is described by what differs between them.
-"""
+"""What the course knows of each dataset it trains on: names, folders, classes, the size of a split."""
 
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,16 +9,18 @@ SPLIT_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
+MAX_IMAGES = {"train": 60_000, "test": 10_000}  # the most a split holds: reading refuses files that claim more
 
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """What differs between MNIST and Fashion-MNIST: names, folders, mirrors. The format is the same."""
+    """What differs between MNIST and Fashion-MNIST; both ship as the same four IDX files."""
 
     name: str
     title: str
-    folder: str  # torchvision's folder name under the data dir, <data_dir>/<folder>/raw/, and its class name
+    folder: str  # torchvision's class name, and its folder: <data_dir>/<folder>/raw/
     class_names: tuple[str, ...]
+    or_else: str  # the other way to get this data, ending a message's fix
     system_dirs: tuple[Path, ...] = ()  # read-only copies a package manager may have installed
 
     @property
@@ -33,31 +31,17 @@ class DatasetSpec:
         return getattr(datasets, self.folder)
 
 
-FASHION_CLASSES = (
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-)
 DATASETS = {
-    "mnist": DatasetSpec("mnist", "MNIST", "MNIST", tuple(str(d) for d in range(10))),
+    "mnist": DatasetSpec("mnist", "MNIST", "MNIST", tuple("0123456789"), ', or use `source="sample"`'),
     "fashion": DatasetSpec(
         "fashion",
         "Fashion-MNIST",
         "FashionMNIST",
-        FASHION_CLASSES,  # as torchvision.datasets.FashionMNIST.classes names them
-        (Path("/usr/share/datasets/fashion-mnist"),),  # Debian: apt-get install dataset-fashion-mnist
+        ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+        " (on Debian: apt-get install dataset-fashion-mnist)",
+        (Path("/usr/share/datasets/fashion-mnist"),),  # where that Debian package puts it
     ),
 }
-
-# The most images a split of MNIST or Fashion-MNIST holds: reading refuses files that claim more.
-MAX_IMAGES = {"train": 60_000, "test": 10_000}
 
 
 def get_spec(dataset: str) -> DatasetSpec:

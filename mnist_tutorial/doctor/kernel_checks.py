@@ -1,33 +1,35 @@
-"""The pre-flight's kernel checks: a real python3 kernel runs one cell, and (on request) a lesson runs end to end.
+"""The pre-flight's kernel checks: a python3 kernel runs one cell, and (on request) a lesson runs end to end.
 
-A kernel talks to JupyterLab over TCP on 127.0.0.1, so a machine without a working loopback network, a firewall
-that blocks local ports, or a Python without ipykernel all end the same way in a notebook: "Kernel didn't
-respond in 60 seconds". These checks start a kernel the way JupyterLab does, with a short deadline, and name
-the likely cause when it fails.
+A broken loopback, a firewall on local ports and a missing ipykernel all look alike in JupyterLab ("Kernel didn't
+respond in 60 seconds"): these checks start a kernel as it does, with a short deadline, and name the likely cause.
 """
 
-import contextlib
 import importlib.util
 import os
 import socket
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
+from unittest import mock
 
 from .. import defaults
-from .checks import Check, fix, install_hint, ok
+from .checks import Check, fix, install_hint, ok, one_line
 
 KERNEL_DEADLINE_S = 30.0  # a kernel starts in 1-5 s on a laptop; 30 s leaves room for a busy one
 KERNEL_CELL = "import mnist_tutorial"  # what every lesson's first cell needs from the kernel
 NOTEBOOK_CELL_TIMEOUT_S = 600  # as nbval's --nbval-cell-timeout
-LESSON_TO_RUN = "03_training.ipynb"  # the lesson that loads data, trains and evaluates: everything a laptop needs
+LESSON_TO_RUN = "03_training.ipynb"  # loads data, trains and evaluates: everything a laptop needs
 QUIET_KERNEL = ["--IPKernelApp.log_level=ERROR"]
 ROOM = {defaults.SOURCE_ENV: "sample", defaults.OFFLINE_ENV: "1"}  # the room setting: the sample, no network
 
 
-def check_kernel_spec() -> Check | None:
-    """A fix when the python3 kernel is missing or runs another Python than this one; None when it is this one."""
+def check_kernel(deadline_s: float = KERNEL_DEADLINE_S) -> Check:
+    """The python3 kernel is this Python, starts, and runs KERNEL_CELL, each within the deadline.
+
+    Without a working loopback no kernel can start: that is said at once, without waiting for the deadline.
+    """
+    if not loopback_works():
+        return fix("kernel", f"no kernel can start here: {cause()}")
     try:
         from jupyter_client.kernelspec import KernelSpecManager
 
@@ -35,23 +37,13 @@ def check_kernel_spec() -> Check | None:
     except Exception as error:  # jupyter_client missing, or no python3 kernel at all
         return fix("kernel", f"no python3 kernel ({error}): {install_hint('ipykernel', force=True)}")
     program = spec.argv[0]
-    if program in ("python", "python3", "{python}") or Path(program).resolve() == Path(sys.executable).resolve():
-        return None
-    return fix(
-        "kernel",
-        f"the python3 kernel ({spec.resource_dir}) runs {program}, not this Python: "
-        f"{sys.executable} -m ipykernel install --user",
-    )
-
-
-def check_kernel(deadline_s: float | None = None) -> Check:
-    """The python3 kernel is this Python, starts, and runs `import mnist_tutorial`, each within the deadline.
-
-    Without a working loopback no kernel can start: that is said at once, without waiting for the deadline.
-    """
-    if not loopback_works():
-        return fix("kernel", f"no kernel can start here: {cause()}")
-    return check_kernel_spec() or run_one_cell(KERNEL_DEADLINE_S if deadline_s is None else deadline_s)
+    if program not in ("python", "python3", "{python}") and Path(program).resolve() != Path(sys.executable).resolve():
+        return fix(
+            "kernel",
+            f"the python3 kernel ({spec.resource_dir}) runs {program}, not this Python: "
+            f"{sys.executable} -m ipykernel install --user",
+        )
+    return run_one_cell(deadline_s)
 
 
 def run_one_cell(deadline_s: float) -> Check:
@@ -66,13 +58,13 @@ def run_one_cell(deadline_s: float) -> Check:
         reply = client.execute_interactive(KERNEL_CELL, timeout=deadline_s, output_hook=lambda message: None)
     except Exception as error:  # a dead kernel, a deadline passed, a port that cannot be bound
         step = "start" if client is None else f"run `{KERNEL_CELL}`"
-        return fix("kernel", f"a python3 kernel did not {step} within {deadline_s:g} s ({one_line(error)}): {cause()}")
+        failure = one_line(f"{type(error).__name__}: {error}")
+        return fix("kernel", f"a python3 kernel did not {step} within {deadline_s:g} s ({failure}): {cause()}")
     finally:
         if client is not None:
             client.stop_channels()
         if manager is not None:
             manager.shutdown_kernel(now=True)
-    seconds = time.perf_counter() - started
     content = reply["content"]
     if content["status"] != "ok":
         return fix(
@@ -80,7 +72,7 @@ def run_one_cell(deadline_s: float) -> Check:
             f"the kernel started but `{KERNEL_CELL}` failed ({content.get('ename')}: {content.get('evalue')}): "
             f"{sys.executable} -m ipykernel install --user, then restart JupyterLab",
         )
-    return ok("kernel", f"a python3 kernel started and ran `{KERNEL_CELL}` in {seconds:.1f} s")
+    return ok("kernel", f"a python3 kernel started and ran `{KERNEL_CELL}` in {time.perf_counter() - started:.1f} s")
 
 
 def cause() -> str:
@@ -99,7 +91,7 @@ def cause() -> str:
 
 
 def loopback_works(timeout: float = 2.0) -> bool:
-    """True when a TCP connection to a socket listening on 127.0.0.1 goes through."""
+    """Whether a TCP connection to a socket listening on 127.0.0.1 goes through."""
     try:
         with socket.socket() as server:
             server.bind(("127.0.0.1", 0))
@@ -112,37 +104,18 @@ def loopback_works(timeout: float = 2.0) -> bool:
     return True
 
 
-def one_line(error: BaseException) -> str:
-    return " ".join(f"{type(error).__name__}: {error}".split())[:200]
-
-
-@contextlib.contextmanager
-def room_setting() -> Iterator[None]:
-    """The room setting in this process's environment (kernels started meanwhile inherit it), then as before."""
-    before = {name: os.environ.get(name) for name in ROOM}
-    os.environ.update(ROOM)
-    try:
-        yield
-    finally:
-        for name, value in before.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 def find_lesson(path: Path | None) -> Path:
-    """The notebook to run: `path`, else LESSON_TO_RUN in this folder (a kit install) or in notebooks/ (a checkout)."""
+    """The notebook to run: `path`, else LESSON_TO_RUN here (a kit install) or in notebooks/ (a checkout)."""
     if path is not None:
         return Path(path).expanduser()
     here = Path(LESSON_TO_RUN)
     return here if here.is_file() or not (Path("notebooks") / LESSON_TO_RUN).is_file() else Path("notebooks") / here
 
 
-def check_notebook(path: Path | None = None, deadline_s: float | None = None) -> Check:
-    """Run a lesson notebook top to bottom in a fresh kernel, on the sample with no network; say how long it took.
+def check_notebook(path: Path | None = None, deadline_s: float = KERNEL_DEADLINE_S) -> Check:
+    """Run a lesson top to bottom in a fresh kernel from its own folder, on the sample with no network; say how long.
 
-    The notebook's file is not changed: its outputs stay in memory. It runs from its own folder, as in JupyterLab.
+    The notebook's file is left as it was: the outputs stay in memory.
     """
     import nbformat
     from nbclient import NotebookClient
@@ -156,37 +129,30 @@ def check_notebook(path: Path | None = None, deadline_s: float | None = None) ->
     client = NotebookClient(
         notebook,
         timeout=NOTEBOOK_CELL_TIMEOUT_S,
-        startup_timeout=KERNEL_DEADLINE_S if deadline_s is None else deadline_s,
+        startup_timeout=deadline_s,
         kernel_name="python3",
         resources={"metadata": {"path": str(path.resolve().parent)}},
         extra_arguments=QUIET_KERNEL,
     )
     started = time.perf_counter()
     try:
-        with room_setting():
+        with mock.patch.dict(os.environ, ROOM):  # the kernel inherits the room setting; this process gets it back
             client.execute()
     except CellExecutionError as error:
-        seconds = time.perf_counter() - started
-        where = failed_cell(notebook)
         return fix(
             name,
-            f"stopped at cell {where} after {seconds:.1f} s ({error.ename}: {one_line_text(error.evalue)}): "
-            f"open it in JupyterLab and run that cell to see the whole error",
+            f"stopped at cell {failed_cell(notebook)} after {time.perf_counter() - started:.1f} s ({error.ename}: "
+            f"{one_line(error.evalue)}): open it in JupyterLab and run that cell to see the whole error",
         )
     except Exception as error:  # a kernel that does not start or dies, a cell past its timeout
-        seconds = time.perf_counter() - started
-        return fix(name, f"did not run after {seconds:.1f} s ({one_line(error)}): {cause()}")
-    seconds = time.perf_counter() - started
-    return ok(name, f"ran end to end on the sample in {seconds:.1f} s")
+        failure = one_line(f"{type(error).__name__}: {error}")
+        return fix(name, f"did not run after {time.perf_counter() - started:.1f} s ({failure}): {cause()}")
+    return ok(name, f"ran end to end on the sample in {time.perf_counter() - started:.1f} s")
 
 
 def failed_cell(notebook) -> int | str:
-    """The 1-based number of the first code cell with an error output (counting every cell, as JupyterLab shows)."""
+    """The number of the first cell with an error output, counting every cell from 1 as JupyterLab does."""
     for number, cell in enumerate(notebook.cells, start=1):
         if any(output.get("output_type") == "error" for output in cell.get("outputs", [])):
             return number
     return "?"
-
-
-def one_line_text(text: str) -> str:
-    return " ".join(str(text).split())[:200]

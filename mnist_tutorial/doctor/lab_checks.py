@@ -1,8 +1,5 @@
-"""The pre-flight's JupyterLab checks: the command and the widgets' front-end extensions (kernels: kernel_checks.py).
-
-A widget whose front-end extension is missing, disabled or of another major version than its kernel side
-shows "Error displaying widget" instead of itself.
-"""
+"""The pre-flight's JupyterLab checks: its command, and the widgets' front-end extensions (without the right one,
+a widget shows "Error displaying widget")."""
 
 import importlib.metadata as metadata
 import os
@@ -15,9 +12,7 @@ from packaging.version import Version
 
 from .checks import Check, fix, install_hint, ok
 
-# The kernel side's major version -> the front-end extension's major version that speaks its protocol.
-WIDGETS_FRONTEND = {"name": "@jupyter-widgets/jupyterlab-manager", "major_for": {8: 5, 7: 3}}
-CANVAS_FRONTEND = "ipycanvas"
+WIDGETS_MAJOR = {8: 5, 7: 3}  # ipywidgets' major version -> the jupyterlab-manager major version that speaks it
 
 
 def check_jupyterlab() -> Check:
@@ -28,15 +23,13 @@ def check_jupyterlab() -> Check:
         return fix("jupyter-lab", f"not installed in this Python: {install_hint('jupyterlab')}")
     command = Path(sys.executable).parent / ("jupyter-lab.exe" if os.name == "nt" else "jupyter-lab")
     if not command.exists() and shutil.which("jupyter-lab") is None:
-        return fix(
-            "jupyter-lab",
-            f"{version} is installed but has no jupyter-lab command: {install_hint('jupyterlab', force=True)}",
-        )
+        hint = install_hint("jupyterlab", force=True)
+        return fix("jupyter-lab", f"{version} is installed but has no jupyter-lab command: {hint}")
     return ok("jupyter-lab", f"JupyterLab {version} and its command")
 
 
 def frontend_extensions() -> dict[str, tuple[str, bool]]:
-    """JupyterLab's prebuilt (federated) extensions: {name: (version, enabled)}, as `jupyter labextension list`."""
+    """JupyterLab's prebuilt extensions, as `jupyter labextension list` shows them: {name: (version, enabled)}."""
     from jupyter_core.paths import jupyter_path
     from jupyterlab.commands import AppOptions, get_app_info
 
@@ -48,6 +41,7 @@ def frontend_extensions() -> dict[str, tuple[str, bool]]:
 
 def check_frontend(name: str, kernel_package: str, fits: Callable[[Version, Version], bool], extra: str = "") -> Check:
     """The front-end extension `name` is installed, enabled, and speaks the kernel side's version."""
+    reinstall = f"{install_hint(kernel_package, force=True)}{extra}"
     try:
         kernel_version = metadata.version(kernel_package)
     except metadata.PackageNotFoundError:
@@ -57,11 +51,7 @@ def check_frontend(name: str, kernel_package: str, fits: Callable[[Version, Vers
     except Exception as error:  # JupyterLab missing or broken: check_jupyterlab says how to fix that
         return fix(name, f"cannot list JupyterLab's extensions ({error}): {install_hint('jupyterlab', force=True)}")
     if name not in extensions:
-        return fix(
-            name,
-            'front-end extension missing, so widgets show "Error displaying widget": '
-            f"{install_hint(kernel_package, force=True)}{extra}",
-        )
+        return fix(name, f'front-end extension missing, so widgets show "Error displaying widget": {reinstall}')
     version, enabled = extensions[name]
     if not enabled:
         return fix(name, f"front-end extension {version} is disabled: jupyter labextension enable {name}")
@@ -69,22 +59,20 @@ def check_frontend(name: str, kernel_package: str, fits: Callable[[Version, Vers
         return fix(
             name,
             f"front-end {version} does not match {kernel_package} {kernel_version} in the kernel "
-            f'("Error displaying widget"): {install_hint(kernel_package, force=True)}{extra}',
+            f'("Error displaying widget"): {reinstall}',
         )
     return ok(name, f"front-end {version}, enabled, matches {kernel_package} {kernel_version}")
-
-
-def widgets_fit(kernel: Version, frontend: Version) -> bool:
-    return WIDGETS_FRONTEND["major_for"].get(kernel.major) == frontend.major
-
-
-def canvas_fits(kernel: Version, frontend: Version) -> bool:
-    return kernel.release[:2] == frontend.release[:2]  # ipycanvas pins its front end to "^major.minor"
 
 
 def check_widget_frontends() -> list[Check]:
     """ipywidgets' and ipycanvas' JupyterLab extensions, the cause of "Error displaying widget"."""
     return [
-        check_frontend(WIDGETS_FRONTEND["name"], "ipywidgets", widgets_fit, " jupyterlab_widgets"),
-        check_frontend(CANVAS_FRONTEND, "ipycanvas", canvas_fits),
+        check_frontend(
+            "@jupyter-widgets/jupyterlab-manager",
+            "ipywidgets",
+            lambda kernel, frontend: WIDGETS_MAJOR.get(kernel.major) == frontend.major,
+            " jupyterlab_widgets",
+        ),
+        # ipycanvas pins its front end to "^major.minor"
+        check_frontend("ipycanvas", "ipycanvas", lambda kernel, frontend: kernel.release[:2] == frontend.release[:2]),
     ]

@@ -1,8 +1,7 @@
-"""`mnist-tutorial doctor`: the pre-flight. One `ok` or `fix: …` line per thing the course needs, and a verdict.
+"""`mnist-tutorial doctor`: the pre-flight. One `ok` or `fix: …` line per thing the course needs, then a verdict.
 
-Run it before a lesson or a workshop; `--json` gives a report a teacher can collect from every laptop, and
-`--report-dir DIR` writes it to DIR/<host>.json. `--run-notebook` also runs one lesson end to end on the sample:
-the one check a laptop needs. It never downloads and never changes anything but that report.
+`--json` gives a report a teacher can collect from every laptop; `--report-dir DIR` also writes it to
+DIR/<host>.json; `--run-notebook` runs a lesson end to end on the sample too. It never downloads anything.
 """
 
 import datetime
@@ -11,6 +10,7 @@ import os
 import platform
 import re
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,27 +24,26 @@ from .lab_checks import check_jupyterlab, check_widget_frontends
 REPORT_DIR = "--report-dir"  # how messages name `report_dir`: this module speaks the command line's words
 
 
-def run_checks(data_dir: Path | None = None, on_check: Callable[[Check], None] | None = None) -> list[Check]:
+def run_checks(data_dir: Path | None, on_check: Callable[[Check], None]) -> list[Check]:
     """Every check in order (the environment, devices, data, JupyterLab); `on_check` sees each as it finishes."""
-    steps = [
-        ("python", check_python),
-        ("dependencies", check_dependencies),
-        ("devices", check_devices),
-        ("data source", lambda: check_source(data_dir)),
-        ("sample", check_sample),
-        ("full MNIST", lambda: check_full(data_dir)),
-        ("disk", check_disk),
-        ("mirrors", check_mirrors),
-        ("jupyter-lab", check_jupyterlab),
-        ("kernel", check_kernel),
-        ("widget front ends", check_widget_frontends),
-    ]
+    steps = {
+        "python": check_python,
+        "dependencies": check_dependencies,
+        "devices": check_devices,
+        "data source": lambda: check_source(data_dir),
+        "sample": check_sample,
+        "full MNIST": lambda: check_full(data_dir),
+        "disk": check_disk,
+        "mirrors": check_mirrors,
+        "jupyter-lab": check_jupyterlab,
+        "kernel": check_kernel,
+        "widget front ends": check_widget_frontends,
+    }
     checks = []
-    for name, step in steps:
+    for name, step in steps.items():
         for check in guarded(name, step):
             checks.append(check)
-            if on_check:
-                on_check(check)
+            on_check(check)
     return checks
 
 
@@ -57,24 +56,14 @@ def guarded(name: str, step: Callable[[], Check | list[Check]]) -> list[Check]:
     return found if isinstance(found, list) else [found]
 
 
-def passed(checks: list[Check]) -> bool:
-    """True when nothing needs a fix (notes are fine)."""
-    return all(check.status != "fix" for check in checks)
-
-
-def verdict(checks: list[Check]) -> str:
-    """The one line to glance at: PASS, or FAIL with how many fixes are needed."""
-    fixes = sum(check.status == "fix" for check in checks)
-    if not fixes:
-        return "PASS: the course will work here"
-    return f"FAIL: {fixes} of {len(checks)} checks need a fix (the `fix:` lines above)"
-
-
 def report(checks: list[Check]) -> dict:
-    """A JSON-ready report of this machine and every check, for a teacher to collect."""
+    """A JSON-ready report of this machine and every check, with the verdict, for a teacher to collect."""
+    fixes = sum(check.status == "fix" for check in checks)
     return {
-        "passed": passed(checks),
-        "verdict": verdict(checks),
+        "passed": fixes == 0,
+        "verdict": f"FAIL: {fixes} of {len(checks)} checks need a fix (the `fix:` lines above)"
+        if fixes
+        else "PASS: the course will work here",
         "host": platform.node(),
         "platform": f"{platform.system()} {platform.release()} {platform.machine()}",
         "python": sys.version.split()[0],
@@ -84,11 +73,6 @@ def report(checks: list[Check]) -> dict:
     }
 
 
-def report_name(host: str) -> str:
-    """A file name for this host's report: its name with anything but letters, digits, '.', '-' and '_' as '_'."""
-    return (re.sub(r"[^\w.-]", "_", host).strip("._") or "unnamed-host") + ".json"
-
-
 def report_path(folder: str | os.PathLike) -> Path:
     """Where this host's report goes, folder/<host>.json, the folder made: checked before the checks run."""
     folder = path_argument(REPORT_DIR, folder)
@@ -96,7 +80,8 @@ def report_path(folder: str | os.PathLike) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise OutputError(f"cannot create {REPORT_DIR} {folder}: {write_failure(error)}") from None
-    path = folder / report_name(platform.node())
+    # The host's name, with anything but letters, digits, '.', '-' and '_' as '_'.
+    path = folder / ((re.sub(r"[^\w.-]", "_", platform.node()).strip("._") or "unnamed-host") + ".json")
     refuse_planted(path, REPORT_DIR)
     return path
 
@@ -121,11 +106,11 @@ def doctor(
 ) -> bool:
     """Run every check, print a line each (or, `as_json`, one JSON report), then the verdict; True if it passed.
 
-    `only_problems` prints just the `fix:` and `note:` lines and the verdict (for a notebook's output).
-    `run_notebook` (True, or a notebook's path) also runs a lesson end to end on the sample, and the verdict says
+    `only_problems` prints only the `fix:` and `note:` lines and the verdict (for a notebook's output).
+    `run_notebook` (True, or a notebook's path) also runs a lesson end to end on the sample; the verdict then says
     how long the whole check took. `report_dir` also writes the JSON report to report_dir/<host>.json.
     """
-    started = datetime.datetime.now()
+    started = time.monotonic()
     report_at = report_path(report_dir) if report_dir is not None else None
 
     def show(check: Check) -> None:
@@ -134,19 +119,15 @@ def doctor(
 
     checks = run_checks(data_dir, on_check=show)
     if run_notebook is not False:
-        path = None if run_notebook is True else Path(run_notebook)
-        checks += guarded("notebook", lambda: check_notebook(path))
+        checks += guarded("notebook", lambda: check_notebook(None if run_notebook is True else Path(run_notebook)))
         show(checks[-1])
     found = report(checks)
     if run_notebook is not False:
-        seconds = (datetime.datetime.now() - started).total_seconds()
-        found["verdict"] = f"{found['verdict']} ({seconds:.0f} s in all)"
+        seconds = time.monotonic() - started
+        found["verdict"] += f" ({seconds:.0f} s in all)"
         found["seconds"] = round(seconds, 1)
-    if as_json:
-        print(json.dumps(found, indent=2))
-    else:
-        print(found["verdict"])
+    print(json.dumps(found, indent=2) if as_json else found["verdict"])
     if report_at is not None:
         write_report(found, report_at)
         print(f"Report written to {report_at}", file=sys.stderr if as_json else sys.stdout)
-    return passed(checks)
+    return found["passed"]
