@@ -108,9 +108,12 @@ def train_one_epoch(
 
 
 def training_step(model: nn.Module, optimizer, criterion: nn.Module, inputs, labels) -> torch.Tensor:
-    """The lesson's step on one batch; returns the loss (a 0-d tensor, not yet read). inputs: (B, 1, 28, 28)."""
+    """The lesson's step on one batch; returns the loss (a 0-d tensor, not yet read). inputs: (B, 1, 28, 28).
+
+    The model flattens where it needs to (the lesson's network first of all, a CNN after its convolutions).
+    """
     optimizer.zero_grad()
-    outputs = model(inputs.view(-1, 784))
+    outputs = model(inputs)
     loss = criterion(outputs, labels)
     loss.backward()
     optimizer.step()
