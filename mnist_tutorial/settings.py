@@ -106,10 +106,6 @@ NPROC = (
     "each); the global batch stays the batch size and each process takes 1/N of it, so N must divide it. Started by "
     "torchrun, the run joins torchrun's processes instead"
 )
-CUDA_GRAPHS = (
-    "on CUDA with the fast loader, replay each training step from a CUDA graph (tested bit for bit against eager on "
-    "the CPU's code path; not yet run on a GPU: see benchmarks/README.md)"
-)
 RESUME = (
     "continue from a saved model.pt; settings you do not pass ({kept}) follow the checkpoint, and one you pass that "
     "differs from what it records is refused"
@@ -144,7 +140,6 @@ SETTINGS = (
     Setting("resume", Path, None, RESUME, "--resume", metavar="CHECKPOINT"),
     Setting("progress", bool, None, "progress bars", "--progress"),
     Setting("nproc", int, defaults.NPROC, NPROC, "--nproc", check=positive_count, metavar="N"),
-    Setting("cuda_graphs", bool, False, CUDA_GRAPHS, "--cuda-graphs"),
 )
 # fmt: on
 KEPT_ON_RESUME = tuple(setting for setting in SETTINGS if setting.follows_checkpoint)

@@ -216,14 +216,12 @@ def fit(
     progress: bool | None = None,
     callbacks: Sequence[Callable[[History], None]] = (),
     threads: int | None = CPU_THREADS,
-    train_epoch: Callable[..., float] | None = None,
 ) -> History:
     """Train until `num_epochs` epochs are done in all, testing after each; returns the history.
 
     Continues from `history` (and `optimizer`'s state) when given. Stops with TrainingDivergedError once the loss
     diverges (see DivergenceCheck). Interrupting (Ctrl-C, the notebook's stop button, SIGTERM in the CLI) ends
     training cleanly and returns the epochs completed so far. On the CPU it trains with `threads` threads.
-    `train_epoch` replaces train_one_epoch with a function of the same arguments (cuda_graphs.GraphedTraining).
     `device` may be "auto" (pick_device's choice); one this machine lacks, or a batch that is not an (inputs, labels)
     pair of tensors the model takes, is refused in one sentence naming the argument.
     """
@@ -238,7 +236,7 @@ def fit(
             for epoch in range(history.epochs + 1, num_epochs + 1):
                 diverged = DivergenceCheck(lr=optimizer.param_groups[0]["lr"], epoch=epoch)
                 start = time.perf_counter()
-                train_loss = (train_epoch or train_one_epoch)(
+                train_loss = train_one_epoch(
                     model,
                     bars.batches(train_loader, epoch),
                     optimizer,

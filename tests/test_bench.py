@@ -6,13 +6,15 @@ import math
 import sys
 from pathlib import Path
 
+import nbformat
 import numpy as np
 import pytest
 from helpers import pass_as_checked
 
 from mnist_tutorial.datasets.idx import write_idx
 
-BENCH = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_training.py"
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "benchmarks" / "bench_training.py"
 FIGURES = {
     "loader",
     "threads",
@@ -94,3 +96,18 @@ def test_bad_arguments_exit_with_status_2(bench, capsys: pytest.CaptureFixture) 
         bench.main(["--pipelines", "nope"])
     assert exit_info.value.code == 2
     assert "--pipelines" in capsys.readouterr().err
+
+
+def test_06s_gpu_figures_are_the_recorded_benchmarks_own(capsys: pytest.CaptureFixture) -> None:
+    cells = nbformat.read(ROOT / "notebooks" / "06_speed.ipynb", as_version=4).cells
+    namespace = {"math": math}
+    exec(next(cell.source for cell in cells if cell.source.startswith("recorded = {")), namespace)
+    results = ROOT / "benchmarks" / "results"
+    cuda, cpu = (json.loads((results / f"h200_{name}.json").read_text()) for name in ("cuda", "cpu"))
+    recorded, seconds = namespace["recorded"], namespace["seconds"]
+    assert (recorded["GPU"], recorded["torch"]) == (cuda["device_name"], cuda["torch"])
+    assert (recorded["images per epoch"], recorded["batch size"]) == (cuda["n_train"], cuda["batch_size"])
+    gpu_epoch, cpu_epoch, gpu_evaluation = seconds.values()
+    assert gpu_epoch == round(cuda["pipelines"]["fast"]["s_per_epoch"], 3)
+    assert cpu_epoch == round(cpu["pipelines"]["fast"]["s_per_epoch"], 3) and cpu["device"] == "cpu"
+    assert gpu_evaluation == round(cuda["pipelines"]["fast"]["eval_s"], 4) and cuda["n_test"] == 10_000

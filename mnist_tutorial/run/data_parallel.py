@@ -41,8 +41,6 @@ def train_data_parallel(config: RunConfig, state: dict[str, Any] | None) -> dict
 
     Returns rank 0's metrics (other ranks under torchrun: {}); an interrupted run {"interrupted": True, "epochs": n}.
     """
-    if config.cuda_graphs:
-        raise ConfigError("`cuda_graphs` replays one process's steps: leave out `cuda_graphs` or `nproc`")
     if config.loader != "fast":
         raise ConfigError("`loader=lesson` cannot be split across processes: leave `loader` out (fast) for `nproc`")
     config = dataclasses.replace(config, nproc=int(os.environ["WORLD_SIZE"]) if in_torchrun() else config.nproc)

@@ -7,9 +7,8 @@ from typing import Any
 
 from .. import defaults
 from ..data import load_data, make_loaders
-from ..errors import ConfigError, keywords_only
+from ..errors import keywords_only
 from ..history import History
-from ..speed.cuda_graphs import GraphedTraining
 from ..train import fit, make_optimizer, seed_everything
 from .config import RunConfig, settle
 from .data_parallel import in_torchrun, train_data_parallel
@@ -37,7 +36,6 @@ def train_and_save(
     resume: str | os.PathLike | None = None,
     progress: bool | None = None,
     nproc: int = defaults.NPROC,
-    cuda_graphs: bool = False,
 ) -> dict[str, Any]:
     """Train the lesson's network and write model.pt, metrics.json, loss.png and predictions.png to `out`.
 
@@ -47,7 +45,6 @@ def train_and_save(
     with `resume`, ending with the same weights as an uninterrupted run (same seed and settings, on the CPU). Until
     the first epoch is saved, `out` keeps the previous run's files as they were. Returns the metrics written; an
     interrupted run returns {"interrupted": True, "epochs": epochs in model.pt (None if this run saved none)}.
-    `cuda_graphs` replays each step from a CUDA graph (speed/cuda_graphs.py): on CUDA with the fast loader only.
     `nproc` trains data-parallel on that many processes (run/data_parallel.py); under torchrun, torchrun's group.
     """
     return train(RunConfig(**locals()))  # locals(), here, are the keywords: one per RunConfig field
@@ -58,8 +55,6 @@ def train(config: RunConfig) -> dict[str, Any]:
     config, state = settle(config)
     if config.nproc != 1 or in_torchrun():
         return train_data_parallel(config, state)
-    if config.cuda_graphs and (config.device != "cuda" or config.loader != "fast"):
-        raise ConfigError("`cuda_graphs` needs `device=cuda` and the fast loader: leave `cuda_graphs` out here")
     prepare_out(config.out)
     with OutputLock(config.out):
         return train_one_process(config, state)
@@ -91,7 +86,6 @@ def train_one_process(config: RunConfig, state: dict[str, Any] | None) -> dict[s
             history=history,
             progress=config.progress,
             callbacks=[saving(saver)],
-            train_epoch=GraphedTraining() if config.cuda_graphs else None,
         )
         if not history.interrupted:
             return finish(
