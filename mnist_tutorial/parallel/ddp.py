@@ -1,12 +1,7 @@
-"""The lesson's training on N processes with torch.distributed: each trains on its shard, gradients averaged.
+"""The lesson's training on N processes with torch.distributed (notebook 07 and `train --nproc` alike).
 
-DistributedDataParallel (DDP) keeps one copy of the network per process; during `loss.backward()` it averages
-the gradients of all processes (an all-reduce), so every copy takes the same step and the copies stay identical.
-- backend: gloo on the CPU, nccl on CUDA (one GPU per process); other devices are refused.
-- batches: the global batch stays the batch size and each of N processes takes 1/N of it; an N that does not
-  divide it is refused rather than silently changing the global batch.
-- shards: exactly DistributedSampler's (shuffled with seed + epoch, padded by repeating the first images).
-- `ShardedRun` is what every process runs, for notebook 07 (`train_data_parallel`) and `train --nproc` (run/) alike.
+DistributedDataParallel keeps a copy of the network per process and averages their gradients in `backward()`,
+so the copies stay identical. gloo on the CPU, nccl on CUDA; the global batch is split evenly, never changed.
 """
 
 import contextlib
@@ -46,10 +41,8 @@ def backend_for(device: str | torch.device) -> str:
 
 
 def per_rank_batch(batch_size: int, world_size: int, *, most: int | None = None) -> int:
-    """Each process's share of the global batch; refuses a `world_size` that does not divide it.
-
-    `most`: the most processes this machine can run (its CPUs or GPUs), the largest `nproc` the refusal suggests.
-    """
+    """Each process's share of the global batch; refuses a `world_size` that does not divide it (suggesting
+    divisors up to `most`, the processes this machine can run)."""
     check_count("nproc", world_size)
     if batch_size % world_size:
         divisors = ", ".join(str(n) for n in range(1, min(batch_size, most or batch_size) + 1) if batch_size % n == 0)
@@ -61,10 +54,9 @@ def per_rank_batch(batch_size: int, world_size: int, *, most: int | None = None)
 
 
 class ShardedLoader(TensorLoader):
-    """One process's batches: a TensorLoader over DistributedSampler's shard, the next epoch's shuffle each pass.
+    """A TensorLoader over DistributedSampler's shard (seed + epoch; `epoch` counts passes from 0, as set_epoch).
 
     images: (N, 28, 28) uint8; labels: (N,). Yields (inputs (b, 1, 28, 28) float32, labels (b,)) on `device`.
-    `epoch` counts passes from 0, as `set_epoch` does: a run resumed after k epochs starts at k.
     """
 
     def __init__(self, images, labels, *, batch_size, rank, world_size, seed, device="cpu", epoch=0) -> None:
@@ -86,8 +78,7 @@ class ShardedLoader(TensorLoader):
 def process_group(rank: int, world_size: int, *, device: str, store_port: int | None) -> Iterator[torch.device]:
     """Join the process group for the block; yields this process's device (its own GPU on CUDA).
 
-    store_port: where `launch` has the processes meet; None under torchrun, whose environment says where.
-    """
+    store_port: where `launch` has the processes meet; None under torchrun, whose environment says where."""
     backend, local = backend_for(device), torch.device(device)
     if local.type == "cuda":
         # torchrun says which GPU of this machine is ours; processes spawned here number them from 0.
@@ -123,12 +114,8 @@ def same_parameters(model: nn.Module) -> float:
 
 @dataclasses.dataclass
 class ShardedRun:
-    """What each process of a data-parallel run trains: the lesson's network, these settings, its shard of `data`.
-
-    The hooks (guard, load, start, resume, callbacks, report, stopped) are 07's; run/data_parallel.py overrides
-    them to lock, load the data itself, resume, save every epoch and write the outputs. Only rank 0 prints, unless
-    `silent`.
-    """
+    """What each process trains: the lesson's network on its shard of `data`. The hooks are 07's; the run layer's
+    (run/data_parallel.py) lock, load, resume, save and write. Only rank 0 prints, unless `silent`."""
 
     data: Data | None = None
     num_epochs: int = 1
@@ -140,8 +127,7 @@ class ShardedRun:
     progress: bool | None = False
     silent: bool = True
 
-    def guard(self, rank: int) -> contextlib.AbstractContextManager:
-        """Held by every process around its training, once the group has met."""
+    def guard(self, rank: int) -> contextlib.AbstractContextManager:  # held around training, once the group met
         return contextlib.nullcontext()
 
     def load(self, rank: int) -> Data:
@@ -150,8 +136,7 @@ class ShardedRun:
     def start(self, data: Data) -> nn.Module:
         return NeuralNetwork()
 
-    def resume(self, optimizer: torch.optim.Optimizer) -> History:
-        """The history to continue (the optimizer's state put back with it): a fresh one here."""
+    def resume(self, optimizer: torch.optim.Optimizer) -> History:  # the history to continue
         return History()
 
     def callbacks(self, rank: int, model: nn.Module, optimizer: torch.optim.Optimizer) -> list:
@@ -203,11 +188,7 @@ def train_shard(rank: int, world_size: int, store_port: int | None, run: Sharded
 
 
 def train_data_parallel(data: Data, *, nproc: int, **settings: Any) -> list[dict[str, Any]]:
-    """Train the lesson's network on `nproc` processes, silently; returns each rank's report (ShardedRun.report).
-
-    settings: ShardedRun's (num_epochs, batch_size: the global batch, split across the processes, lr, momentum,
-    seed, device).
-    """
+    """Train the lesson's network on `nproc` processes, silently; each rank's report (settings: ShardedRun's)."""
     run = ShardedRun(data=data, **settings)
     per_rank_batch(run.batch_size, nproc)  # refused before any process starts
     backend_for(run.device)

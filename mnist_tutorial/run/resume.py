@@ -1,5 +1,4 @@
-"""Starting a run: a fresh network, or the checkpoint's network, optimizer and shuffling where it left them; and
-stopping one, with the count of epochs it leaves to resume from."""
+"""Starting a run afresh or where a checkpoint left it, and stopping one with the epochs it leaves to resume from."""
 
 from collections.abc import Callable
 from pathlib import Path
@@ -47,13 +46,8 @@ def check_momentum(optimizer: torch.optim.Optimizer) -> None:
 def restore(
     path: Path, state: dict[str, Any], optimizer: torch.optim.Optimizer, loader, *, lr: float, momentum: float
 ) -> History:
-    """Put the optimizer (at `lr` and `momentum`) and the shuffling back where the checkpoint left them; its history.
-
-    loader: the training loader whose generator the checkpoint's shuffle state continues, or None (data-parallel
-    runs shard by epoch number, so a single-process checkpoint's shuffle state is moot there). The optimizer
-    keeps its momentum buffers and takes the run's `lr` and `momentum` (run.config.settle: the ones asked for, else
-    the ones it trained with), so that what trains is what metrics.json and the next checkpoint report.
-    """
+    """Put the optimizer (at the run's `lr` and `momentum`) and the shuffling back where the checkpoint left them;
+    returns its history. loader: the one whose generator continues, or None (data-parallel runs shard by epoch)."""
     try:
         history = History.from_dict(state["history"])
         if state.get("optimizer_state"):
@@ -72,10 +66,8 @@ def restore(
 
 
 def saving(saver: CheckpointSaver) -> Callable[[History], None]:
-    """A run's fit() callback: `saver`, and after an interrupted save the history cut back to what model.pt holds.
-
-    A run keeps only what it saved, so that fit's "Interrupted: ... N complete epoch(s)" and the run's count agree.
-    """
+    """A run's fit() callback: `saver`, and after an interrupted save the history cut back to what model.pt holds
+    (so that fit's "Interrupted: ... N complete epoch(s)" and the run's count agree)."""
 
     def save(history: History) -> None:
         try:

@@ -39,13 +39,10 @@ def train_and_save(
 ) -> dict[str, Any]:
     """Train the lesson's network and write model.pt, metrics.json, loss.png and predictions.png to `out`.
 
-    The keywords are settings.SETTINGS, in its order (tests/test_settings.py holds them to it). Settings left as
-    None take the lesson's values, or, with `resume`, the checkpoint's (a different one is refused): `hidden1` and
-    `hidden2` size the network's layers. model.pt is rewritten after every epoch, so an interrupted run can continue
-    with `resume`, ending with the same weights as an uninterrupted run (same seed and settings, on the CPU). Until
-    the first epoch is saved, `out` keeps the previous run's files as they were. Returns the metrics written; an
-    interrupted run returns {"interrupted": True, "epochs": epochs in model.pt (None if this run saved none)}.
-    `nproc` trains data-parallel on that many processes (run/data_parallel.py); under torchrun, torchrun's group.
+    The keywords are settings.SETTINGS, in its order. Left as None, a setting takes the lesson's value, or with
+    `resume` the checkpoint's. model.pt is rewritten every epoch, so an interrupted run can go on with `resume` to
+    the weights of an uninterrupted one. Returns the metrics written; an interrupted run {"interrupted": True,
+    "epochs": epochs in model.pt or None}.
     """
     return train(RunConfig(**locals()))  # locals(), here, are the keywords: one per RunConfig field
 
