@@ -142,12 +142,11 @@ class ShardedRun:
     def callbacks(self, rank: int, model: nn.Module, optimizer: torch.optim.Optimizer) -> list:
         return []
 
-    def report(self, rank: int, model: nn.Module, history: History, **done: Any) -> Any:
+    def report(self, rank: int, model: nn.Module, history: History, *, train_loader, **done: Any) -> Any:
         """What a process returns: its history, batches, the ranks' `spread` and (rank 0) the weights as arrays."""
-        loader = done["train_loader"]
         weights = {name: t.detach().cpu().numpy() for name, t in model.state_dict().items()} if rank == 0 else None
         spread = same_parameters(model)
-        return {"rank": rank, "batches": len(loader), "batch_size": loader.batch_size, "spread": spread,
+        return {"rank": rank, "batches": len(train_loader), "batch_size": train_loader.batch_size, "spread": spread,
                 "weights": weights, **history.to_dict()}  # fmt: skip
 
     def stopped(self, history: History) -> Any:
@@ -171,11 +170,11 @@ def train_shard(rank: int, world_size: int, store_port: int | None, run: Sharded
                                      device=device, epoch=history.epochs)  # fmt: skip
         test_loader = make_test_loader(data, device=device)
         replicated = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        callbacks = [mean_over_processes, *run.callbacks(rank, model, optimizer)]
         epochs_before, started = history.epochs, time.perf_counter()
         try:
             fit(replicated, train_loader, test_loader, num_epochs=run.num_epochs, optimizer=optimizer, device=device,
-                history=history, progress=run.progress if rank == 0 else False,
-                callbacks=[mean_over_processes, *run.callbacks(rank, model, optimizer)])  # fmt: skip
+                history=history, progress=run.progress if rank == 0 else False, callbacks=callbacks)  # fmt: skip
             result = run.report(rank, model, history, data=data, train_loader=train_loader, test_loader=test_loader,
                                 epochs_before=epochs_before, started=started)  # fmt: skip
         except KeyboardInterrupt:  # under torchrun (processes launched here ignore Ctrl-C): rank 0 says what it saved

@@ -21,14 +21,13 @@ import torch.distributed as dist
 from ..checkpoint import load_checkpoint
 from ..data import Data, load_data
 from ..errors import ConfigError, OutputError
-from ..history import History
-from ..parallel.ddp import ShardedRun, backend_for, per_rank_batch, train_shard
+from ..parallel.ddp import backend_for, per_rank_batch, train_shard
 from ..parallel.launch import launch
 from ..parallel.lifeline import tie_to
 from .config import RunConfig
 from .lock import OutputLock
-from .outputs import CheckpointSaver, finish, prepare_out
-from .resume import restore, saving, start_model, stopped
+from .outputs import prepare_out
+from .resume import WholeRun
 
 
 def in_torchrun() -> bool:
@@ -52,12 +51,12 @@ def train_data_parallel(config: RunConfig, state: dict[str, Any] | None) -> dict
         rank = int(os.environ["RANK"])
         if rank == 0:
             prepare_out(config.out)
-        return train_shard(rank, config.nproc, None, RunOnShards(config)) or {}
+        return train_shard(rank, config.nproc, None, RunOnShards(config, state)) or {}
     prepare_out(config.out)
     started = time.time()
     with OutputLock(config.out):
         try:
-            return launch(train_shard, config.nproc, RunOnShards(config))[0]
+            return launch(train_shard, config.nproc, RunOnShards(config, state))[0]
         except KeyboardInterrupt:
             return {"interrupted": True, "epochs": epochs_saved_since(config.out / "model.pt", started)}
 
@@ -80,16 +79,9 @@ def epochs_saved_since(path: Path, started: float) -> int | None:
     return load_checkpoint(path)["epoch"]
 
 
-class RunOnShards(ShardedRun):
-    """ShardedRun as a whole run: each process loads the data and resumes; rank 0 saves and writes the outputs.
-
-    Under torchrun rank 0 also holds the output lock (a run started by `launch` is locked by its parent).
-    """
-
-    def __init__(self, config: RunConfig) -> None:
-        shared = {f.name: getattr(config, f.name) for f in dataclasses.fields(ShardedRun) if hasattr(config, f.name)}
-        super().__init__(**shared, silent=False)
-        self.config, self.state = config, None
+class RunOnShards(WholeRun):
+    """A whole run on each process: the first of each machine loads the data; under torchrun rank 0 holds the lock
+    (a run started by `launch` is locked by its parent)."""
 
     def guard(self, rank: int) -> contextlib.AbstractContextManager:
         return locked_by_rank0(self.config.out, rank) if in_torchrun() else contextlib.nullcontext()
@@ -101,33 +93,6 @@ class RunOnShards(ShardedRun):
         data = load_data(dataset=config.dataset, source=config.source, data_dir=config.data_dir) if first else None
         dist.barrier()  # N processes downloading into one folder at once would overwrite each other's files
         return data or load_data(dataset=config.dataset, source=config.source, data_dir=config.data_dir, download=False)
-
-    def start(self, data: Data) -> torch.nn.Module:
-        self.state = load_checkpoint(self.config.resume) if self.config.resume else None
-        model = start_model(self.config, self.state, data)
-        self.config = dataclasses.replace(self.config, source=data.source.kind)  # what the checkpoint records
-        return model
-
-    def resume(self, optimizer: torch.optim.Optimizer) -> History:
-        if not self.state:
-            return History()
-        return restore(self.config.resume, self.state, optimizer, None, lr=self.lr, momentum=self.momentum)
-
-    def callbacks(self, rank: int, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> list:
-        self.saver = CheckpointSaver(self.config, model=model, optimizer=optimizer, loader=None)
-        return [saving(self.saver)] if rank == 0 else []
-
-    def report(self, rank: int, model: torch.nn.Module, history: History, **done: Any) -> dict[str, Any] | None:
-        """Rank 0: the metrics of a finished run, or the epochs an interrupted one saved; the others None."""
-        if rank != 0:
-            return None
-        if history.interrupted:
-            return self.stopped(history)
-        return finish(self.saver, history, data=done["data"], test_loader=done["test_loader"],
-                      epochs_before=done["epochs_before"], started=done["started"])  # fmt: skip
-
-    def stopped(self, history: History) -> dict[str, Any]:
-        return stopped(self.saver, history)
 
 
 @contextlib.contextmanager

@@ -1,6 +1,5 @@
 """A whole training run: check, prepare and lock the output folder, train (or resume), save the four outputs."""
 
-import dataclasses
 import os
 import time
 from typing import Any
@@ -8,13 +7,12 @@ from typing import Any
 from .. import defaults
 from ..data import load_data, make_loaders
 from ..errors import keywords_only
-from ..history import History
 from ..train import fit, make_optimizer, seed_everything
 from .config import RunConfig, settle
 from .data_parallel import in_torchrun, train_data_parallel
 from .lock import OutputLock
-from .outputs import CheckpointSaver, finish, prepare_out
-from .resume import restore, saving, start_model, stopped
+from .outputs import prepare_out
+from .resume import WholeRun
 
 
 @keywords_only
@@ -59,35 +57,20 @@ def train(config: RunConfig) -> dict[str, Any]:
 
 def train_one_process(config: RunConfig, state: dict[str, Any] | None) -> dict[str, Any]:
     """Train on this process; model.pt after every epoch, the other outputs at the end."""
+    run = WholeRun(config, state)
     seed_everything(config.seed)
     data = load_data(dataset=config.dataset, source=config.source, data_dir=config.data_dir)
-    model = start_model(config, state, data).to(config.device)
-    config = dataclasses.replace(config, source=data.source.kind)  # what the checkpoint records: the data found
+    model = run.start(data).to(config.device)
     optimizer = make_optimizer(model, lr=config.lr, momentum=config.momentum)
-    train_loader, test_loader = make_loaders(
-        data, batch_size=config.batch_size, fast=config.loader == "fast", device=config.device, seed=config.seed
-    )
-    history = History()
-    if state:
-        history = restore(config.resume, state, optimizer, train_loader, lr=config.lr, momentum=config.momentum)
-    saver = CheckpointSaver(config, model=model, optimizer=optimizer, loader=train_loader)
+    fast = config.loader == "fast"
+    run.loader, test_loader = make_loaders(data, batch_size=config.batch_size, fast=fast, device=config.device,
+                                           seed=config.seed)  # fmt: skip
+    history, callbacks = run.resume(optimizer), run.callbacks(0, model, optimizer)
     epochs_before, started = history.epochs, time.perf_counter()
     try:
-        history = fit(
-            model,
-            train_loader,
-            test_loader,
-            num_epochs=config.num_epochs,
-            optimizer=optimizer,
-            device=config.device,
-            history=history,
-            progress=config.progress,
-            callbacks=[saving(saver)],
-        )
-        if not history.interrupted:
-            return finish(
-                saver, history, data=data, test_loader=test_loader, epochs_before=epochs_before, started=started
-            )
+        fit(model, run.loader, test_loader, num_epochs=config.num_epochs, optimizer=optimizer, device=config.device,
+            history=history, progress=config.progress, callbacks=callbacks)  # fmt: skip
+        return run.report(0, model, history, data=data, train_loader=run.loader, test_loader=test_loader,
+                          epochs_before=epochs_before, started=started)  # fmt: skip
     except KeyboardInterrupt:  # past fit's own handling: while it closed its bars, or once the accuracy was printed
-        pass
-    return stopped(saver, history)
+        return run.stopped(history)
