@@ -124,12 +124,9 @@ def reference_weights(data, *, epochs: int) -> dict[str, torch.Tensor]:
 
 @pytest.mark.slow
 def test_two_ranks_of_32_end_as_one_process_of_64():
-    # 200 images: per epoch, batches of 64, 64, 64 and 8 in one process; 32, 32, 32 and 4 on each of two ranks.
-    # DistributedSampler gives rank r every other image of the same shuffled order (rank 0 the even positions),
-    # so each pair of rank batches holds exactly the images of one 64-batch, and DDP's average of the two
-    # ranks' gradients is the 64-batch's gradient. Not bit for bit: the all-reduce adds the ranks' gradients
-    # (each a sum over 32 images) in another order than one process sums 64, and float addition is not
-    # associative, so the last bits differ (measured: at most 4e-8 after 8 steps). Hence the tolerance.
+    # 200 images: batches of 64, 64, 64 and 8 in one process; 32, 32, 32 and 4 on each of two ranks, which take
+    # every other image of the same shuffled order: DDP's average of their gradients is the 64-batch's. Not bit
+    # for bit: the all-reduce adds the ranks' sums in another order (measured: at most 4e-8 after 8 steps).
     data = tiny_data(200, 40)
     ranks = train_data_parallel(data, nproc=2, num_epochs=2, batch_size=64)
     expected = reference_weights(data, epochs=2)
@@ -159,8 +156,9 @@ def test_nproc_2_writes_the_outputs_of_a_single_process_run(tmp_path, capfd):
     assert printed.count("Test Accuracy:") == 1  # rank 0 only
     assert isinstance(load_model(out / "model.pt"), NeuralNetwork)
     assert load_checkpoint(out / "model.pt")["epoch"] == 1
-    resumed = train_and_save(source="sample", num_epochs=2, device="cpu", out=out, resume=out / "model.pt")
+    resumed = train_and_save(nproc=2, source="sample", num_epochs=2, device="cpu", out=out, resume=out / "model.pt")
     assert resumed["epochs"] == 2 and resumed["train_loss"][0] == metrics["train_loss"][0]
+    assert "Resuming from" in capfd.readouterr().out
 
 
 def ranks_started(launcher: int | None = None) -> list[int]:
