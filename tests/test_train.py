@@ -15,24 +15,11 @@ import torch
 from helpers import digits, same_weights, tiny_data
 from torch import nn
 
-from mnist_tutorial import (
-    History,
-    NeuralNetwork,
-    defaults,
-    fit,
-    load_data,
-    load_model,
-    make_loaders,
-    make_optimizer,
-    pick_device,
-    seed_everything,
-    train_and_save,
-    train_one_epoch,
-)
+from mnist_tutorial import History, NeuralNetwork, defaults, load_model, pick_device, train_and_save, train_one_epoch
 from mnist_tutorial.cli import main
-from mnist_tutorial.data import normalize
+from mnist_tutorial.data import load_data, make_loaders, normalize
 from mnist_tutorial.errors import ConfigError, TrainingDivergedError
-from mnist_tutorial.train import FACTOR, WINDOW, DivergenceCheck, cpu_threads
+from mnist_tutorial.train import FACTOR, WINDOW, DivergenceCheck, cpu_threads, fit, make_optimizer, seed_everything
 
 IMAGES, LABELS = torch.rand(8, 1, 28, 28), torch.arange(8) % 10
 GOOD = [(IMAGES, LABELS)]
