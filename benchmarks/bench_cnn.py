@@ -3,10 +3,11 @@
     python benchmarks/bench_cnn.py                  # full Fashion-MNIST (Debian's package, data/, or a download)
     python benchmarks/bench_cnn.py --record         # also write benchmarks/results/cnn_<dataset>.json (see README.md)
 
-Both networks train with 09's loop (the lesson's loop from 03, the images not flattened in the loop), from the
-same seed, on the same batches (the course's fast loader), with the lesson's settings: batch 64,
-SGD(lr=0.001, momentum=0.9), 10 epochs, one CPU thread. Printed per network: parameters, multiply-adds per
-image, median seconds per epoch, and the test accuracy after the last epoch. Progress goes to stderr.
+Both networks train with the package's `fit`, as 09 trains them (the lesson's step, each network flattening
+where it needs to), from the same seed, on the same batches (the course's fast loader), with the lesson's
+settings: batch 64, SGD(lr=0.001, momentum=0.9), 10 epochs, one CPU thread. Printed per network: parameters,
+multiply-adds per image, median seconds per epoch, and the test accuracy after the last epoch. Progress goes to
+stderr.
 """
 
 import argparse
@@ -21,9 +22,9 @@ import time
 from pathlib import Path
 
 import torch
-from torch import nn, optim
+from torch import nn
 
-from mnist_tutorial import NeuralNetwork, defaults, evaluate, load_data, make_loaders
+from mnist_tutorial import History, NeuralNetwork, defaults, fit, load_data, make_loaders, make_optimizer
 from mnist_tutorial.data import Data, Split
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -67,25 +68,13 @@ def multiply_adds(model: nn.Module) -> int:
     return sum(counts)
 
 
-def train(model: nn.Module, data: Data, args: argparse.Namespace) -> list[float]:
-    """09's loop: the lesson's five lines per batch; returns each epoch's seconds."""
-    train_loader, _ = make_loaders(data, batch_size=args.batch_size, seed=args.seed)
-    criterion = nn.CrossEntropyLoss()
-    optimizer = optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum)
-    seconds = []
-    for epoch in range(args.epochs):
-        started = time.perf_counter()
-        running_loss = 0.0
-        for inputs, labels in train_loader:
-            optimizer.zero_grad()
-            outputs = model(inputs)
-            loss = criterion(outputs, labels)
-            loss.backward()
-            optimizer.step()
-            running_loss += loss.item()
-        seconds.append(time.perf_counter() - started)
-        log(f"  epoch {epoch + 1}: loss {running_loss / len(train_loader):.3f} ({seconds[-1]:.2f} s)")
-    return seconds
+def train(model: nn.Module, data: Data, args: argparse.Namespace) -> History:
+    """The package's fit, as 09 trains both networks: the lesson's step, the images not flattened in the loop."""
+    train_loader, test_loader = make_loaders(data, batch_size=args.batch_size, seed=args.seed)
+    optimizer = make_optimizer(model, lr=args.lr, momentum=args.momentum)
+    with contextlib.redirect_stdout(sys.stderr):  # the running losses are progress: stdout holds the result
+        return fit(model, train_loader, test_loader, num_epochs=args.epochs, optimizer=optimizer, progress=False,
+                   threads=args.threads)  # fmt: skip
 
 
 def first(split: Split, count: int | None) -> Split:
@@ -97,7 +86,6 @@ def measure(args: argparse.Namespace) -> dict:
     with contextlib.redirect_stdout(sys.stderr):  # its "Data: ..." line is progress: stdout holds the result
         data = load_data(dataset=args.dataset, source=args.source, data_dir=args.data_dir)
     data = Data(first(data.train, args.train_size), first(data.test, args.test_size), data.source, data.class_names)
-    _, test_loader = make_loaders(data, batch_size=args.batch_size, seed=args.seed)
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     started = time.perf_counter()
     networks = {}
@@ -105,14 +93,14 @@ def measure(args: argparse.Namespace) -> dict:
         log(f"{name}: {args.epochs} epochs on {len(data.train):,} images")
         torch.manual_seed(args.seed)
         model = network()
-        seconds = train(model, data, args)
-        _, accuracy = evaluate(model, test_loader)
+        history = train(model, data, args)
+        seconds = history.seconds
         networks[name] = {
             "parameters": sum(p.numel() for p in model.parameters()),
             "multiply_adds": multiply_adds(model),
             "epoch_s": [round(s, 3) for s in seconds],
             "s_per_epoch": round(statistics.median(seconds), 3),
-            "test_accuracy": accuracy,
+            "test_accuracy": history.test_accuracy[-1],
         }
     return {
         "dataset": args.dataset,

@@ -8,14 +8,11 @@ Pipelines train the same network from the same seed with the same hyperparameter
   lesson          the lesson as written: torchvision transforms + DataLoader, PyTorch's default thread count
   lesson-tuned    the same DataLoader, with the course's thread count (defaults.CPU_THREADS)
   fast            the course's fast path: TensorLoader (make_loaders(fast=True)) with the course's settings
-  graph-step      fast, each step replayed from a CUDA graph (cuda_graphs.GraphedTraining; CUDA only)
-  graph-epoch     fast, an epoch's steps (all but the last) replayed from one CUDA graph (CUDA only)
-  graph-compiled  graph-step with torch.compile fusing the forward and backward kernels (CUDA only)
-  ddp-1, ddp-2    fast, data-parallel on 1 and 2 processes (distributed.train_data_parallel; ddp-2 on
+  ddp-1, ddp-2    fast, data-parallel on 1 and 2 processes (parallel.ddp.train_data_parallel; ddp-2 on
                   CUDA needs 2 GPUs); the global batch stays the same, each process takes its share
-lesson-tuned, fast and the graph-step/graph-epoch rows see the same batches in the same order and compute
-the same numbers, so they end with the same weights: the speed-ups between them are the loader's, then the
-graphs'. The default runs the first three; `--pipelines all` (`make bench`) runs every one this device can.
+lesson-tuned and fast see the same batches in the same order and compute the same numbers, so they end with
+the same weights: the speed-up between them is the loader's. The default runs the first three; `--pipelines
+all` (`make bench`) runs every one this device can.
 Data: full MNIST under the data dir if present, else Fashion-MNIST (its Debian package or a download), or
 --synthetic random images.
 Progress goes to stderr; stdout holds only the table or the JSON.
@@ -41,10 +38,8 @@ from mnist_tutorial.data import Data, Split, load_data, make_loaders
 from mnist_tutorial.datasets.sources import DataSource, get_spec
 from mnist_tutorial.errors import TutorialError
 from mnist_tutorial.evaluate import evaluate
-from mnist_tutorial.history import History
 from mnist_tutorial.model import NeuralNetwork
 from mnist_tutorial.parallel.ddp import train_data_parallel
-from mnist_tutorial.speed.cuda_graphs import GraphedTraining
 from mnist_tutorial.train import cpu_threads, fit, make_optimizer, pick_device, seed_everything
 
 
@@ -53,8 +48,6 @@ class Pipeline:
     name: str
     fast: bool  # TensorLoader instead of transforms + DataLoader
     tuned: bool  # the course's thread count instead of PyTorch's default
-    graph: str | None = None  # "step" or "epoch": CUDA graphs of one step, or of an epoch's steps
-    compiled: bool = False  # torch.compile inside the graph
     nproc: int = 0  # data-parallel processes (0: the plain loop in this process)
 
 
@@ -64,9 +57,6 @@ PIPELINES = {
         Pipeline("lesson", fast=False, tuned=False),
         Pipeline("lesson-tuned", fast=False, tuned=True),
         Pipeline("fast", fast=True, tuned=True),
-        Pipeline("graph-step", fast=True, tuned=True, graph="step"),
-        Pipeline("graph-epoch", fast=True, tuned=True, graph="epoch"),
-        Pipeline("graph-compiled", fast=True, tuned=True, graph="step", compiled=True),
         Pipeline("ddp-1", fast=True, tuned=True, nproc=1),
         Pipeline("ddp-2", fast=True, tuned=True, nproc=2),
     )
@@ -75,9 +65,7 @@ DEFAULT_PIPELINES = ("lesson", "lesson-tuned", "fast")
 
 
 def runs_on(pipeline: Pipeline, device: torch.device) -> bool:
-    """Whether `device` can run `pipeline`: graphs need CUDA, and nccl one GPU per process."""
-    if pipeline.graph:
-        return device.type == "cuda"
+    """Whether `device` can run `pipeline`: nccl needs one GPU per process."""
     if pipeline.nproc and device.type == "cuda":
         return torch.cuda.device_count() >= pipeline.nproc
     return not pipeline.nproc or device.type == "cpu"
@@ -210,22 +198,8 @@ def run_pipeline(pipeline: Pipeline, data: Data, args: argparse.Namespace, devic
             log(f"  {pipeline.name}: epoch {history.epochs}/{args.epochs} in {history.seconds[-1]:.2f} s")
 
         with contextlib.redirect_stdout(io.StringIO()):  # the lesson's running-loss lines
-            if pipeline.graph:
-                history = train_graphed(
-                    pipeline, model, (train_loader, test_loader), optimizer, args.epochs, device, report
-                )
-            else:
-                history = fit(
-                    model,
-                    train_loader,
-                    test_loader,
-                    num_epochs=args.epochs,
-                    optimizer=optimizer,
-                    device=device,
-                    progress=False,
-                    callbacks=[report],
-                    threads=threads,
-                )
+            history = fit(model, train_loader, test_loader, num_epochs=args.epochs, optimizer=optimizer,
+                          device=device, progress=False, callbacks=[report], threads=threads)  # fmt: skip
         # The lesson's DataLoader redoes the transforms on every pass: one timed pass is plenty.
         eval_s, accuracy = time_evaluation(model, test_loader, device, repeats=5 if pipeline.fast else 1)
         used_threads = torch.get_num_threads()
@@ -246,24 +220,6 @@ def run_pipeline(pipeline: Pipeline, data: Data, args: argparse.Namespace, devic
         "peak_gpu_mb": torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None,
     }
     return {"figures": result, "model": model}
-
-
-def train_graphed(pipeline: Pipeline, model, loaders, optimizer, epochs: int, device, report) -> History:
-    """The epochs of a CUDA-graph pipeline, each timed after the GPU finished (testing only at the end)."""
-    train_loader, test_loader = loaders
-    steps = max(1, len(train_loader) - 1) if pipeline.graph == "epoch" else 1
-    train_epoch = GraphedTraining(steps_per_graph=steps, compiler=torch.compile if pipeline.compiled else None)
-    history, criterion = History(), torch.nn.CrossEntropyLoss()
-    for epoch in range(1, epochs + 1):
-        synchronize(device)
-        start = time.perf_counter()
-        loss = train_epoch(model, train_loader, optimizer, criterion, epoch=epoch, device=device, log=lambda line: None)
-        synchronize(device)
-        history.seconds.append(time.perf_counter() - start)
-        history.train_loss.append(loss)
-        report(history)
-    history.test_loss.append(evaluate(model, test_loader, device=device)[0])
-    return history
 
 
 def run_data_parallel(pipeline: Pipeline, data: Data, args: argparse.Namespace, device: torch.device) -> dict:
@@ -308,17 +264,7 @@ def compare(results: dict[str, dict], models: dict[str, torch.nn.Module]) -> dic
             summary[f"accuracy_gap_points{key}"] = 100 * (fast["test_accuracy"] - results[name]["test_accuracy"])
     if "lesson-tuned" in models:
         summary["same_weights"] = same_weights(models["lesson-tuned"], models["fast"])
-    graphed = [name for name in ("graph-step", "graph-epoch") if name in models]
-    if graphed and "fast" in models:
-        summary["graph_same_weights"] = {name: same_weights(models["fast"], models[name]) for name in graphed}
-    if "graph-compiled" in models and "fast" in models:
-        summary["compiled_max_weight_difference"] = largest_difference(models["fast"], models["graph-compiled"])
     return summary
-
-
-def largest_difference(a: torch.nn.Module, b: torch.nn.Module) -> float:
-    pairs = zip(a.state_dict().values(), b.state_dict().values(), strict=True)
-    return max((x - y).abs().max().item() for x, y in pairs)
 
 
 def environment(device: torch.device) -> dict:
@@ -341,7 +287,7 @@ def run(args: argparse.Namespace) -> dict:
     results, models = {}, {}
     skipped = [name for name in args.pipelines if not runs_on(PIPELINES[name], device)]
     if skipped:
-        log(f"Skipped on {device}: {', '.join(skipped)} (graphs need CUDA; nccl one GPU per process)")
+        log(f"Skipped on {device}: {', '.join(skipped)} (nccl needs one GPU per process)")
     for name in (name for name in args.pipelines if name not in skipped):
         log(f"{name}:")
         outcome = run_pipeline(PIPELINES[name], data, args, device)
@@ -390,8 +336,6 @@ def format_table(report: dict) -> str:
     if "same_weights" in report:
         same = "the same" if report["same_weights"] else "DIFFERENT"
         lines.append(f"lesson-tuned and fast end with {same} weights (same batches, same order, same arithmetic).")
-    for name, same in report.get("graph_same_weights", {}).items():
-        lines.append(f"{name} ends with {'the same' if same else 'DIFFERENT'} weights as fast (CUDA graphs, bitwise).")
     if any(name.startswith("ddp") for name in report["pipelines"]):
         lines.append("ddp rows: rank 0's epochs after its processes started (one thread each); eval and memory: -.")
     peaks = {name: r["peak_gpu_mb"] for name, r in report["pipelines"].items() if r["peak_gpu_mb"] is not None}

@@ -9,10 +9,9 @@
 # say nothing about accuracy. To take Fashion-MNIST along in a copy of the tree (it is git-ignored there):
 #   mkdir -p data/FashionMNIST/raw && cp /usr/share/datasets/fashion-mnist/*.gz data/FashionMNIST/raw/
 #
-# Prints the GPU and versions, the CUDA tests (CUDA graphs: bitwise the same weights as eager), the benchmark
-# on the GPU (eager, a graph per step, a graph per epoch, torch.compile inside the graph, 10 epochs each; and
-# data-parallel over nccl on one process), a summary of the figures 06_speed and benchmarks/README.md quote,
-# and the two CPU pipelines on the same machine for comparison.
+# Prints the GPU and versions, the tests that run on CUDA, the benchmark on the GPU (the fast path and
+# data-parallel over nccl on one process, 10 epochs each), a summary of the figures 06_speed and
+# benchmarks/README.md quote, and the two CPU pipelines on the same machine for comparison.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-build/gpu_check}
@@ -35,11 +34,11 @@ echo "data: ${data[*]:-full-size dataset found}"
 
 echo "== tests, the GPU ones included"
 timeout 300 "$python" -m pytest -q -p no:cacheprovider -o addopts="" -rs \
-    tests/test_fast_loader.py tests/test_train_speed.py tests/test_cuda_graphs.py || echo "(some tests failed: see above)"
+    tests/test_fast_loader.py tests/test_train.py || echo "(some tests failed: see above)"
 
-echo "== benchmark on cuda: eager against CUDA graphs (10 epochs each), and one process over nccl"
+echo "== benchmark on cuda: the fast path and one process over nccl (10 epochs each)"
 timeout 600 "$python" benchmarks/bench_training.py --device cuda --epochs 10 "${data[@]}" \
-    --pipelines fast,graph-step,graph-epoch,graph-compiled,ddp-1 --json-out "$out/bench_graphs.json" \
+    --pipelines fast,ddp-1 --json-out "$out/bench_graphs.json" \
     && cat "$out/bench_graphs.json"
 "$python" - "$out/bench_graphs.json" <<'SUMMARY'
 import json, sys
@@ -48,10 +47,6 @@ print(f"== summary: {report['device_name']}, torch {report['torch']}, {report['d
 for name, row in report["pipelines"].items():
     print(f"{name:15} {row['s_per_epoch']:.3f} s/epoch (median), {sum(row['epoch_s']):.2f} s for "
           f"{len(row['epoch_s'])} epochs, test accuracy {row['test_accuracy']:.2%}")
-for name, same in report.get("graph_same_weights", {}).items():
-    print(f"{name}: {'bitwise the same weights as eager' if same else 'DIFFERENT weights from eager'}")
-if "compiled_max_weight_difference" in report:
-    print(f"graph-compiled: largest weight difference from eager {report['compiled_max_weight_difference']:.3g}")
 SUMMARY
 
 echo "== the same machine's CPU, for comparison"

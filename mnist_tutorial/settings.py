@@ -1,8 +1,5 @@
-"""A run's settings, each declared once (SETTINGS), and their checks: pure, touching nothing on disk.
-
-RunConfig (run/config.py), train_and_save's keywords, the command line's flags (cli/) and the playground's form
-(widgets/playground.py) all read SETTINGS; each setting's default lives in defaults.py.
-"""
+"""A run's settings, each declared once (SETTINGS), and their checks: RunConfig, train_and_save's keywords, the
+command line's flags and the playground's form all read SETTINGS; each default lives in defaults.py."""
 
 import math
 import numbers
@@ -69,35 +66,29 @@ def positive_count(setting: Setting, value: Any) -> None:
 def positive(setting: Setting, value: Any) -> None:
     """A finite number above 0."""
     if not (is_number(value) and value > 0):
-        raise ConfigError(
-            f"`{setting.name}={number(value)}` is not a positive number: pass one such as the lesson's "
-            f"{setting.default:g}"
-        )
+        lesson = f"pass one such as the lesson's {setting.default:g}"
+        raise ConfigError(f"`{setting.name}={number(value)}` is not a positive number: {lesson}")
 
 
 def fraction(setting: Setting, value: Any) -> None:
     """A finite number from 0 up to, not including, 1."""
     if not (is_number(value) and 0 <= value < 1):
-        raise ConfigError(
-            f"`{setting.name}={number(value)}` is outside [0, 1): pass one such as the lesson's {setting.default:g}"
-        )
+        lesson = f"pass one such as the lesson's {setting.default:g}"
+        raise ConfigError(f"`{setting.name}={number(value)}` is outside [0, 1): {lesson}")
 
 
 def seed_range(setting: Setting, value: Any) -> None:
     """A whole number that NumPy takes as a seed: 0 to 2**32 - 1."""
     if not (isinstance(value, numbers.Integral) and not isinstance(value, bool) and 0 <= value < 2**32):
-        raise ConfigError(
-            f"`{setting.name}={value}` is outside 0 to {2**32 - 1}: pass one in that range, such as {setting.default}"
-        )
+        raise ConfigError(f"`{setting.name}={value}` is outside 0 to {2**32 - 1}: pass one in that range, such as "
+                          f"{setting.default}")  # fmt: skip
 
 
 def layer_size(setting: Setting, value: Any) -> None:
     """A layer width the course builds: 1 to MAX_HIDDEN."""
     if not (is_count(value) and value <= defaults.MAX_HIDDEN):
-        raise ConfigError(
-            f"`{setting.name}={value}` is outside 1 to {defaults.MAX_HIDDEN}: pass one such as the lesson's "
-            f"{setting.default}"
-        )
+        lesson = f"pass one such as the lesson's {setting.default}"
+        raise ConfigError(f"`{setting.name}={value}` is outside 1 to {defaults.MAX_HIDDEN}: {lesson}")
 
 
 LAYER = f"units in the {{}} hidden layer, 1 to {defaults.MAX_HIDDEN}"
@@ -105,10 +96,6 @@ NPROC = (
     "train data-parallel on N processes of this machine (torch.distributed: gloo on the CPU, nccl on CUDA, one GPU "
     "each); the global batch stays the batch size and each process takes 1/N of it, so N must divide it. Started by "
     "torchrun, the run joins torchrun's processes instead"
-)
-CUDA_GRAPHS = (
-    "on CUDA with the fast loader, replay each training step from a CUDA graph (tested bit for bit against eager on "
-    "the CPU's code path; not yet run on a GPU: see benchmarks/README.md)"
 )
 RESUME = (
     "continue from a saved model.pt; settings you do not pass ({kept}) follow the checkpoint, and one you pass that "
@@ -144,7 +131,6 @@ SETTINGS = (
     Setting("resume", Path, None, RESUME, "--resume", metavar="CHECKPOINT"),
     Setting("progress", bool, None, "progress bars", "--progress"),
     Setting("nproc", int, defaults.NPROC, NPROC, "--nproc", check=positive_count, metavar="N"),
-    Setting("cuda_graphs", bool, False, CUDA_GRAPHS, "--cuda-graphs"),
 )
 # fmt: on
 KEPT_ON_RESUME = tuple(setting for setting in SETTINGS if setting.follows_checkpoint)

@@ -6,28 +6,17 @@ import math
 import sys
 from pathlib import Path
 
+import nbformat
 import numpy as np
 import pytest
 from helpers import pass_as_checked
 
 from mnist_tutorial.datasets.idx import write_idx
 
-BENCH = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_training.py"
-FIGURES = {
-    "loader",
-    "threads",
-    "setup_s",
-    "epoch_s",
-    "s_per_epoch",
-    "images_per_s",
-    "train_loss",
-    "test_loss",
-    "test_accuracy",
-    "eval_s",
-    "eval_images",
-    "peak_rss_mb",
-    "peak_gpu_mb",
-}
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "benchmarks" / "bench_training.py"
+FIGURES = {"loader", "threads", "setup_s", "epoch_s", "s_per_epoch", "images_per_s", "train_loss", "test_loss",
+           "test_accuracy", "eval_s", "eval_images", "peak_rss_mb", "peak_gpu_mb"}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +33,7 @@ def run_json(bench, capsys: pytest.CaptureFixture, *argv: str) -> dict:
     return json.loads(capsys.readouterr().out)
 
 
-def test_json_has_every_figure_for_every_pipeline(bench, capsys: pytest.CaptureFixture) -> None:
+def test_json_has_every_figure_for_every_pipeline_and_the_table_names_them(bench, capsys: pytest.CaptureFixture):
     report = run_json(bench, capsys, "--synthetic", "--train-size", "200", "--test-size", "50", "--epochs", "2")
     assert report["n_train"] == 200 and report["n_test"] == 50 and report["epochs"] == 2
     assert report["source"] == "synthetic" and report["device"] == "cpu"
@@ -65,6 +54,9 @@ def test_json_has_every_figure_for_every_pipeline(bench, capsys: pytest.CaptureF
     assert report["same_weights"] is True
     assert report["accuracy_gap_points_same_settings"] == 0
     assert tuned["train_loss"] == fast["train_loss"]
+    table = bench.format_table(report)
+    for word in ("s/epoch", "images/s", "speed-up", "test acc", "peak RSS", "lesson-tuned", "fast", "same weights"):
+        assert word in table
 
 
 def test_reads_full_size_files_from_the_data_dir(bench, capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
@@ -81,16 +73,23 @@ def test_reads_full_size_files_from_the_data_dir(bench, capsys: pytest.CaptureFi
     assert list(report["pipelines"]) == ["fast"] and "speedup" not in report
 
 
-def test_table_names_each_pipeline(bench, capsys: pytest.CaptureFixture) -> None:
-    argv = ["--synthetic", "--train-size", "100", "--test-size", "30", "--epochs", "1", "--device", "cpu"]
-    assert bench.main([*argv, "--pipelines", "lesson-tuned,fast"]) == 0
-    table = capsys.readouterr().out
-    for word in ("s/epoch", "images/s", "speed-up", "test acc", "peak RSS", "lesson-tuned", "fast", "same weights"):
-        assert word in table
-
-
 def test_bad_arguments_exit_with_status_2(bench, capsys: pytest.CaptureFixture) -> None:
     with pytest.raises(SystemExit) as exit_info:
         bench.main(["--pipelines", "nope"])
     assert exit_info.value.code == 2
     assert "--pipelines" in capsys.readouterr().err
+
+
+def test_06s_gpu_figures_are_the_recorded_benchmarks_own(capsys: pytest.CaptureFixture):
+    cells = nbformat.read(ROOT / "notebooks" / "06_speed.ipynb", as_version=4).cells
+    namespace = {"math": math}
+    exec(next(cell.source for cell in cells if cell.source.startswith("recorded = {")), namespace)
+    results = ROOT / "benchmarks" / "results"
+    cuda, cpu = (json.loads((results / f"h200_{name}.json").read_text()) for name in ("cuda", "cpu"))
+    recorded, seconds = namespace["recorded"], namespace["seconds"]
+    assert (recorded["GPU"], recorded["torch"]) == (cuda["device_name"], cuda["torch"])
+    assert (recorded["images per epoch"], recorded["batch size"]) == (cuda["n_train"], cuda["batch_size"])
+    gpu_epoch, cpu_epoch, gpu_evaluation = seconds.values()
+    assert gpu_epoch == round(cuda["pipelines"]["fast"]["s_per_epoch"], 3)
+    assert cpu_epoch == round(cpu["pipelines"]["fast"]["s_per_epoch"], 3) and cpu["device"] == "cpu"
+    assert gpu_evaluation == round(cuda["pipelines"]["fast"]["eval_s"], 4) and cuda["n_test"] == 10_000

@@ -8,7 +8,9 @@ from pathlib import Path
 import nbformat
 import pytest
 import torch
+from helpers import tiny_data
 
+from mnist_tutorial import fit, make_loaders, make_optimizer, seed_everything
 from mnist_tutorial.selfcheck import next_steps
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,6 +47,16 @@ def test_the_benchmark_trains_09s_network(bench):
     assert shapes(namespace["SmallCNN"]()) == shapes(bench.SmallCNN())
     assert (namespace["channels1"], namespace["channels2"]) == next_steps.CHANNELS  # the self-checks' defaults
     assert next_steps.expected_parameters(*next_steps.CHANNELS) == sum(p.numel() for p in bench.SmallCNN().parameters())
+
+
+def test_fit_trains_09s_cnn_which_flattens_itself():
+    # fit's step passes the batch as it comes, (64, 1, 28, 28): a CNN needs the grid, the lesson's MLP flattens it
+    seed_everything(0)
+    model = notebook_namespace()["SmallCNN"]()
+    train_loader, test_loader = make_loaders(tiny_data(640, 200), seed=0)
+    history = fit(model, train_loader, test_loader, num_epochs=3, optimizer=make_optimizer(model, lr=0.01))
+    assert history.epochs == 3 and history.train_loss[-1] < history.train_loss[0] / 2
+    assert history.test_accuracy[-1] > 0.5  # ten bars at ten heights: far above chance's 10%
 
 
 def test_multiply_adds_are_counted_per_layer(bench):

@@ -1,7 +1,6 @@
-"""distributed and run/distributed: data-parallel training over gloo on the CPU, and the `--nproc` run.
+"""parallel/ and run/data_parallel: data-parallel training over gloo on the CPU, and the `--nproc` run.
 
-Each launch starts fresh processes that import torch (a few seconds each on 2 cores), so the two tests that
-launch train small data for few steps, and the rules are checked without processes.
+Each launch starts fresh processes that import torch (seconds each), so the rules are checked without processes.
 """
 
 import contextlib
@@ -36,30 +35,19 @@ from mnist_tutorial.run.training import train_and_save
 from mnist_tutorial.train import fit, make_optimizer, seed_everything
 
 
-def test_backend_per_device():
+def test_the_backend_per_device_and_the_global_batch_split_evenly_or_refused():
     assert backend_for("cpu") == "gloo" and backend_for("cuda") == "nccl"
     with pytest.raises(ConfigError, match="`device=mps` cannot train data-parallel"):
         backend_for("mps")
-
-
-def test_the_global_batch_is_split_evenly_or_refused():
     assert [per_rank_batch(64, n) for n in (1, 2, 4, 64)] == [64, 32, 16, 1]
     with pytest.raises(ConfigError, match=r"`nproc=3` does not divide `batch_size=64`.*\(1, 2, 4, 8, 16, 32, 64\)"):
         per_rank_batch(64, 3)
-
-
-def test_the_meeting_point_listens_before_any_process_starts():
-    # A port that is only picked, not held, until rank 0 binds it can be taken in between (by another program,
-    # or as the source port of a process's own early connection); the launcher's store holds it from the start.
-    store = meeting_point(2)
-    with socket.socket() as other, pytest.raises(OSError):
-        other.bind((HOST, store.port))
-    join_meeting(store.port, nproc=2).set("greeting", "hello")
-    assert store.get("greeting") == b"hello"
+    with pytest.raises(ConfigError, match=r"`nproc=0` is not a positive whole number"):
+        per_rank_batch(64, 0)
 
 
 def listening(pids: set[int]) -> list[str]:
-    """The local addresses (host:port) of the TCP sockets that these processes listen on, from ss."""
+    """The local addresses (host:port) these processes listen on, from ss."""
     ss = run_with_deadline(["ss", "-Hltnp"], capture_output=True, text=True, check=True, timeout=10)
     return [line.split()[3] for line in ss.stdout.splitlines() if any(f"pid={pid}," in line for pid in pids)]
 
@@ -78,10 +66,6 @@ def children_of(parent: int) -> set[int]:
     return children
 
 
-def this_process_and_its_children() -> set[int]:
-    return {os.getpid(), *children_of(os.getpid())}
-
-
 class ListeningWatch(threading.Thread):
     """Every 0.1 s, notes where this process and its children listen, until stopped."""
 
@@ -92,15 +76,20 @@ class ListeningWatch(threading.Thread):
 
     def run(self) -> None:
         while not self.done.wait(0.1):
-            self.seen.update(listening(this_process_and_its_children()))
+            self.seen.update(listening({os.getpid(), *children_of(os.getpid())}))
 
 
-@pytest.mark.skipif(not shutil.which("ss"), reason="needs ss (iproute2) to list listening sockets")
-def test_the_meeting_point_listens_on_loopback_only():
+def test_the_meeting_point_listens_before_any_process_starts_on_loopback_only():
+    # A port only picked, not held, until rank 0 binds it can be taken in between (by another program, or as the
+    # source port of a process's own early connection); the launcher's store holds it from the start.
     store = meeting_point(2)
-    addresses = listening({os.getpid()})
-    assert f"127.0.0.1:{store.port}" in addresses, addresses
-    assert not [address for address in addresses if address.endswith(f":{store.port}") and "127.0.0.1" not in address]
+    with socket.socket() as other, pytest.raises(OSError):
+        other.bind((HOST, store.port))
+    join_meeting(store.port, nproc=2).set("greeting", "hello")
+    assert store.get("greeting") == b"hello"
+    if shutil.which("ss"):  # ss (iproute2) lists the listening sockets
+        addresses = [address for address in listening({os.getpid()}) if address.endswith(f":{store.port}")]
+        assert addresses == [f"127.0.0.1:{store.port}"], addresses
 
 
 def shard_orders(n_images: int, world_size: int, epoch: int) -> list[list[int]]:
@@ -135,12 +124,9 @@ def reference_weights(data, *, epochs: int) -> dict[str, torch.Tensor]:
 
 @pytest.mark.slow
 def test_two_ranks_of_32_end_as_one_process_of_64():
-    # 200 images: per epoch, batches of 64, 64, 64 and 8 in one process; 32, 32, 32 and 4 on each of two ranks.
-    # DistributedSampler gives rank r every other image of the same shuffled order (rank 0 the even positions),
-    # so each pair of rank batches holds exactly the images of one 64-batch, and DDP's average of the two
-    # ranks' gradients is the 64-batch's gradient. Not bit for bit: the all-reduce adds the ranks' gradients
-    # (each a sum over 32 images) in another order than one process sums 64, and float addition is not
-    # associative, so the last bits differ (measured: at most 4e-8 after 8 steps). Hence the tolerance.
+    # 200 images: batches of 64, 64, 64 and 8 in one process; 32, 32, 32 and 4 on each of two ranks, which take
+    # every other image of the same shuffled order: DDP's average of their gradients is the 64-batch's. Not bit
+    # for bit: the all-reduce adds the ranks' sums in another order (measured: at most 4e-8 after 8 steps).
     data = tiny_data(200, 40)
     ranks = train_data_parallel(data, nproc=2, num_epochs=2, batch_size=64)
     expected = reference_weights(data, epochs=2)
@@ -170,8 +156,9 @@ def test_nproc_2_writes_the_outputs_of_a_single_process_run(tmp_path, capfd):
     assert printed.count("Test Accuracy:") == 1  # rank 0 only
     assert isinstance(load_model(out / "model.pt"), NeuralNetwork)
     assert load_checkpoint(out / "model.pt")["epoch"] == 1
-    resumed = train_and_save(source="sample", num_epochs=2, device="cpu", out=out, resume=out / "model.pt")
+    resumed = train_and_save(nproc=2, source="sample", num_epochs=2, device="cpu", out=out, resume=out / "model.pt")
     assert resumed["epochs"] == 2 and resumed["train_loss"][0] == metrics["train_loss"][0]
+    assert "Resuming from" in capfd.readouterr().out
 
 
 def ranks_started(launcher: int | None = None) -> list[int]:

@@ -73,9 +73,8 @@ def add_evaluate(commands: argparse._SubParsersAction) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    evaluate_checkpoint(
-        checkpoint=args.checkpoint, dataset=args.dataset, data_dir=args.data_dir, source=args.source, device=args.device
-    )
+    data = {"data_dir": args.data_dir, "source": args.source, "device": args.device}
+    evaluate_checkpoint(checkpoint=args.checkpoint, dataset=args.dataset, **data)
     return 0
 
 
@@ -101,29 +100,19 @@ def add_doctor(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("doctor", help="check that the course will work here (never downloads)")
     parser.add_argument("--json", action="store_true", help="print one JSON report (for a teacher to collect)")
     add_flags(parser, ["data_dir"])
-    parser.add_argument(
-        "--report-dir",
-        default=None,
-        metavar="DIR",
-        help="also write the JSON report to DIR/<this computer's name>.json (a USB stick or shared folder)",
+    report = "also write the JSON report to DIR/<this computer's name>.json (a USB stick or shared folder)"
+    parser.add_argument("--report-dir", default=None, metavar="DIR", help=report)
+    run = (
+        "also run one lesson end to end in a fresh kernel on the sample, with no network, and say how long it took: "
+        "the one check a workshop laptop needs (default NOTEBOOK: 03_training.ipynb here, or in notebooks/)"
     )
-    parser.add_argument(
-        "--run-notebook",
-        nargs="?",
-        const=True,
-        default=False,
-        metavar="NOTEBOOK",
-        help="also run one lesson end to end in a fresh kernel on the sample, with no network, and say how long it "
-        "took: the one check a workshop laptop needs (default NOTEBOOK: 03_training.ipynb here, or in notebooks/)",
-    )
+    parser.add_argument("--run-notebook", nargs="?", const=True, default=False, metavar="NOTEBOOK", help=run)
     parser.set_defaults(run=run_doctor)
 
 
 def run_doctor(args: argparse.Namespace) -> int:
-    passed = doctor(
-        as_json=args.json, data_dir=args.data_dir, run_notebook=args.run_notebook, report_dir=args.report_dir
-    )
-    return 0 if passed else 1
+    checks = {"data_dir": args.data_dir, "run_notebook": args.run_notebook, "report_dir": args.report_dir}
+    return 0 if doctor(as_json=args.json, **checks) else 1
 
 
 COMMANDS = (add_train, add_evaluate, add_export, add_doctor)

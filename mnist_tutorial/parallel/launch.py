@@ -1,13 +1,5 @@
-"""Starting N copies of a function in fresh processes that can meet in a torch.distributed group.
-
-"spawn" starts each process afresh (no fork of a notebook's state, which also works on macOS and Windows),
-and a spawned process can run only a function it can import: a notebook's own functions cannot be sent.
-
-The processes meet at a TCPStore that this process holds, as torchrun's agent does. It listens before any
-process starts, on a port the system picks, so the meeting point can neither be taken by another program
-in between nor be missed by a process that starts early; and on loopback only, as gloo's own connections do
-(GLOO_SOCKET_IFNAME), so nothing of a run can be reached from another machine.
-"""
+"""Starting N copies of a function in fresh processes ("spawn": no fork of a notebook's state; macOS and Windows
+too) that meet in a torch.distributed group at a TCPStore this process holds, as torchrun's agent does."""
 
 import logging
 import multiprocessing
@@ -34,11 +26,9 @@ TIMEOUT = timedelta(minutes=5)  # waiting this long at the meeting point or in a
 def launch(worker: Callable[..., Any], nproc: int, *args: Any) -> list[Any]:
     """Run `worker(rank, nproc, store_port, *args)` in `nproc` fresh processes; returns each rank's result.
 
-    `store_port` is where the processes meet (pass it to `distributed.process_group`). `worker` must live in
-    an importable module (spawned processes import it; a notebook's function cannot be). Results must be plain
-    Python or NumPy values. A TutorialError in any process is raised here with its message; Ctrl-C (or the
-    notebook's stop button) stops all of them and raises KeyboardInterrupt. Should this process die (kill -9, a
-    notebook kernel restarted), the processes die with it: none trains on unwatched, with nobody holding its lock.
+    `worker` must be importable (a notebook's own function cannot be sent) and return plain Python or NumPy
+    values. A TutorialError in a process is raised here in its words; Ctrl-C stops them all; should this process
+    die, they die with it (lifeline.py): none trains on unwatched, with nobody holding its lock.
     """
     if sys.platform != "win32":
         os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo0" if sys.platform == "darwin" else "lo")
@@ -78,11 +68,11 @@ def died(error: ProcessExitedException, nproc: int) -> str:
 
 
 def meeting_point(nproc: int) -> dist.TCPStore:
-    """A TCPStore server for `nproc` processes, already listening on 127.0.0.1 only, on a free port (`.port`).
+    """A TCPStore server for `nproc` processes, already listening (`.port`), on 127.0.0.1 only.
 
-    A TCPStore that opens its own socket binds every interface, whatever host it is given: on workshop Wi-Fi
-    anyone in the room could write to it. So it gets a socket bound to loopback here (which it then owns and
-    closes). Windows' TCPStore takes no socket; there it binds as it does.
+    Listening before any process starts, the port can neither be taken in between nor missed by an early process.
+    A TCPStore that opens its own socket binds every interface (so does torchrun's agent, and Windows' TCPStore,
+    which takes no socket): on workshop Wi-Fi anyone in the room could write to it. Here it gets a loopback socket.
     """
     if sys.platform == "win32":
         return dist.TCPStore(HOST, 0, nproc, is_master=True, timeout=TIMEOUT, wait_for_workers=False)

@@ -1,9 +1,6 @@
 """A rank that outlives its launcher trains with no one to stop it and no lock on its output: tie it to the launcher.
 
-On Linux the kernel does it: prctl(PR_SET_PDEATHSIG, SIGKILL) kills this process the moment its parent ends (a
-notebook kernel restarted during 07, a `kill -9` of the command). Elsewhere a thread polls the parent once a second.
-Either way the parent is checked once more after the tie is made, since it may have ended before (a spawned rank
-spends seconds importing torch before it can run any of this).
+On Linux the kernel kills it the moment its parent ends (prctl PR_SET_PDEATHSIG); elsewhere a thread polls the parent.
 """
 
 import ctypes
@@ -21,7 +18,7 @@ def tie_to(launcher: int) -> None:
     """End this process when `launcher`, its parent, ends: at once on Linux, within a second elsewhere."""
     if not death_signal():
         threading.Thread(target=watch, args=(launcher,), name="launcher-watch", daemon=True).start()
-    if not parent_alive(launcher):
+    if not parent_alive(launcher):  # it may have ended while this process spent seconds importing torch
         os._exit(1)  # nobody is left to report to, and nothing of this process's work has started
 
 
@@ -39,7 +36,7 @@ def death_signal() -> bool:
 
 
 def watch(launcher: int) -> None:
-    """Poll the parent until it has ended, then end this whole process (a thread's body; never returns early)."""
+    """A thread's body: poll the parent until it has ended, then end this whole process."""
     while parent_alive(launcher):
         time.sleep(POLL_SECONDS)
     os._exit(1)

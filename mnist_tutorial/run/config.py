@@ -71,10 +71,8 @@ def check_cpus(nproc: int, device: str) -> None:
 
 
 def pick(setting: Setting, value: Any, recorded: dict[str, Any], trained: dict[str, Any], path: Path | None) -> Any:
-    """One setting: as requested, else as the checkpoint trained, else the lesson's; a change of a record is refused.
-
-    A resumed run must go on as it began, or its second half would be another experiment.
-    """
+    """One setting: as requested, else as the checkpoint trained, else the lesson's; a change of a record is refused
+    (a resumed run must go on as it began, or its second half would be another experiment)."""
     name = setting.name
     before = recorded.get(name)
     if value is not None and before is not None and value != before:
@@ -89,9 +87,7 @@ def pick(setting: Setting, value: Any, recorded: dict[str, Any], trained: dict[s
 def checkpoint_settings(state: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """What a checkpoint records of its settings (which a resumed run must keep), and what it trained with.
 
-    Its optimizer state says which lr and momentum trained: a notebook may record the lesson's lr beside an
-    optimizer made with another, and a record that the optimizer contradicts binds nobody. The layer sizes are
-    those of the stored network (`sizes`). Older checkpoints record only the dataset and the sizes.
+    The optimizer's state says which lr and momentum trained: a record it contradicts (a notebook's) binds nobody.
     """
     kept = {setting.name for setting in KEPT_ON_RESUME}
     sizes = {name: size for name, size in state["sizes"].items() if name in kept}

@@ -88,9 +88,8 @@ def write_outputs(out: Path, metrics: dict[str, Any], figures: dict[str, Figure]
 
 
 class CheckpointSaver:
-    """A fit() callback that rewrites model.pt after every epoch and remembers how many epochs it holds.
+    """A fit() callback that rewrites model.pt after every epoch (its first save clears the previous run's outputs).
 
-    Its first save replaces the previous run's outputs: from then on, this run has a model to show.
     loader: the training loader whose shuffle state is saved with it (None: a data-parallel run's shards).
     """
 

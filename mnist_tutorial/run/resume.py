@@ -1,7 +1,7 @@
-"""Starting a run: a fresh network, or the checkpoint's network, optimizer and shuffling where it left them; and
-stopping one, with the count of epochs it leaves to resume from."""
+"""A whole run's steps around fit, on one process or each of several: start afresh or where a checkpoint left
+off, save model.pt every epoch, and end with the outputs, or with the epochs saved when interrupted."""
 
-from collections.abc import Callable
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -12,19 +12,10 @@ from ..data import Data
 from ..errors import CheckpointError, ConfigError
 from ..history import History
 from ..model import NeuralNetwork
+from ..parallel.ddp import ShardedRun
 from .config import RunConfig
 from .evaluation import check_classes
-from .outputs import CheckpointSaver
-
-
-def start_model(config: RunConfig, state: dict[str, Any] | None, data: Data) -> NeuralNetwork:
-    """The network to train: fresh at the run's sizes, or the checkpoint's once it is shown to fit this data."""
-    if state is None:
-        return NeuralNetwork(hidden1=config.hidden1, hidden2=config.hidden2)
-    model = model_from_checkpoint(config.resume, state)
-    check_classes(config.resume, model, config.dataset)
-    check_same_source(config.resume, config.source, data.source.kind)
-    return model
+from .outputs import CheckpointSaver, finish
 
 
 def check_same_source(path: Path, stored: str | None, found: str) -> None:
@@ -44,51 +35,69 @@ def check_momentum(optimizer: torch.optim.Optimizer) -> None:
                 raise ValueError(f"a momentum buffer does not fit a parameter of shape {tuple(parameter.shape)}")
 
 
-def restore(
-    path: Path, state: dict[str, Any], optimizer: torch.optim.Optimizer, loader, *, lr: float, momentum: float
-) -> History:
-    """Put the optimizer (at `lr` and `momentum`) and the shuffling back where the checkpoint left them; its history.
+class WholeRun(ShardedRun):
+    """The hooks of ShardedRun (parallel/ddp.py) for a settled run (`state`: the checkpoint it resumes, or None).
 
-    loader: the training loader whose generator the checkpoint's shuffle state continues, or None (data-parallel
-    runs shard by epoch number, so a single-process checkpoint's shuffle state is moot there). The optimizer
-    keeps its momentum buffers and takes the run's `lr` and `momentum` (run.config.settle: the ones asked for, else
-    the ones it trained with), so that what trains is what metrics.json and the next checkpoint report.
-    """
-    try:
-        history = History.from_dict(state["history"])
-        if state.get("optimizer_state"):
-            optimizer.load_state_dict(state["optimizer_state"])
-            check_momentum(optimizer)
-        for group in optimizer.param_groups:
-            group.update(lr=lr, momentum=momentum)
-        if loader is not None and state.get("shuffle_state") is not None:
-            loader.generator.set_state(state["shuffle_state"])
-    except (KeyError, TypeError, ValueError, RuntimeError) as error:
-        raise CheckpointError(
-            f"{path} holds a training state that does not fit this run ({error}): train without `resume`"
-        ) from None
-    print(f"Resuming from {path} after epoch {history.epochs}")
-    return history
-
-
-def saving(saver: CheckpointSaver) -> Callable[[History], None]:
-    """A run's fit() callback: `saver`, and after an interrupted save the history cut back to what model.pt holds.
-
-    A run keeps only what it saved, so that fit's "Interrupted: ... N complete epoch(s)" and the run's count agree.
+    loader: the single-process run's training loader, whose shuffle state is restored and saved (None: shards).
     """
 
-    def save(history: History) -> None:
+    def __init__(self, config: RunConfig, state: dict[str, Any] | None, loader=None) -> None:
+        shared = {f.name: getattr(config, f.name) for f in dataclasses.fields(ShardedRun) if hasattr(config, f.name)}
+        super().__init__(**shared, silent=False)
+        self.config, self.state, self.loader = config, state, loader
+
+    def start(self, data: Data) -> NeuralNetwork:
+        """The network to train: fresh at the run's sizes, or the checkpoint's once it is shown to fit this data."""
+        config, self.config = self.config, dataclasses.replace(self.config, source=data.source.kind)  # as recorded
+        if self.state is None:
+            return NeuralNetwork(hidden1=config.hidden1, hidden2=config.hidden2)
+        model = model_from_checkpoint(config.resume, self.state)
+        check_classes(config.resume, model, config.dataset)
+        check_same_source(config.resume, config.source, data.source.kind)
+        return model
+
+    def resume(self, optimizer: torch.optim.Optimizer) -> History:
+        """The checkpoint's history, its optimizer (at the run's lr and momentum) and shuffling put back; or none."""
+        path, state = self.config.resume, self.state
+        if state is None:
+            return History()
         try:
-            saver(history)
+            history = History.from_dict(state["history"])
+            if state.get("optimizer_state"):
+                optimizer.load_state_dict(state["optimizer_state"])
+                check_momentum(optimizer)
+            for group in optimizer.param_groups:
+                group.update(lr=self.lr, momentum=self.momentum)
+            if self.loader is not None and state.get("shuffle_state") is not None:
+                self.loader.generator.set_state(state["shuffle_state"])
+        except (KeyError, TypeError, ValueError, RuntimeError) as error:
+            raise CheckpointError(
+                f"{path} holds a training state that does not fit this run ({error}): train without `resume`"
+            ) from None
+        print(f"Resuming from {path} after epoch {history.epochs}")
+        return history
+
+    def callbacks(self, rank: int, model: NeuralNetwork, optimizer: torch.optim.Optimizer) -> list:
+        self.saver = CheckpointSaver(self.config, model=model, optimizer=optimizer, loader=self.loader)
+        return [self.save] if rank == 0 else []
+
+    def save(self, history: History) -> None:
+        """fit's callback: model.pt, and after an interrupted save the history cut back to what model.pt holds
+        (so that fit's "Interrupted: ... N complete epoch(s)" and the run's count agree)."""
+        try:
+            self.saver(history)
         except KeyboardInterrupt:
-            kept = saver.saved_epochs(history) or 0
+            kept = self.saver.saved_epochs(history) or 0
             for values in (history.train_loss, history.test_loss, history.test_accuracy, history.seconds):
                 del values[kept:]
             raise
 
-    return save
+    def report(self, rank: int, model: NeuralNetwork, history: History, *, train_loader, **done: Any) -> Any:
+        """Rank 0: the metrics of a finished run (`done`: finish's keywords), or the epochs an interrupted one saved."""
+        if rank != 0:
+            return None
+        return self.stopped(history) if history.interrupted else finish(self.saver, history, **done)
 
-
-def stopped(saver: CheckpointSaver, history: History) -> dict[str, Any]:
-    """What an interrupted run returns: how many epochs model.pt holds (None: this run saved none)."""
-    return {"interrupted": True, "epochs": saver.saved_epochs(history)}
+    def stopped(self, history: History) -> dict[str, Any]:
+        """What an interrupted run returns: how many epochs model.pt holds (None: this run saved none)."""
+        return {"interrupted": True, "epochs": self.saver.saved_epochs(history)}

@@ -1,21 +1,18 @@
 """A whole training run: check, prepare and lock the output folder, train (or resume), save the four outputs."""
 
-import dataclasses
 import os
 import time
 from typing import Any
 
 from .. import defaults
 from ..data import load_data, make_loaders
-from ..errors import ConfigError, keywords_only
-from ..history import History
-from ..speed.cuda_graphs import GraphedTraining
+from ..errors import keywords_only
 from ..train import fit, make_optimizer, seed_everything
 from .config import RunConfig, settle
 from .data_parallel import in_torchrun, train_data_parallel
 from .lock import OutputLock
-from .outputs import CheckpointSaver, finish, prepare_out
-from .resume import restore, saving, start_model, stopped
+from .outputs import prepare_out
+from .resume import WholeRun
 
 
 @keywords_only
@@ -37,18 +34,13 @@ def train_and_save(
     resume: str | os.PathLike | None = None,
     progress: bool | None = None,
     nproc: int = defaults.NPROC,
-    cuda_graphs: bool = False,
 ) -> dict[str, Any]:
     """Train the lesson's network and write model.pt, metrics.json, loss.png and predictions.png to `out`.
 
-    The keywords are settings.SETTINGS, in its order (tests/test_settings.py holds them to it). Settings left as
-    None take the lesson's values, or, with `resume`, the checkpoint's (a different one is refused): `hidden1` and
-    `hidden2` size the network's layers. model.pt is rewritten after every epoch, so an interrupted run can continue
-    with `resume`, ending with the same weights as an uninterrupted run (same seed and settings, on the CPU). Until
-    the first epoch is saved, `out` keeps the previous run's files as they were. Returns the metrics written; an
-    interrupted run returns {"interrupted": True, "epochs": epochs in model.pt (None if this run saved none)}.
-    `cuda_graphs` replays each step from a CUDA graph (speed/cuda_graphs.py): on CUDA with the fast loader only.
-    `nproc` trains data-parallel on that many processes (run/data_parallel.py); under torchrun, torchrun's group.
+    The keywords are settings.SETTINGS, in its order. Left as None, a setting takes the lesson's value, or with
+    `resume` the checkpoint's. model.pt is rewritten every epoch, so an interrupted run can go on with `resume` to
+    the weights of an uninterrupted one. Returns the metrics written; an interrupted run {"interrupted": True,
+    "epochs": epochs in model.pt or None}.
     """
     return train(RunConfig(**locals()))  # locals(), here, are the keywords: one per RunConfig field
 
@@ -58,8 +50,6 @@ def train(config: RunConfig) -> dict[str, Any]:
     config, state = settle(config)
     if config.nproc != 1 or in_torchrun():
         return train_data_parallel(config, state)
-    if config.cuda_graphs and (config.device != "cuda" or config.loader != "fast"):
-        raise ConfigError("`cuda_graphs` needs `device=cuda` and the fast loader: leave `cuda_graphs` out here")
     prepare_out(config.out)
     with OutputLock(config.out):
         return train_one_process(config, state)
@@ -67,36 +57,20 @@ def train(config: RunConfig) -> dict[str, Any]:
 
 def train_one_process(config: RunConfig, state: dict[str, Any] | None) -> dict[str, Any]:
     """Train on this process; model.pt after every epoch, the other outputs at the end."""
+    run = WholeRun(config, state)
     seed_everything(config.seed)
     data = load_data(dataset=config.dataset, source=config.source, data_dir=config.data_dir)
-    model = start_model(config, state, data).to(config.device)
-    config = dataclasses.replace(config, source=data.source.kind)  # what the checkpoint records: the data found
+    model = run.start(data).to(config.device)
     optimizer = make_optimizer(model, lr=config.lr, momentum=config.momentum)
-    train_loader, test_loader = make_loaders(
-        data, batch_size=config.batch_size, fast=config.loader == "fast", device=config.device, seed=config.seed
-    )
-    history = History()
-    if state:
-        history = restore(config.resume, state, optimizer, train_loader, lr=config.lr, momentum=config.momentum)
-    saver = CheckpointSaver(config, model=model, optimizer=optimizer, loader=train_loader)
+    fast = config.loader == "fast"
+    run.loader, test_loader = make_loaders(data, batch_size=config.batch_size, fast=fast, device=config.device,
+                                           seed=config.seed)  # fmt: skip
+    history, callbacks = run.resume(optimizer), run.callbacks(0, model, optimizer)
     epochs_before, started = history.epochs, time.perf_counter()
     try:
-        history = fit(
-            model,
-            train_loader,
-            test_loader,
-            num_epochs=config.num_epochs,
-            optimizer=optimizer,
-            device=config.device,
-            history=history,
-            progress=config.progress,
-            callbacks=[saving(saver)],
-            train_epoch=GraphedTraining() if config.cuda_graphs else None,
-        )
-        if not history.interrupted:
-            return finish(
-                saver, history, data=data, test_loader=test_loader, epochs_before=epochs_before, started=started
-            )
+        fit(model, run.loader, test_loader, num_epochs=config.num_epochs, optimizer=optimizer, device=config.device,
+            history=history, progress=config.progress, callbacks=callbacks)  # fmt: skip
+        return run.report(0, model, history, data=data, train_loader=run.loader, test_loader=test_loader,
+                          epochs_before=epochs_before, started=started)  # fmt: skip
     except KeyboardInterrupt:  # past fit's own handling: while it closed its bars, or once the accuracy was printed
-        pass
-    return stopped(saver, history)
+        return run.stopped(history)
