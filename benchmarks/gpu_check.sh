@@ -34,7 +34,7 @@ echo "data: ${data[*]:-full-size dataset found}"
 
 echo "== tests, the GPU ones included"
 timeout 300 "$python" -m pytest -q -p no:cacheprovider -o addopts="" -rs \
-    tests/test_fast_loader.py tests/test_train.py || echo "(some tests failed: see above)"
+    tests/test_data.py tests/test_train.py || echo "(some tests failed: see above)"
 
 echo "== benchmark on cuda: the fast path and one process over nccl (10 epochs each)"
 timeout 600 "$python" benchmarks/bench_training.py --device cuda --epochs 10 "${data[@]}" \
