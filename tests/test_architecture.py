@@ -179,24 +179,16 @@ def test_long_modules_are_flagged_not_failed():
         warnings.warn(f"{module} has {lengths[module]} lines: does it hold two jobs?", stacklevel=1)
 
 
-def normal(distribution: str) -> str:
-    """A distribution's name as pip compares them (PEP 503)."""
-    return re.sub(r"[-_.]+", "-", distribution).lower()
-
-
 def test_every_third_party_import_is_a_declared_dependency():
-    requirements = importlib.metadata.requires("mnist-tutorial") or []
-    runtime = [spec for spec in requirements if "extra ==" not in spec]  # what pip installs for the course itself
-    declared = {normal(re.split(r"[<>=!~ \[;(]", spec)[0]) for spec in runtime}
+    def normal(distribution: str) -> str:  # a distribution's name as pip compares them (PEP 503)
+        return re.sub(r"[-_.]+", "-", distribution).lower()
+
+    runtime = [spec for spec in importlib.metadata.requires("mnist-tutorial") or [] if "extra ==" not in spec]
+    declared = {normal(re.split(r"[<>=!~ \[;(]", spec)[0]) for spec in runtime}  # what pip installs for the course
     imported = {base.split(".")[0] for module, tree in TREES.items() for base, _ in imported_names(tree, module)}
     third_party = {name for name in imported if name not in sys.stdlib_module_names and name != "mnist_tutorial"}
-    distributions = importlib.metadata.packages_distributions()
-    known_as = {"PIL": "pillow"}  # import names that differ from the distribution's name
-    missing = {
-        name
-        for name in third_party
-        if not {normal(known_as.get(name, name)), *map(normal, distributions.get(name, []))} & declared
-    }
+    distributions = importlib.metadata.packages_distributions()  # import name -> distributions (PIL -> Pillow)
+    missing = {name for name in third_party if not {normal(d) for d in distributions.get(name, [name])} & declared}
     assert missing == set(), f"imported but not in pyproject.toml's dependencies: {sorted(missing)}"
     assert {"torch", "packaging"} <= third_party
 
