@@ -216,29 +216,36 @@ def straight(tmp_path_factory, tiny_run) -> Path:
     return out / "model.pt"
 
 
-def interrupt_at_step(monkeypatch, step: int) -> None:
-    """Make the optimizer's `step`-th step raise KeyboardInterrupt, as Ctrl-C would."""
-    original, calls = torch.optim.SGD.step, []
+REAL_STEP = torch.optim.SGD.step
 
-    def step_or_interrupt(self, *args, **kwargs):
-        calls.append(1)
-        if len(calls) == step:
+
+def watch_steps(monkeypatch, interrupt_at: int = 0) -> list[tuple[float, float, torch.Tensor | None]]:
+    """Record (lr, momentum, first momentum buffer) at every optimizer step, the settings that train; the
+    `interrupt_at`-th step raises KeyboardInterrupt instead, as Ctrl-C would."""
+    steps = []
+
+    def step(self, *args, **kwargs):
+        group = self.param_groups[0]
+        buffer = self.state.get(group["params"][0], {}).get("momentum_buffer")
+        steps.append((group["lr"], group["momentum"], None if buffer is None else buffer.clone()))
+        if len(steps) == interrupt_at:
             raise KeyboardInterrupt
-        return original(self, *args, **kwargs)
+        return REAL_STEP(self, *args, **kwargs)
 
-    monkeypatch.setattr(torch.optim.SGD, "step", step_or_interrupt)
+    monkeypatch.setattr(torch.optim.SGD, "step", step)
+    return steps
 
 
 @pytest.mark.slow
 def test_an_interrupt_keeps_the_last_epoch_and_resuming_ends_where_a_straight_run_does(
     tmp_path, straight, tiny_run, monkeypatch, capsys
 ):
-    interrupt_at_step(monkeypatch, 5 + 5 + 2)  # in the middle of the third epoch
+    watch_steps(monkeypatch, interrupt_at=5 + 5 + 2)  # in the middle of the third epoch
     assert tiny_run(tmp_path / "run", 3) == 130
     checkpoint = tmp_path / "run" / "model.pt"
     assert f"Stopped: {checkpoint} holds 2 epoch(s); continue with --resume {checkpoint}" in capsys.readouterr().out
     assert sorted(os.listdir(tmp_path / "run")) == ["model.pt"] and load_checkpoint(checkpoint)["epoch"] == 2
-    monkeypatch.undo()
+    watch_steps(monkeypatch)  # no more interrupts
     assert tiny_run(tmp_path / "run", 3, "--resume", checkpoint) == 0
     assert same_weights(load_model(checkpoint), load_model(straight))
     resumed, uninterrupted = load_checkpoint(checkpoint)["history"], load_checkpoint(straight)["history"]
@@ -252,12 +259,11 @@ def test_an_interrupt_keeps_the_last_runs_outputs_until_the_new_model_has_an_epo
     out = tmp_path / "out"
     assert tiny_run(out, 1) == 0
     before = {name: md5(out / name) for name in OUTPUTS}
-    interrupt_at_step(monkeypatch, 2)  # in the first epoch: nothing of the new run is saved
+    watch_steps(monkeypatch, interrupt_at=2)  # in the first epoch: nothing of the new run is saved
     assert tiny_run(out, 2, "--seed", "1") == 130
     assert f"Stopped before the first epoch ended: {out} is as it was before this run" in capsys.readouterr().out
     assert {name: md5(out / name) for name in os.listdir(out)} == before
-    monkeypatch.undo()
-    interrupt_at_step(monkeypatch, 5 + 2)  # in the second epoch: no metrics.json of another model beside model.pt
+    watch_steps(monkeypatch, interrupt_at=5 + 2)  # in epoch 2: model.pt alone, no old metrics.json
     assert tiny_run(out, 3, "--seed", "1") == 130
     assert sorted(os.listdir(out)) == ["model.pt"] and load_checkpoint(out / "model.pt")["epoch"] == 1
 
@@ -376,27 +382,13 @@ def notebook_checkpoints(tmp_path_factory, tiny_dir) -> dict[str, Path]:
     return paths
 
 
-def steps_taken(monkeypatch) -> list[tuple[float, float, torch.Tensor | None]]:
-    """Record (lr, momentum, first momentum buffer) at every optimizer step: the settings that train."""
-    original, steps = torch.optim.SGD.step, []
-
-    def step(self, *args, **kwargs):
-        group = self.param_groups[0]
-        buffer = self.state.get(group["params"][0], {}).get("momentum_buffer")
-        steps.append((group["lr"], group["momentum"], None if buffer is None else buffer.clone()))
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(torch.optim.SGD, "step", step)
-    return steps
-
-
 @pytest.mark.parametrize("recorded", ["no lr recorded", "the lesson's lr recorded"])
 @pytest.mark.parametrize(("flags", "lr"), [(["--lr", "0.001"], 0.001), ([], 0.05)], ids=["--lr 0.001", "no --lr"])
 def test_a_resumed_run_trains_with_the_lr_it_reports(tmp_path, notebook_checkpoints, tiny_run, monkeypatch, recorded,
                                                      flags, lr):  # fmt: skip
     path = notebook_checkpoints[recorded]
     stored = load_checkpoint(path)["optimizer_state"]["state"][0]["momentum_buffer"]
-    steps = steps_taken(monkeypatch)
+    steps = watch_steps(monkeypatch)
     assert tiny_run(tmp_path / "out", 2, "--resume", path, *flags) == 0
     assert {(step_lr, momentum) for step_lr, momentum, _ in steps} == {(lr, 0.9)}  # what trained
     assert torch.equal(steps[0][2], stored)  # the momentum buffers went on from where the notebook left them

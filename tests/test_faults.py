@@ -22,7 +22,6 @@ from helpers import md5, pass_as_checked, run_with_deadline, write_dataset
 from mnist_tutorial import NeuralNetwork, load_checkpoint
 from mnist_tutorial.checkpoint import FORMAT
 from mnist_tutorial.cli import main
-from mnist_tutorial.run.lock import OutputLock
 from mnist_tutorial.run.outputs import OUTPUTS
 
 IMAGES = "train-images-idx3-ubyte.gz"
@@ -75,30 +74,23 @@ def tiny_train(tmp_path: Path, *more: str, out: Path | None = None) -> list[str]
     return [str(arg) for arg in [*args, *more]]
 
 
-def test_a_second_run_on_the_same_out_is_refused_naming_the_first(tmp_path, capsys):
-    out = tmp_path / "out"
-    out.mkdir()
-    with OutputLock(out):
-        assert main(tiny_train(tmp_path)) == 2
-    err = capsys.readouterr().err
-    assert err.startswith(f"mnist-tutorial: error: --out {out} is in use by another run (process {os.getpid()}, ")
-    assert err.endswith("wait for it to end, or choose another --out\n") and len(err.splitlines()) == 1
-    assert os.listdir(out) == []
-
-
 HOLD_THE_LOCK = "import sys, time\nfrom mnist_tutorial.run.lock import OutputLock\n" \
     "with OutputLock(sys.argv[1]):\n    print('locked', flush=True)\n    time.sleep(60)\n"  # fmt: skip
 
 
 @pytest.mark.slow
-def test_a_lock_left_by_a_killed_run_blocks_nobody(tmp_path):
+def test_a_second_run_on_the_same_out_is_refused_naming_the_first_until_it_is_killed(tmp_path, capsys):
     out = tmp_path / "out"
     out.mkdir()
     holder = subprocess.Popen([sys.executable, "-c", HOLD_THE_LOCK, str(out)], stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "locked"
-    holder.send_signal(signal.SIGKILL)
+    assert main(tiny_train(tmp_path, "--epochs", "1")) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"mnist-tutorial: error: --out {out} is in use by another run (process {holder.pid}, ")
+    assert err.endswith("wait for it to end, or choose another --out\n") and len(err.splitlines()) == 1
+    assert os.listdir(out) == [".mnist-tutorial.lock"]
+    holder.send_signal(signal.SIGKILL)  # its lock file stays behind, but not its lock
     holder.wait()
-    assert (out / ".mnist-tutorial.lock").exists()  # the file stays behind, but not the lock
     assert main(tiny_train(tmp_path, "--epochs", "1")) == 0
     assert sorted(os.listdir(out)) == sorted(OUTPUTS)
 
