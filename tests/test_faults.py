@@ -192,9 +192,8 @@ def print_then_hold(*args, real_print=builtins.print, **kwargs):
 builtins.print = print_then_hold
 """
 # Where a 3-epoch run is held, the signal it then gets, and the epochs model.pt holds after it (0: none saved).
-# SIGTERM (a timeout, docker stop, Slurm) must stop a run as Ctrl-C does.
+# SIGTERM (a timeout, docker stop, Slurm) must stop a run as Ctrl-C does: each raises KeyboardInterrupt where it lands.
 MID_RUN = {
-    "Ctrl-C after the accuracy line": (HOLD_AFTER_ACCURACY, signal.SIGINT, 3),
     "SIGTERM after the accuracy line": (HOLD_AFTER_ACCURACY, signal.SIGTERM, 3),
     # os.replace renames a save's temporary file, written whole and fsynced, over model.pt
     "Ctrl-C while epoch 3 is saved": ("hold_at_call(os, 'replace', 3, 'model.pt')", signal.SIGINT, 2),
