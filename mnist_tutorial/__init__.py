@@ -13,14 +13,13 @@ from typing import Any
 
 
 def leave_on_ctrl_c(signum: int, frame: object) -> None:
-    """While the command starts: Ctrl-C ends it in the command's one line, with exit status 130."""
+    """A signal handler while the command starts: its one line on stderr, then exit status 130 at once."""
     os.write(2, b"mnist-tutorial: interrupted\n")
     os._exit(130)  # nothing is written yet; unwinding a half-made import could only add a traceback
 
 
-# Started as the command, torch loads (about 3 s) before any code of the command line can run, and a Ctrl-C there
-# would end in a traceback. Until cli.main() puts Python's own handler back, it ends in the command's one line.
-# A Ctrl-C its starter chose to ignore (a script's `command &`) stays ignored.
+# Started as the command, torch loads (about 3 s) before cli.main() can run: a Ctrl-C there ends in the command's
+# one line, not a traceback. A Ctrl-C its starter chose to ignore (a script's `command &`) stays ignored.
 as_command = Path(sys.argv[0]).stem == "mnist-tutorial" or sys.orig_argv[1:3] == ["-m", "mnist_tutorial"]
 if as_command and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
     signal.signal(signal.SIGINT, leave_on_ctrl_c)
@@ -52,46 +51,17 @@ from .history import History
 from .model import NeuralNetwork, count_parameters
 from .train import cpu_threads, fit, make_optimizer, pick_device, seed_everything, train_one_epoch
 
+# fmt: off
 __all__ = [
-    "CheckpointError",
-    "ConfigError",
-    "Data",
-    "DataError",
-    "History",
-    "ImageDataset",
-    "NeuralNetwork",
-    "OutputError",
-    "Split",
-    "TensorLoader",
-    "TrainingDivergedError",
-    "TutorialError",
-    "WorkerDiedError",
-    "confusion_matrix",
-    "count_parameters",
-    "cpu_threads",
-    "evaluate",
-    "evaluate_checkpoint",
-    "fit",
-    "lesson_transform",
-    "load_checkpoint",
-    "load_data",
-    "load_model",
-    "make_loaders",
-    "make_optimizer",
-    "make_test_loader",
-    "most_confident_mistakes",
-    "normalize",
-    "per_class_accuracy",
-    "pick_device",
-    "predict",
-    "resolve_source",
-    "save_checkpoint",
-    "seed_everything",
-    "train_and_save",
-    "train_one_epoch",
+    "CheckpointError", "ConfigError", "Data", "DataError", "History", "ImageDataset", "NeuralNetwork", "OutputError",
+    "Split", "TensorLoader", "TrainingDivergedError", "TutorialError", "WorkerDiedError", "confusion_matrix",
+    "count_parameters", "cpu_threads", "evaluate", "evaluate_checkpoint", "fit", "lesson_transform",
+    "load_checkpoint", "load_data", "load_model", "make_loaders", "make_optimizer", "make_test_loader",
+    "most_confident_mistakes", "normalize", "per_class_accuracy", "pick_device", "predict", "resolve_source",
+    "save_checkpoint", "seed_everything", "train_and_save", "train_one_epoch",
 ]
-
-ON_FIRST_USE = {"evaluate_checkpoint": "run", "train_and_save": "run"}
+# fmt: on
+ON_FIRST_USE = {"evaluate_checkpoint": "run", "train_and_save": "run"}  # name -> the folder it is imported from
 
 
 def __getattr__(name: str) -> Any:

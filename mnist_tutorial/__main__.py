@@ -1,7 +1,5 @@
 """`python -m mnist_tutorial`: the command line, where the `mnist-tutorial` script is not on PATH."""
 
-import sys
-
 from .cli import main
 
-sys.exit(main())
+raise SystemExit(main())

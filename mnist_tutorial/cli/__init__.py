@@ -1,30 +1,23 @@
-"""The `mnist-tutorial` command: parses arguments and calls the library; bad input is one line, exit 2.
+"""The `mnist-tutorial` command: flags in, the library called, every failure one line on stderr.
 
-The subcommands live in commands.py, each an `add_*(commands)` and a `run_*(args) -> int`. This module owns
-the one translation of library messages into command-line words (`num_epochs=3` becomes `--epochs 3`), and
-what Ctrl-C does: one line, exit status 130, wherever it strikes. commands.py (which loads the course's runs,
-doctor and matplotlib: about a second) is imported only inside main(), so that a Ctrl-C while it loads gets that
-line too; torch itself loads with the package, before any code of the command line can run.
+The subcommands live in commands.py. It loads the course's runs, doctor and matplotlib (about a second), so it is
+imported inside main(), where a Ctrl-C still ends in the one line; torch loads with the package, before main().
 """
 
 import argparse
 import contextlib
-import os
 import signal
 import sys
 import textwrap
 import threading
 from collections.abc import Iterator
-from types import FrameType
 
 from .. import leave_on_ctrl_c
 from ..errors import TrainingDivergedError, TutorialError, WorkerDiedError, in_words
 from ..settings import SETTINGS
 
 PROG = "mnist-tutorial"
-
-# Library argument -> command-line flag: the only place the two vocabularies meet. A run's settings bring their
-# own (settings.SETTINGS); evaluate and export also take the checkpoint.
+# Library argument -> flag, the one place the two vocabularies meet: a message's `num_epochs=3` reads --epochs 3.
 FLAGS = {**{setting.name: setting.flag for setting in SETTINGS}, "checkpoint": "--checkpoint"}
 
 
@@ -60,28 +53,28 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if in_main_thread() and signal.getsignal(signal.SIGINT) is leave_on_ctrl_c:
         signal.signal(signal.SIGINT, signal.default_int_handler)  # from here on Ctrl-C stops a run cleanly
-    previous = signal.signal(signal.SIGTERM, stop_like_ctrl_c) if in_main_thread() else None
+    # SIGTERM (a timeout, docker stop, Slurm) stops a run as Ctrl-C does: cleanly, with the resume hint.
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler) if in_main_thread() else None
     try:
         return args.run(args)
     except KeyboardInterrupt:
-        return interrupted()
+        return say("interrupted", status=130)
     except Exception as error:
-        if interrupted_within(error):  # a library that wraps whatever stops it wraps Ctrl-C too (torch.onnx.export)
-            return interrupted()
-        if isinstance(error, (TrainingDivergedError, WorkerDiedError)):
-            return fail(error, status=1)
-        if isinstance(error, (TutorialError, OSError)):  # OSError: a disk or permission problem met mid-run
-            return fail(error, status=2)
-        raise
+        if interrupted_within(error):  # a library may wrap the Ctrl-C that stops it (torch.onnx.export does)
+            return say("interrupted", status=130)
+        if not isinstance(error, (TutorialError, OSError)):  # OSError: a disk or permission problem met mid-run
+            raise
+        failed_run = isinstance(error, (TrainingDivergedError, WorkerDiedError))
+        return say(f"error: {in_words(' '.join(str(error).split()), FLAGS)}", status=1 if failed_run else 2)
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
 
 
-def interrupted() -> int:
-    """Say in one line that Ctrl-C (or SIGTERM) stopped the command; returns its exit status, 130."""
-    print(f"{PROG}: interrupted", file=sys.stderr)
-    return 130
+def say(message: str, *, status: int) -> int:
+    """Print `mnist-tutorial: message` as one line on stderr; returns `status`."""
+    print(f"{PROG}: {message}", file=sys.stderr)
+    return status
 
 
 def interrupted_within(error: BaseException | None) -> bool:
@@ -97,15 +90,15 @@ def interrupted_within(error: BaseException | None) -> bool:
 
 @contextlib.contextmanager
 def leaving_at_once() -> Iterator[None]:
-    """Within the block, Ctrl-C or SIGTERM end the process at once, in the one line, with exit status 130.
+    """Within the block (an import), Ctrl-C or SIGTERM end the process at once, in the one line, exit status 130.
 
-    For imports: a KeyboardInterrupt raised inside one leaves its modules half made, and the library being
-    imported may even swallow it and carry on. Nothing has been written yet, so nothing is lost by leaving.
+    A KeyboardInterrupt inside an import leaves modules half made, and the library may even swallow it; nothing
+    has been written yet, so nothing is lost by leaving.
     """
-    if not in_main_thread():
+    if not in_main_thread():  # only the main thread may set signal handlers
         yield
         return
-    previous = {number: signal.signal(number, leave) for number in (signal.SIGINT, signal.SIGTERM)}
+    previous = {number: signal.signal(number, leave_on_ctrl_c) for number in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
@@ -113,27 +106,5 @@ def leaving_at_once() -> Iterator[None]:
             signal.signal(number, signal.SIG_DFL if handler is None else handler)
 
 
-def leave(signum: int, frame: FrameType | None) -> None:
-    """A signal handler: the interrupted line on stderr, then exit 130 without unwinding anything."""
-    os.write(2, f"{PROG}: interrupted\n".encode())
-    os._exit(130)
-
-
 def in_main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
-
-
-def stop_like_ctrl_c(signum: int, frame: FrameType | None) -> None:
-    """SIGTERM (timeout, docker stop, systemd, Slurm) stops a run as Ctrl-C does: cleanly, with the resume hint."""
-    raise KeyboardInterrupt
-
-
-def fail(error: BaseException, *, status: int) -> int:
-    """Print the error as one line on stderr, in the command line's words, and return `status`."""
-    message = in_words(" ".join(str(error).split()), FLAGS)
-    print(f"{PROG}: error: {message}", file=sys.stderr)
-    return status
-
-
-if __name__ == "__main__":
-    sys.exit(main())
