@@ -1,7 +1,7 @@
 """mnist_tutorial: the code behind the notebooks, one small module per step of the lesson.
 
 `import mnist_tutorial` loads the lesson alone. The whole runs the command line offers (`train_and_save`,
-`evaluate_checkpoint`) load run/, parallel/, speed/ and matplotlib, so they are imported on first use.
+`evaluate_checkpoint`) load run/, parallel/ and matplotlib, so they are imported on first use.
 """
 
 import importlib

@@ -30,7 +30,6 @@ DOORS = {"__init__", "__main__"}  # the names the notebooks import; `python -m m
 # core, and the layers below its own. Faces are imported by nothing in the package but the command line.
 LAYERS = {
     "datasets": 0,  # where images come from: part of the core, with the lesson
-    "speed": 1,  # training faster with the same numbers (06)
     "parallel": 1,  # torch.distributed training and its launcher (07)
     "deploy": 1,  # ONNX export, the drawing specification, the offline page (05, 08)
     "selfcheck": 1,  # the exercises' checks (01-04)
