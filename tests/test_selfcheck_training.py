@@ -214,3 +214,29 @@ def test_a_run_whose_loss_exploded_is_told_so(last_loss):
         "below 87% after 10 epochs: with lr 10000 the loss exploded far above an untrained network's 2.30: the steps "
         "are far too large; see exercise 3"
     )
+
+
+@pytest.mark.parametrize(
+    ("save", "hint"),
+    [
+        (
+            lambda model, opt: {"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": 2, "settings": {}},
+            "",
+        ),
+        (lambda model, opt: model, "the file holds more than tensors (torch.save(model)?)"),
+        (lambda model, opt: {"model": model.state_dict(), "epoch": 2}, "the saved dict lacks 'optimizer', 'settings'"),
+        (lambda model, opt: {"model": {}, "optimizer": {}, "epoch": 2, "settings": {}}, "'model' is not your model's"),
+        (
+            lambda model, opt: {"model": NeuralNetwork().state_dict(), "optimizer": {}, "epoch": 2, "settings": {}},
+            "not your model's as they are now",
+        ),
+        (lambda model, opt: {"model": model.state_dict(), "optimizer": {}, "epoch": 1, "settings": {}}, "'epoch' is 1"),
+    ],
+)
+def test_saved_names_what_03s_checkpoint_lacks(tmp_path, capsys, save, hint):
+    torch.manual_seed(0)
+    model = NeuralNetwork()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.001, momentum=0.9)
+    torch.save(save(model, optimizer), tmp_path / "model.pt")
+    assert bool(check.saved(tmp_path / "model.pt", model=model, epochs=2)) is (not hint)
+    assert hint in said(capsys)
