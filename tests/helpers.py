@@ -24,8 +24,8 @@ from mnist_tutorial.datasets.sources import SPLIT_FILES, DataSource, get_spec
 from mnist_tutorial.history import History
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-# A widget nbval cannot look at: fit's progress bars, the explorer, the playground, the drawing pad.
-WIDGETS = re.compile(r"\b(fit|prediction_explorer|playground|draw_digit)\(")
+# A widget nbval cannot look at: fit's progress bars (unless progress=False), the explorer, the playground, the pad.
+WIDGETS = re.compile(r"\b(prediction_explorer|playground|draw_digit)\(|\bfit\((?![^)]*progress=False)")
 
 
 def shows_widgets(notebook: Path) -> bool:

@@ -1,6 +1,7 @@
 """tools/make_student.py (`make student`): practice copies in which the learner writes the lesson's steps."""
 
 import importlib.util
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -147,7 +148,9 @@ def test_student_copies_have_no_links_to_the_solutions_they_leave_out(student: P
 
 
 def test_the_room_opens_the_practice_copies_and_never_rewrites_them() -> None:
-    recipe = subprocess.run(["make", "-n", "lab", "ROOM=1"], cwd=ROOT, capture_output=True, text=True, check=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAKE")}  # as typed, not from within `make test`
+    command = ["make", "--no-print-directory", "-n", "lab", "ROOM=1"]
+    recipe = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True, env=env)
     lines = recipe.stdout.replace("\\\n", " ").splitlines()
     assert any(
         line.startswith("test -d build/student || ") and "make_student.py build/student" in line for line in lines
