@@ -62,7 +62,7 @@ def test_the_sizes_at_the_top_of_the_class_cell_carry_through_03_04_and_08(tmp_p
     assert "(64, 256)" in out  # fc1's output in the shape table
     assert "same parameter names and shapes as mnist_tutorial.NeuralNetwork: yes" in out
 
-    network = "your network from 01 (network.py): 784 → 256 → 64 → 10"
+    network = "your network from 01 (network.py): 784 → 256 → 64 → 10, 218,058 parameters"
     training = nbformat.read(NOTEBOOK.with_name("03_training.ipynb"), as_version=4)
     (settings,) = [cell for cell in code_cells(training) if cell.source.startswith("lr = ")]
     settings.source = settings.source.replace("num_epochs = 10", "num_epochs = 1")

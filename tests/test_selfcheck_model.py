@@ -177,4 +177,13 @@ def test_network_from_01_reads_network_py_afresh_or_says_it_uses_the_courses(tmp
             encoding="utf-8",
         )
         assert check.network_from_01(tmp_path)().fc1.out_features == hidden1
-        assert said(capsys) == f"your network from 01 (network.py): 784 → {hidden1} → 64 → 10"
+        count = 784 * hidden1 + hidden1 + hidden1 * 64 + 64 + 64 * 10 + 10
+        assert said(capsys) == f"your network from 01 (network.py): 784 → {hidden1} → 64 → 10, {count:,} parameters"
+
+
+def test_counting_a_networks_parameters_draws_no_random_number():
+    torch.manual_seed(0)
+    assert check.parameters_of(NeuralNetwork) == ", 109,386 parameters"
+    after = torch.rand(1)
+    torch.manual_seed(0)
+    assert torch.equal(after, torch.rand(1))  # the next seeded network is the one it would have been

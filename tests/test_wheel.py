@@ -111,7 +111,7 @@ def test_the_chain_runs_offline_from_a_copy_in_an_empty_folder(installed, tmp_pa
         assert run_notebook(installed / "python", tmp_path, notebook.name) is None
     trained = "".join(o.get("text", "") for c in nbformat.read(tmp_path / "03_training.ipynb", as_version=4).cells
                       for o in c.get("outputs", []))  # fmt: skip
-    assert "your network from 01 (network.py): 784 → 128 → 64 → 10" in trained
+    assert "your network from 01 (network.py): 784 → 128 → 64 → 10, 109,386 parameters" in trained
     assert (tmp_path / "network.py").is_file() and (tmp_path / "build" / "03_training" / "model.pt").is_file()
     assert (tmp_path / "build" / "08_deploy" / "page" / "index.html").is_file()
     assert not (tmp_path / "data").exists()  # nothing was downloaded, and no stray data folder

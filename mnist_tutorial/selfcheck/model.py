@@ -153,5 +153,14 @@ def network_from_01(folder: str | os.PathLike = ".") -> type[nn.Module]:
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
     spec.loader.exec_module(module)  # type: ignore[union-attr]
     sizes = " → ".join(str(getattr(module, name, "?")) for name in ("hidden1", "hidden2"))
-    print(f"your network from 01 (network.py): 784 → {sizes} → 10")
+    print(f"your network from 01 (network.py): 784 → {sizes} → 10{parameters_of(module.NeuralNetwork)}")
     return module.NeuralNetwork
+
+
+def parameters_of(network: type[nn.Module]) -> str:
+    """ ", N parameters" of a fresh `network()`, leaving the random numbers as they were; "" for a practice blank."""
+    try:
+        with torch.random.fork_rng(devices=[]):
+            return f", {sum(p.numel() for p in network().parameters()):,} parameters"
+    except NotImplementedError:
+        return ""
