@@ -217,3 +217,9 @@ def test_every_reference_points_at_something_that_exists(path: Path) -> None:
         assert heading in heading_slugs((ROOT / page).read_text(encoding="utf-8")), f"{page} has no {heading!r}"
     for page in re.findall(r"`((?:docs|benchmarks)/[\w-]+\.md)", text):
         assert (ROOT / page).is_file(), f"{name(path)} cites {page}, which is not there"
+
+
+def test_the_teachers_guide_times_every_notebook() -> None:
+    guide = (ROOT / "docs" / "teaching.md").read_text(encoding="utf-8")
+    timed = set(re.findall(r"^\| `(\d\d_\w+)`[^|]*\| [\d.]+ \|$", guide, re.MULTILINE))
+    assert timed == {path.stem for path in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")}
