@@ -6,6 +6,7 @@ import json
 import os
 import pwd
 import shutil
+import socket
 import subprocess
 import sys
 import sysconfig
@@ -22,7 +23,8 @@ import websocket  # websocket-client, a dependency of jupyter_server
 from mnist_tutorial import room
 from mnist_tutorial.errors import ConfigError
 from mnist_tutorial.room import accounts
-from mnist_tutorial.room.start import closed_to_others, free_port
+from mnist_tutorial.room.config import SIGN_IN_HINT
+from mnist_tutorial.room.start import address, closed_to_others, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 spec = importlib.util.spec_from_file_location("make_student", ROOT / "tools" / "make_student.py")
@@ -189,7 +191,20 @@ def test_a_wrong_password_is_refused_and_the_students_password_never_makes_a_tea
                 "hub/login", data={"username": name, "password": password, "_xsrf": client.cookies["_xsrf"]}
             )
             assert answer.status_code == 403 and "Invalid username or password" in answer.text
+            assert SIGN_IN_HINT in answer.text
             assert "jupyterhub-hub-login" not in client.cookies
+
+
+@pytest.mark.slow
+def test_the_room_listens_on_loopback_only(open_room: room.Room) -> None:
+    outside = address()
+    if outside.startswith("127.") or not outside[0].isdigit():
+        pytest.skip("this machine has no address but loopback")
+    with (
+        pytest.raises(ConnectionRefusedError),
+        socket.create_connection((outside, httpx.URL(open_room.url).port), timeout=5),
+    ):
+        pass
 
 
 @pytest.mark.slow

@@ -11,7 +11,14 @@ STUDENT_ENVIRONMENT = {"MNIST_TUTORIAL_SOURCE": "sample", "MNIST_TUTORIAL_OFFLIN
 
 TEMPLATE = """\
 # Written by mnist_tutorial.room for this room only; rewritten at each start. It holds the room's passwords.
-from mnist_tutorial.room import spawners
+import sys
+import types
+
+# The hub needs the room's spawners, not the lesson: an empty package stands in for mnist_tutorial/__init__.py,
+# which loads PyTorch (half a gigabyte in the hub's memory otherwise).
+sys.modules["mnist_tutorial"] = types.ModuleType("mnist_tutorial")
+sys.modules["mnist_tutorial"].__path__ = [{package!r}]
+from mnist_tutorial.room import spawners  # noqa: E402
 
 c = get_config()  # noqa: F821
 c.JupyterHub.authenticator_class = "shared-password"
@@ -77,6 +84,7 @@ def write_config(
         python=str(python),
         environment=STUDENT_ENVIRONMENT,
         practice=str(practice),
+        package=str(Path(__file__).resolve().parent.parent),
     )
     path = folder / "jupyterhub_config.py"
     partial = path.with_suffix(".partial")

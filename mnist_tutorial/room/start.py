@@ -180,6 +180,7 @@ def closed_to_others(program: Path) -> Path | None:
 
 def port_is_free(port: int) -> bool:
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the proxy does: a room just closed frees it
         try:
             probe.bind(("", port))
         except OSError:
