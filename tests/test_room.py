@@ -24,7 +24,7 @@ from mnist_tutorial import room
 from mnist_tutorial.errors import ConfigError
 from mnist_tutorial.room import accounts
 from mnist_tutorial.room.config import SIGN_IN_HINT
-from mnist_tutorial.room.start import address, closed_to_others, free_port
+from mnist_tutorial.room.start import OWN_ACCOUNTS, SHARED_ACCOUNT, address, closed_to_others, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 spec = importlib.util.spec_from_file_location("make_student", ROOT / "tools" / "make_student.py")
@@ -240,6 +240,17 @@ def test_hand_out_keeps_the_students_work_and_never_writes_through_a_link(practi
     assert not (tmp_path / make_student.MARKER).exists() and accounts.hand_out(practice, tmp_path) == []
 
 
+@pytest.mark.parametrize("own_accounts", [True, False])
+def test_the_announcement_says_whether_students_share_one_account(own_accounts: bool, tmp_path: Path) -> None:
+    the_room = room.Room("http://127.0.0.1:8000/", "students1", "t" * 32, tmp_path, own_accounts, False, None, 0)
+    lines = the_room.announcement().splitlines()
+    assert (
+        "Students open http://127.0.0.1:8000/ and sign in with a name of their own and the room password: students1"
+        in lines
+    )
+    assert (OWN_ACCOUNTS if own_accounts else SHARED_ACCOUNT) in lines
+
+
 @pytest.mark.parametrize(
     ("settings", "words"),
     [
@@ -250,10 +261,8 @@ def test_hand_out_keeps_the_students_work_and_never_writes_through_a_link(practi
     ],
 )
 def test_start_refuses_bad_settings_in_words(settings: dict, words: str, practice: Path, tmp_path: Path) -> None:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PATH", f"{PROXY_BIN}{os.pathsep}{os.environ['PATH']}")
-        with pytest.raises(ConfigError, match=words):
-            room.start(folder=tmp_path / "room", **{"practice": practice, "python": Path(sys.executable)} | settings)
+    with pytest.raises(ConfigError, match=words):
+        room.start(folder=tmp_path / "room", **{"practice": practice, "python": Path(sys.executable)} | settings)
     assert not (tmp_path / "room").exists()
 
 
@@ -262,9 +271,5 @@ def test_as_root_start_refuses_a_python_the_students_cannot_run(practice: Path, 
     closed = tmp_path / "closed"
     closed.mkdir(mode=0o700)
     (closed / "python").touch(mode=0o755)
-    with (
-        pytest.MonkeyPatch.context() as patch,
-        pytest.raises(ConfigError, match=r"cannot run `python`.* is closed to other accounts"),
-    ):
-        patch.setenv("PATH", f"{PROXY_BIN}{os.pathsep}{os.environ['PATH']}")
+    with pytest.raises(ConfigError, match=r"cannot run `python`.* is closed to other accounts"):
         room.start(folder=tmp_path / "room", practice=practice, python=closed / "python")

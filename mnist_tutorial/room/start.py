@@ -24,6 +24,7 @@ PRACTICE_MARKER = ".student-copy"  # tools/make_student.py writes it into every 
 STUDENT_PASSWORD_MIN, TEACHER_PASSWORD_MIN = 8, 32  # JupyterHub's SharedPasswordAuthenticator requires these
 READABLE = "abcdefghjkmnpqrstuvwxyz23456789"  # a room password read aloud: no 0/o, 1/l/i
 START_TIMEOUT_S = 60  # a hub not answering by then has failed; it usually answers in a few seconds
+OWN_ACCOUNTS = "Each student's server runs as an account of their own: no student can open another's files."
 SHARED_ACCOUNT = (
     "Not run as root: every student's server runs as this account, so students can open and change each other's "
     "files (run the room as root to give each student an account of their own)."
@@ -55,8 +56,13 @@ class Room:
             f"Students open {self.url} and sign in with a name of their own and the room password: "
             f"{self.students_password}",
             f"The teacher signs in at {self.url}hub/admin as {TEACHER} with the password: {self.teacher_password}",
-            "Each student has an account of their own." if self.own_accounts else SHARED_ACCOUNT,
-            "Ctrl-C closes the room; each student's work stays in their folder until `mnist-tutorial room --clean`.",
+            OWN_ACCOUNTS if self.own_accounts else SHARED_ACCOUNT,
+            "Ctrl-C closes the room; "
+            + (
+                "each student's work stays in /home/room-NAME until `mnist-tutorial room --clean` removes them all."
+                if self.own_accounts
+                else f"each student's work stays in {self.folder / 'students'}/NAME."
+            ),
         ]
         return "\n".join(lines)
 
@@ -93,7 +99,6 @@ def start(
     `practice`: a folder of practice copies written by tools/make_student.py (`make student`), never the solutions.
     `python`: the Python (with the course and JupyterHub) that students' servers run. Passwords left out are generated.
     """
-    proxy = required_programs()
     if not (practice / PRACTICE_MARKER).is_file():
         raise ConfigError(f"`practice` must be a folder written by `make student`; {practice} is not one")
     students_password = students_password or "".join(secrets.choice(READABLE) for _ in range(10))
@@ -108,6 +113,7 @@ def start(
             f"Students' accounts cannot run `python` {python}: {closed} is closed to other accounts; install the "
             "course where every account can read it (a virtual environment under /opt, say)"
         )
+    proxy = required_programs()
     folder = Path(folder).resolve()
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     config = write_config(
