@@ -183,8 +183,16 @@ def test_a_kernel_runs_as_its_student_on_the_sample_and_cannot_read_another_stud
 
 
 @pytest.mark.slow
-def test_a_wrong_password_is_refused_and_the_students_password_never_makes_a_teacher(open_room: room.Room) -> None:
-    for name, password in [("ada", "not-the-password"), ("teacher", open_room.students_password)]:
+def test_a_wrong_password_a_name_no_account_can_have_and_a_student_posing_as_teacher_are_refused(
+    open_room: room.Room,
+) -> None:
+    room_password = open_room.students_password
+    for name, password in [
+        ("ada", "wrong-one"),
+        ("teacher", room_password),
+        ("Ada L", room_password),
+        ("../a", room_password),
+    ]:
         with httpx.Client(base_url=open_room.url, timeout=SERVER_TIMEOUT_S) as client:
             client.get("hub/login")
             answer = client.post(

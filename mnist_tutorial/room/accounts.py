@@ -48,7 +48,7 @@ def remove_accounts() -> list[str]:
     removed = [name for name in members if name.startswith(PREFIX)]
     for name in removed:
         subprocess.run(["userdel", "--remove", name], check=True, capture_output=True)
-    subprocess.run(["groupdel", GROUP], check=True)
+    subprocess.run(["groupdel", GROUP], check=True, capture_output=True)
     return removed
 
 

@@ -24,7 +24,10 @@ PRACTICE_MARKER = ".student-copy"  # tools/make_student.py writes it into every 
 STUDENT_PASSWORD_MIN, TEACHER_PASSWORD_MIN = 8, 32  # JupyterHub's SharedPasswordAuthenticator requires these
 READABLE = "abcdefghjkmnpqrstuvwxyz23456789"  # a room password read aloud: no 0/o, 1/l/i
 START_TIMEOUT_S = 60  # a hub not answering by then has failed; it usually answers in a few seconds
-OWN_ACCOUNTS = "Each student's server runs as an account of their own: no student can open another's files."
+OWN_ACCOUNTS = (
+    "Each student's server runs as an account of their own, so one student's code cannot open another's files "
+    "(the room password still lets anyone sign in under any name: students keep to their own)."
+)
 SHARED_ACCOUNT = (
     "Not run as root: every student's server runs as this account, so students can open and change each other's "
     "files (run the room as root to give each student an account of their own)."
@@ -145,7 +148,13 @@ def start(
 
 def clean() -> list[str]:
     """Remove every student account a room created, with its home (run as root); return their names."""
-    return accounts.remove_accounts() if os.geteuid() == 0 else []  # without root the room created no account
+    if os.geteuid() != 0:
+        return []  # without root the room created no account
+    try:
+        return accounts.remove_accounts()
+    except subprocess.CalledProcessError as error:  # userdel refuses an account whose programs still run
+        said = error.stderr.decode(errors="replace").strip()
+        raise RoomError(f"Could not remove the students' accounts ({said}): close the room first") from error
 
 
 def required_programs() -> str:
