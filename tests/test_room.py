@@ -23,7 +23,7 @@ import websocket  # websocket-client, a dependency of jupyter_server
 from mnist_tutorial import room
 from mnist_tutorial.errors import ConfigError
 from mnist_tutorial.room import accounts
-from mnist_tutorial.room.config import SIGN_IN_HINT
+from mnist_tutorial.room.hub_config import SIGN_IN_HINT
 from mnist_tutorial.room.start import OWN_ACCOUNTS, SHARED_ACCOUNT, address, closed_to_others, free_port
 
 ROOT = Path(__file__).resolve().parent.parent

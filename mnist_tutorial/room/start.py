@@ -1,4 +1,4 @@
-"""Start and stop a room: JupyterHub and its proxy on this machine, from the configuration config.py writes."""
+"""Start and stop a room: JupyterHub and its proxy on this machine, from the configuration hub_config.py writes."""
 
 import contextlib
 import dataclasses
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..errors import ConfigError, TutorialError
 from . import accounts
-from .config import TEACHER, write_config
+from .hub_config import TEACHER, write_config
 
 PRACTICE_MARKER = ".student-copy"  # tools/make_student.py writes it into every folder of practice copies
 STUDENT_PASSWORD_MIN, TEACHER_PASSWORD_MIN = 8, 32  # JupyterHub's SharedPasswordAuthenticator requires these
