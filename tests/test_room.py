@@ -225,6 +225,26 @@ def test_the_teacher_signs_in_and_sees_every_student(open_room: room.Room, stude
 
 
 @pytest.mark.slow
+def test_a_room_that_cannot_open_says_why_and_leaves_nothing_running(
+    practice: Path, student_python: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "configurable-http-proxy").write_text("#!/bin/sh\necho 'no proxy today' >&2\nexit 3\n")
+    (tmp_path / "bin" / "configurable-http-proxy").chmod(0o755)
+    with (
+        pytest.MonkeyPatch.context() as patch,
+        pytest.raises(
+            room.RoomError, match="JupyterHub did not start; its last words: RuntimeError: Proxy failed to start"
+        ),
+    ):
+        patch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+        room.start(folder=tmp_path / "room", practice=practice, port=free_port(), python=student_python)
+    processes = subprocess.run(["ps", "-eo", "args="], capture_output=True, text=True, check=True).stdout
+    assert str(tmp_path / "room") not in processes
+    assert "no proxy today" in (tmp_path / "room" / "jupyterhub.log").read_text()
+
+
+@pytest.mark.slow
 def test_stopping_leaves_nothing_running_and_clean_removes_the_accounts(open_room: room.Room, students) -> None:
     open_room.stop()
     assert open_room.process.returncode is not None

@@ -141,7 +141,11 @@ def start(
         )
     host = address() if public else "127.0.0.1"
     room = Room(f"http://{host}:{port}/", students_password, teacher_password, folder, own_accounts, public, process, 0)
-    wait_until_ready(room, port)
+    try:
+        wait_until_ready(room, port)
+    except BaseException:  # Ctrl-C too: a room that did not open leaves nothing running
+        room.stop()
+        raise
     room.started_in_s = time.monotonic() - began
     return room
 
@@ -221,7 +225,7 @@ def address() -> str:
 
 
 def wait_until_ready(room: Room, port: int) -> None:
-    """Return once the hub answers through the proxy; stop it and raise if it exits or does not answer in time."""
+    """Return once the hub answers through the proxy; raise if it exits or does not answer in time."""
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if room.process.poll() is not None:
@@ -230,6 +234,6 @@ def wait_until_ready(room: Room, port: int) -> None:
         with contextlib.suppress(urllib.error.URLError, ConnectionError), urllib.request.urlopen(health, timeout=2):
             return  # urlopen raises on any answer but success
         time.sleep(0.2)
-    room.stop()
     log = (room.folder / "jupyterhub.log").read_text(errors="replace").strip().splitlines()
-    raise RoomError(f"JupyterHub did not start; its last words: {log[-1] if log else 'none'} (see jupyterhub.log)")
+    last = log[-1].strip() if log else "none"
+    raise RoomError(f"JupyterHub did not start; its last words: {last} (see {room.folder / 'jupyterhub.log'})")
