@@ -159,24 +159,37 @@ def test_each_student_gets_their_own_practice_copies_and_never_the_solutions(stu
 
 
 @pytest.mark.slow
-def test_a_kernel_runs_as_its_student_on_the_sample_and_cannot_read_another_students_folder(
-    open_room: room.Room, students
-) -> None:
+def test_a_students_kernel_runs_the_course_on_its_embedded_sample(students) -> None:
+    code = """
+import os
+from mnist_tutorial import NeuralNetwork, load_data
+print(os.environ["MNIST_TUTORIAL_SOURCE"], os.environ["MNIST_TUTORIAL_OFFLINE"])  # as make lab ROOM=1: no download
+print(sum(parameter.numel() for parameter in NeuralNetwork().parameters()))
+data = load_data()
+"""
+    assert run_in_kernel(students["bo"], "bo", code).splitlines() == [
+        "sample 1",
+        "109386",  # 784*128 + 128 + 128*64 + 64 + 64*10 + 10
+        "Data: the embedded sample of real MNIST digits: 8,000 training and 2,000 test images",
+    ]
+
+
+@pytest.mark.slow
+def test_a_kernel_runs_as_its_student_and_cannot_read_another_students_folder(open_room: room.Room, students) -> None:
     if not open_room.own_accounts:
         pytest.skip("students have accounts of their own only when the room runs as root")
-    code = (
-        "import os, pwd\n"
-        "print(pwd.getpwuid(os.getuid()).pw_name, os.environ['MNIST_TUTORIAL_SOURCE'], os.getcwd())\n"
-        "for other in ('/home/room-bo', '/home/room-bo/01_model.ipynb'):\n"
-        "    try:\n"
-        "        open(other).close() if other.endswith('.ipynb') else os.listdir(other)\n"
-        "        print('read', other)\n"
-        "    except PermissionError:\n"
-        "        print('refused', other)\n"
-    )
-    printed = run_in_kernel(students["ada"], "ada", code).split("\n")
-    assert printed[:3] == [
-        "room-ada sample /home/room-ada",
+    code = """
+import os, pwd
+print(pwd.getpwuid(os.getuid()).pw_name, os.getcwd())
+for other in ("/home/room-bo", "/home/room-bo/01_model.ipynb"):
+    try:
+        open(other).close() if other.endswith(".ipynb") else os.listdir(other)
+        print("read", other)
+    except PermissionError:
+        print("refused", other)
+"""
+    assert run_in_kernel(students["ada"], "ada", code).splitlines() == [
+        "room-ada /home/room-ada",
         "refused /home/room-bo",
         "refused /home/room-bo/01_model.ipynb",
     ]
