@@ -263,7 +263,14 @@ def test_stopping_leaves_nothing_running_and_clean_removes_the_accounts(open_roo
     open_room.stop()
     assert open_room.process.returncode is not None
     processes = subprocess.run(["ps", "-eo", "user:32=,args="], capture_output=True, text=True, check=True).stdout
-    assert [line for line in processes.splitlines() if str(open_room.folder) in line or "room-" in line] == []
+    proxy = f"--port {httpx.URL(open_room.url).port} "
+    left = [
+        line
+        for line in processes.splitlines()
+        if line.startswith(accounts.PREFIX)  # a student's account
+        or any(mark in line for mark in (str(open_room.folder), proxy, "jupyterhub.singleuser"))  # hub, proxy, servers
+    ]
+    assert left == []
     if open_room.own_accounts:
         assert {accounts.account_name(name) for name in STUDENTS} <= set(room.clean())
         assert [user.pw_name for user in pwd.getpwall() if user.pw_name.startswith(accounts.PREFIX)] == []
