@@ -1,0 +1,72 @@
+"""Each student's space: an OS account of their own (as root) and their copies of the practice notebooks.
+
+As The Littlest JupyterHub does, the room creates one system user per student, `room-<name>`, in a group of its
+own, with a home only that user can open (spawners.py runs their servers as that user); `remove_accounts`
+deletes them all.
+"""
+
+import grp
+import os
+import pwd
+import subprocess
+from pathlib import Path
+
+PREFIX = "room-"  # never a student's bare name: a student signing in as `root` must not become root
+GROUP = "mnist-room"  # every account the room created, and only those: what remove_accounts deletes
+PRACTICE_FILES = ("*.ipynb", "*.md")  # what make_student writes: the practice copies and the glossary
+
+
+def account_name(student: str) -> str:
+    return PREFIX + student
+
+
+def ensure_account(student: str) -> pwd.struct_passwd:
+    """The student's OS account, created (home mode 0700) on their first sign-in."""
+    name = account_name(student)
+    try:
+        account = pwd.getpwnam(name)
+    except KeyError:
+        subprocess.run(["groupadd", "--force", GROUP], check=True)
+        subprocess.run(
+            ["useradd", "--create-home", "--shell", "/bin/bash", "--groups", GROUP, "--comment", "mnist room", name],
+            check=True,
+            capture_output=True,
+        )
+        account = pwd.getpwnam(name)
+        os.chmod(account.pw_dir, 0o700)  # Debian's useradd leaves homes readable by everyone
+    if name not in grp.getgrnam(GROUP).gr_mem:
+        raise PermissionError(f"{name} is an account this room did not create: it will not run a student's server")
+    return account
+
+
+def remove_accounts() -> list[str]:
+    """Delete every account the room created, with its home; return their names."""
+    try:
+        members = grp.getgrnam(GROUP).gr_mem
+    except KeyError:
+        return []
+    removed = [name for name in members if name.startswith(PREFIX)]
+    for name in removed:
+        subprocess.run(["userdel", "--remove", name], check=True, capture_output=True)
+    subprocess.run(["groupdel", GROUP], check=True, capture_output=True)
+    return removed
+
+
+def hand_out(practice: Path, home: Path, owner: tuple[int, int] | None = None) -> list[str]:
+    """Copy each practice file missing from `home` into it, owned by `owner` (uid, gid); return the names copied.
+
+    A file already there is the student's work and is kept; one they deleted comes back fresh at their next start.
+    Creating with O_EXCL never follows a link a student left in its place.
+    """
+    copied = []
+    for source in sorted(path for pattern in PRACTICE_FILES for path in practice.glob(pattern)):
+        try:
+            target = os.open(home / source.name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        except FileExistsError:
+            continue
+        with os.fdopen(target, "wb") as file:
+            if owner is not None:
+                os.fchown(file.fileno(), *owner)
+            file.write(source.read_bytes())
+        copied.append(source.name)
+    return copied

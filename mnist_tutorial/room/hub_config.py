@@ -1,0 +1,95 @@
+"""The jupyterhub_config.py a room writes into its folder: who signs in how, where, and as which account."""
+
+import os
+from pathlib import Path
+
+TEACHER = "teacher"  # the name the teacher signs in with; JupyterHub's admin
+STUDENT_NAME = r"[a-z][a-z0-9_-]{0,26}"  # an OS user name once prefixed with accounts.PREFIX (32 characters at most)
+SIGN_IN_HINT = "Sign in with a name of your own (small letters, digits, - or _) and the room password."
+# What every student's kernel sees: the course's embedded sample, never a download (as `make lab ROOM=1`).
+STUDENT_ENVIRONMENT = {"MNIST_TUTORIAL_SOURCE": "sample", "MNIST_TUTORIAL_OFFLINE": "1"}
+
+TEMPLATE = """\
+# Written by mnist_tutorial.room for this room only; rewritten at each start. It holds the room's passwords.
+import sys
+import types
+
+# The hub needs the room's spawners, not the lesson: an empty package stands in for mnist_tutorial/__init__.py,
+# which loads PyTorch (half a gigabyte in the hub's memory otherwise).
+sys.modules["mnist_tutorial"] = types.ModuleType("mnist_tutorial")
+sys.modules["mnist_tutorial"].__path__ = [{package!r}]
+from mnist_tutorial.room import spawners  # noqa: E402
+
+c = get_config()  # noqa: F821
+c.JupyterHub.authenticator_class = "shared-password"
+c.SharedPasswordAuthenticator.user_password = {students_password!r}
+c.SharedPasswordAuthenticator.admin_password = {teacher_password!r}
+c.Authenticator.admin_users = {{{teacher!r}}}
+c.Authenticator.allow_all = True
+c.Authenticator.username_pattern = {username_pattern!r}
+c.JupyterHub.template_vars = {{"announcement_login": {hint!r}}}
+
+c.JupyterHub.ip = {ip!r}
+c.JupyterHub.port = {port!r}
+c.JupyterHub.hub_ip = "127.0.0.1"
+c.JupyterHub.hub_port = {hub_port!r}
+c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{proxy_api_port}"
+c.ConfigurableHTTPProxy.command = [{proxy!r}]
+c.ConfigurableHTTPProxy.pid_file = {pid_file!r}
+c.JupyterHub.db_url = {db_url!r}
+c.JupyterHub.cookie_secret_file = {cookie_secret_file!r}
+
+c.JupyterHub.spawner_class = spawners.{spawner}
+c.SharedAccountSpawner.home_dir_template = {shared_homes!r}
+c.Spawner.cmd = [{python!r}, "-m", "jupyterhub.singleuser"]
+c.Spawner.default_url = "/lab"
+c.Spawner.environment = {environment!r}
+c.Spawner.pre_spawn_hook = spawners.hand_out_from({practice!r})
+"""
+
+
+def write_config(
+    folder: Path,
+    *,
+    students_password: str,
+    teacher_password: str,
+    public: bool,
+    ports: tuple[int, int, int],
+    practice: Path,
+    own_accounts: bool,
+    proxy: str,
+    python: Path,
+) -> Path:
+    """Write `folder`/jupyterhub_config.py, readable by its owner only.
+
+    `ports`: the room's (what students open), the hub's and the proxy's API (both on loopback).
+    """
+    port, hub_port, proxy_api_port = ports
+    text = TEMPLATE.format(
+        students_password=students_password,
+        teacher_password=teacher_password,
+        teacher=TEACHER,
+        username_pattern=f"^{STUDENT_NAME}$",
+        hint=SIGN_IN_HINT,
+        ip="" if public else "127.0.0.1",  # "": every interface
+        port=port,
+        hub_port=hub_port,
+        proxy_api_port=proxy_api_port,
+        proxy=proxy,
+        pid_file=str(folder / "proxy.pid"),
+        db_url=f"sqlite:///{folder / 'jupyterhub.sqlite'}",
+        cookie_secret_file=str(folder / "jupyterhub_cookie_secret"),
+        spawner="StudentSpawner" if own_accounts else "SharedAccountSpawner",
+        shared_homes=str(folder / "students" / "{username}"),
+        python=str(python),
+        environment=STUDENT_ENVIRONMENT,
+        practice=str(practice),
+        package=str(Path(__file__).resolve().parent.parent),
+    )
+    path = folder / "jupyterhub_config.py"
+    partial = path.with_suffix(".partial")
+    partial.unlink(missing_ok=True)
+    with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="utf-8") as file:
+        file.write(text)
+    partial.replace(path)
+    return path

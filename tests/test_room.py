@@ -1,0 +1,322 @@
+"""mnist_tutorial.room: a real JupyterHub and proxy on loopback; three students and the teacher sign in over HTTP."""
+
+import contextlib
+import importlib.util
+import json
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import websocket  # websocket-client, a dependency of jupyter_server
+
+from mnist_tutorial import room
+from mnist_tutorial.errors import ConfigError
+from mnist_tutorial.room import accounts
+from mnist_tutorial.room.hub_config import SIGN_IN_HINT
+from mnist_tutorial.room.start import OWN_ACCOUNTS, SHARED_ACCOUNT, address, closed_to_others, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+spec = importlib.util.spec_from_file_location("make_student", ROOT / "tools" / "make_student.py")
+make_student = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(make_student)
+
+STUDENTS = ("ada", "bo", "cy")
+AS_ROOT = os.geteuid() == 0
+PROXY_BIN = ROOT / "build" / "room-proxy" / "node_modules" / ".bin"  # `npm install configurable-http-proxy` there
+SERVER_TIMEOUT_S = 60  # only catches a server that never starts; one starts in a few seconds
+
+
+@pytest.fixture(scope="module")
+def practice(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("practice")
+    make_student.make_student(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def student_python() -> Iterator[Path]:
+    """A Python every account can run, seeing this one's packages: a room run as root needs one for its students.
+
+    The test's own Python may live in a folder closed to other accounts (a pyenv under /root): a venv of the system's
+    Python of the same version, in a folder open to all, with a .pth naming this environment's packages, stands in
+    for a course installed where every account can read it.
+    """
+    if not (AS_ROOT and closed_to_others(Path(sys.executable))):
+        yield Path(sys.executable)
+        return
+    system = Path(f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}")
+    if not system.exists() or closed_to_others(Path(sysconfig.get_paths()["purelib"])):
+        pytest.skip(f"no Python that students' accounts can run with this environment's packages ({system})")
+    folder = Path(tempfile.mkdtemp(prefix="room-python-"))
+    try:
+        folder.chmod(0o755)
+        subprocess.run([system, "-m", "venv", "--without-pip", folder], check=True)
+        (Path(sysconfig.get_paths(vars={"base": str(folder)})["purelib"]) / "course.pth").write_text(
+            sysconfig.get_paths()["purelib"] + "\n"
+        )
+        for jupyter in ("etc/jupyter", "share/jupyter"):  # where JupyterLab enables itself, under sys.prefix
+            (folder / jupyter).parent.mkdir(exist_ok=True)
+            (folder / jupyter).symlink_to(Path(sys.prefix, jupyter))
+        yield folder / "bin" / "python"
+    finally:
+        shutil.rmtree(folder)
+
+
+@pytest.fixture(scope="module")
+def open_room(tmp_path_factory: pytest.TempPathFactory, practice: Path, student_python: Path) -> Iterator[room.Room]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PATH", f"{PROXY_BIN}{os.pathsep}{os.environ['PATH']}")
+        the_room = room.start(
+            folder=tmp_path_factory.mktemp("room"), practice=practice, port=free_port(), python=student_python
+        )
+    try:
+        yield the_room
+    finally:
+        the_room.stop()
+        room.clean()
+
+
+def sign_in(the_room: room.Room, name: str, password: str) -> httpx.Client:
+    """A browser's session: the hub's login form, as a person fills it in."""
+    client = httpx.Client(base_url=the_room.url, follow_redirects=True, timeout=SERVER_TIMEOUT_S)
+    client.get("hub/login")
+    client.post("hub/login", data={"username": name, "password": password, "_xsrf": client.cookies["_xsrf"]})
+    return client
+
+
+def xsrf(client: httpx.Client, prefix: str) -> dict[str, str]:
+    """The header that lets a browser's session call the API under `prefix` (/hub/ or /user/NAME/)."""
+    return {"X-XSRFToken": client.cookies.get("_xsrf", path=prefix) or ""}
+
+
+def open_lab(client: httpx.Client, name: str) -> None:
+    """Wait until the student's server (started on sign-in) opens JupyterLab for them, as their browser does."""
+    deadline = time.monotonic() + SERVER_TIMEOUT_S
+    while (page := client.get(f"user/{name}/lab")).url.path != f"/user/{name}/lab":  # the hub's "starting" page
+        assert time.monotonic() < deadline, f"{name}'s server did not start: {page.status_code} {page.url}"
+        time.sleep(0.5)
+
+
+def files_of(client: httpx.Client, name: str) -> list[str]:
+    contents = client.get(f"user/{name}/api/contents", headers=xsrf(client, f"/user/{name}/")).raise_for_status()
+    return sorted(item["name"] for item in contents.json()["content"])
+
+
+@pytest.fixture(scope="module")
+def students(open_room: room.Room) -> Iterator[dict[str, httpx.Client]]:
+    clients = {name: sign_in(open_room, name, open_room.students_password) for name in STUDENTS}
+    for name, client in clients.items():
+        open_lab(client, name)
+    yield clients
+    for client in clients.values():
+        client.close()
+
+
+def run_in_kernel(client: httpx.Client, name: str, code: str) -> str:
+    """What `code` prints, run in a new kernel of the student's server (Jupyter's REST and websocket protocols)."""
+    headers = xsrf(client, f"/user/{name}/")
+    kernel = client.post(f"user/{name}/api/kernels", headers=headers, json={}).raise_for_status().json()["id"]
+    cookies = "; ".join(f"{cookie.name}={cookie.value}" for cookie in client.cookies.jar)
+    url = str(client.base_url.copy_with(scheme="ws")) + f"user/{name}/api/kernels/{kernel}/channels"
+    channel = websocket.create_connection(url, cookie=cookies, timeout=SERVER_TIMEOUT_S)
+    header = {"msg_id": uuid.uuid4().hex, "msg_type": "execute_request", "session": uuid.uuid4().hex, "version": "5.3"}
+    content = {"code": code, "silent": False, "store_history": False, "user_expressions": {}, "allow_stdin": False}
+    channel.send(json.dumps({"header": header, "parent_header": {}, "metadata": {}, "content": content}))
+    printed = []
+    while True:  # the kernel's answers to this request, until it says it is idle again
+        message = json.loads(channel.recv())
+        if message["parent_header"].get("msg_id") != header["msg_id"]:
+            continue
+        if message["msg_type"] == "stream":
+            printed.append(message["content"]["text"])
+        elif message["msg_type"] == "error":
+            printed.append("\n".join(message["content"]["traceback"]))
+        elif message["msg_type"] == "status" and message["content"]["execution_state"] == "idle":
+            break
+    channel.close()
+    client.delete(f"user/{name}/api/kernels/{kernel}", headers=headers)
+    return "".join(printed)
+
+
+@pytest.mark.slow
+def test_each_student_gets_their_own_practice_copies_and_never_the_solutions(students, practice: Path) -> None:
+    expected = sorted(path.name for path in practice.iterdir() if path.name != make_student.MARKER)
+    for name, client in students.items():
+        assert files_of(client, name) == expected
+        notebook = client.get(f"user/{name}/api/contents/01_model.ipynb", headers=xsrf(client, f"/user/{name}/"))
+        sources = "\n".join(cell["source"] for cell in notebook.json()["content"]["cells"])
+        assert "# YOUR CODE HERE" in sources and make_student.BEGIN not in sources
+
+
+@pytest.mark.slow
+def test_a_students_kernel_runs_the_course_on_its_embedded_sample(students) -> None:
+    code = """
+import os
+from mnist_tutorial import NeuralNetwork, load_data
+print(os.environ["MNIST_TUTORIAL_SOURCE"], os.environ["MNIST_TUTORIAL_OFFLINE"])  # as make lab ROOM=1: no download
+print(sum(parameter.numel() for parameter in NeuralNetwork().parameters()))
+data = load_data()
+"""
+    assert run_in_kernel(students["bo"], "bo", code).splitlines() == [
+        "sample 1",
+        "109386",  # 784*128 + 128 + 128*64 + 64 + 64*10 + 10
+        "Data: the embedded sample of real MNIST digits: 8,000 training and 2,000 test images",
+    ]
+
+
+@pytest.mark.slow
+def test_a_kernel_runs_as_its_student_and_cannot_read_another_students_folder(open_room: room.Room, students) -> None:
+    if not open_room.own_accounts:
+        pytest.skip("students have accounts of their own only when the room runs as root")
+    code = """
+import os, pwd
+print(pwd.getpwuid(os.getuid()).pw_name, os.getcwd())
+for other in ("/home/room-bo", "/home/room-bo/01_model.ipynb"):
+    try:
+        open(other).close() if other.endswith(".ipynb") else os.listdir(other)
+        print("read", other)
+    except PermissionError:
+        print("refused", other)
+"""
+    assert run_in_kernel(students["ada"], "ada", code).splitlines() == [
+        "room-ada /home/room-ada",
+        "refused /home/room-bo",
+        "refused /home/room-bo/01_model.ipynb",
+    ]
+
+
+@pytest.mark.slow
+def test_a_wrong_password_a_name_no_account_can_have_and_a_student_posing_as_teacher_are_refused(
+    open_room: room.Room,
+) -> None:
+    room_password = open_room.students_password
+    for name, password in [
+        ("ada", "wrong-one"),
+        ("teacher", room_password),
+        ("Ada L", room_password),
+        ("../a", room_password),
+    ]:
+        with httpx.Client(base_url=open_room.url, timeout=SERVER_TIMEOUT_S) as client:
+            client.get("hub/login")
+            answer = client.post(
+                "hub/login", data={"username": name, "password": password, "_xsrf": client.cookies["_xsrf"]}
+            )
+            assert answer.status_code == 403 and "Invalid username or password" in answer.text
+            assert SIGN_IN_HINT in answer.text
+            assert "jupyterhub-hub-login" not in client.cookies
+
+
+@pytest.mark.slow
+def test_the_room_listens_on_loopback_only(open_room: room.Room) -> None:
+    outside = address()
+    if outside.startswith("127.") or not outside[0].isdigit():
+        pytest.skip("this machine has no address but loopback")
+    with (
+        pytest.raises(ConnectionRefusedError),
+        socket.create_connection((outside, httpx.URL(open_room.url).port), timeout=5),
+    ):
+        pass
+
+
+@pytest.mark.slow
+def test_the_teacher_signs_in_and_sees_every_student(open_room: room.Room, students) -> None:
+    with contextlib.closing(sign_in(open_room, "teacher", open_room.teacher_password)) as teacher:
+        listed = teacher.get("hub/api/users", headers=xsrf(teacher, "/hub/")).raise_for_status().json()
+    users = {user["name"]: user["admin"] for user in listed}
+    assert users == {"ada": False, "bo": False, "cy": False, "teacher": True}
+    assert students["ada"].get("hub/api/users", headers=xsrf(students["ada"], "/hub/")).status_code == 403
+
+
+@pytest.mark.slow
+def test_a_room_that_cannot_open_says_why_and_leaves_nothing_running(
+    practice: Path, student_python: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "configurable-http-proxy").write_text("#!/bin/sh\necho 'no proxy today' >&2\nexit 3\n")
+    (tmp_path / "bin" / "configurable-http-proxy").chmod(0o755)
+    with (
+        pytest.MonkeyPatch.context() as patch,
+        pytest.raises(
+            room.RoomError, match="JupyterHub did not start; its last words: RuntimeError: Proxy failed to start"
+        ),
+    ):
+        patch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+        room.start(folder=tmp_path / "room", practice=practice, port=free_port(), python=student_python)
+    processes = subprocess.run(["ps", "-eo", "args="], capture_output=True, text=True, check=True).stdout
+    assert str(tmp_path / "room") not in processes
+    assert "no proxy today" in (tmp_path / "room" / "jupyterhub.log").read_text()
+
+
+@pytest.mark.slow
+def test_stopping_leaves_nothing_running_and_clean_removes_the_accounts(open_room: room.Room, students) -> None:
+    open_room.stop()
+    assert open_room.process.returncode is not None
+    processes = subprocess.run(["ps", "-eo", "user:32=,args="], capture_output=True, text=True, check=True).stdout
+    proxy = f"--port {httpx.URL(open_room.url).port} "
+    left = [
+        line
+        for line in processes.splitlines()
+        if line.startswith(accounts.PREFIX)  # a student's account
+        or any(mark in line for mark in (str(open_room.folder), proxy, "jupyterhub.singleuser"))  # hub, proxy, servers
+    ]
+    assert left == []
+    if open_room.own_accounts:
+        assert {accounts.account_name(name) for name in STUDENTS} <= set(room.clean())
+        assert [user.pw_name for user in pwd.getpwall() if user.pw_name.startswith(accounts.PREFIX)] == []
+        assert not any(Path("/home", accounts.account_name(name)).exists() for name in STUDENTS)
+
+
+def test_hand_out_keeps_the_students_work_and_never_writes_through_a_link(practice: Path, tmp_path: Path) -> None:
+    (tmp_path / "01_model.ipynb").write_text("my work")
+    (tmp_path / "02_data.ipynb").symlink_to(tmp_path / "elsewhere")
+    copied = accounts.hand_out(practice, tmp_path)
+    assert "01_model.ipynb" not in copied and "02_data.ipynb" not in copied and "glossary.md" in copied
+    assert (tmp_path / "01_model.ipynb").read_text() == "my work" and not (tmp_path / "elsewhere").exists()
+    assert (tmp_path / "03_training.ipynb").read_bytes() == (practice / "03_training.ipynb").read_bytes()
+    assert not (tmp_path / make_student.MARKER).exists() and accounts.hand_out(practice, tmp_path) == []
+
+
+@pytest.mark.parametrize("own_accounts", [True, False])
+def test_the_announcement_says_whether_students_share_one_account(own_accounts: bool, tmp_path: Path) -> None:
+    the_room = room.Room("http://127.0.0.1:8000/", "students1", "t" * 32, tmp_path, own_accounts, False, None, 0)
+    lines = the_room.announcement().splitlines()
+    assert (
+        "Students open http://127.0.0.1:8000/ and sign in with a name of their own and the room password: students1"
+        in lines
+    )
+    assert (OWN_ACCOUNTS if own_accounts else SHARED_ACCOUNT) in lines
+
+
+@pytest.mark.parametrize(
+    ("settings", "words"),
+    [
+        ({"practice": ROOT / "notebooks"}, "`practice` must be a folder written by `make student`"),
+        ({"students_password": "short"}, "`students_password` needs at least 8 characters"),
+        ({"teacher_password": "short"}, "`teacher_password` needs at least 32 characters"),
+        ({"students_password": "x" * 32, "teacher_password": "x" * 32}, "must differ"),
+    ],
+)
+def test_start_refuses_bad_settings_in_words(settings: dict, words: str, practice: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=words):
+        room.start(folder=tmp_path / "room", **{"practice": practice, "python": Path(sys.executable)} | settings)
+    assert not (tmp_path / "room").exists()
+
+
+@pytest.mark.skipif(not AS_ROOT, reason="without root every server runs as the teacher's own account")
+def test_as_root_start_refuses_a_python_the_students_cannot_run(practice: Path, tmp_path: Path) -> None:
+    closed = tmp_path / "closed"
+    closed.mkdir(mode=0o700)
+    (closed / "python").touch(mode=0o755)
+    with pytest.raises(ConfigError, match=r"cannot run `python`.* is closed to other accounts"):
+        room.start(folder=tmp_path / "room", practice=practice, python=closed / "python")
