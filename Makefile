@@ -33,7 +33,7 @@ endif
 run: $(STAMP)
 	MNIST_TUTORIAL_SOURCE=$(SOURCE) MNIST_TUTORIAL_PROGRESS=text $(BIN)/python tools/run_course.py
 
-test: $(STAMP) chromium
+test: $(STAMP) chromium room-proxy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
@@ -68,6 +68,19 @@ lab: $(STAMP)
 	$(if $(ROOM),test -d build/student || $(BIN)/python tools/make_student.py build/student)
 	$(if $(ROOM),MNIST_TUTORIAL_SOURCE=sample MNIST_TUTORIAL_OFFLINE=1) $(BIN)/python -m jupyterlab \
 		$(if $(ROOM),build/student/,notebooks/) $$([ "$$(id -u)" -eq 0 ] && echo --allow-root)
+
+# The workshop's JupyterHub on this machine (docs/room.md): the practice copies written afresh for it, JupyterHub's
+# proxy from npm unless one is on PATH. ROOM_FLAGS="--public --password ..." passes flags; ROOM_FLAGS=--clean
+# removes the students' accounts after the workshop.
+.PHONY: room room-proxy
+ROOM_PROXY := build/room-proxy/node_modules/.bin
+room: $(STAMP) room-proxy
+	$(BIN)/python tools/make_student.py build/room-practice
+	PATH="$(CURDIR)/$(ROOM_PROXY):$$PATH" $(BIN)/python -m mnist_tutorial room --practice build/room-practice $(ROOM_FLAGS)
+
+room-proxy:
+	@command -v configurable-http-proxy >/dev/null || test -x $(ROOM_PROXY)/configurable-http-proxy || \
+		npm install --prefix build/room-proxy --no-audit --no-fund --loglevel=error configurable-http-proxy
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_training.py --pipelines all

@@ -36,9 +36,11 @@ LAYERS = {
     "run": 2,  # whole runs from one RunConfig, as the command line offers them
     "widgets": 3,  # a face: JupyterLab views (04, 05)
     "doctor": 3,  # a face: the pre-flight (00)
+    "room": 3,  # a face: the workshop's JupyterHub (docs/room.md)
     "cli": 4,  # a face: flags, one-line errors, exit codes
 }
-FACES = ("widgets", "doctor", "cli")
+FACES = ("widgets", "doctor", "room", "cli")
+ROOM_EXTRA = {"jupyterhub"}  # pyproject.toml's `room` extra: only mnist_tutorial/room/ may import it
 SOFT_MAX_LINES = 250  # a warning sign that a module may hold two jobs; never a reason to split by itself
 
 
@@ -178,7 +180,12 @@ def test_every_third_party_import_is_a_declared_dependency():
 
     runtime = [spec for spec in importlib.metadata.requires("mnist-tutorial") or [] if "extra ==" not in spec]
     declared = {normal(re.split(r"[<>=!~ \[;(]", spec)[0]) for spec in runtime}  # what pip installs for the course
-    imported = {base.split(".")[0] for module, tree in TREES.items() for base, _ in imported_names(tree, module)}
+    imported = {
+        base.split(".")[0]
+        for module, tree in TREES.items()
+        for base, _ in imported_names(tree, module)
+        if not (module.startswith("mnist_tutorial.room") and base.split(".")[0] in ROOM_EXTRA)
+    }
     third_party = {name for name in imported if name not in sys.stdlib_module_names and name != "mnist_tutorial"}
     distributions = importlib.metadata.packages_distributions()  # import name -> distributions (PIL -> Pillow)
     missing = {name for name in third_party if not {normal(d) for d in distributions.get(name, [name])} & declared}

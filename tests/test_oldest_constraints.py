@@ -25,7 +25,7 @@ dependencies = [
 ]
 
 [project.optional-dependencies]
-dev = ["pytest>=8", "numpy>=1.24"]
+dev = ["pytest>=8", "numpy>=1.24", "Demo[docs]"]
 docs = ["sphinx<9,>=7.2"]
 """
 
@@ -42,7 +42,7 @@ def test_pins_every_group_to_its_floor(tmp_path: Path) -> None:
         "tomli==1.1 ; python_version < '3.11'",
         "uvicorn==0.20",  # constraints files take no extras
         "pytest==8",
-        "sphinx==7.2",  # the floor, wherever it stands among the specifiers
+        "sphinx==7.2",  # the floor, wherever it stands among the specifiers; dev's "Demo[docs]" adds nothing more
     ]
 
 
@@ -61,4 +61,4 @@ def test_a_dependency_without_a_floor_is_refused(requirement: str) -> None:
 
 def test_the_projects_own_floors() -> None:
     text = oldest_constraints.constraints(TOOL.parent.parent / "pyproject.toml")
-    assert "\ntorch==" in text and "\npytest==" in text  # runtime and [dev] both pinned
+    assert "\ntorch==" in text and "\npytest==" in text and "\njupyterhub==" in text  # runtime, [dev] and [room]

@@ -62,8 +62,10 @@ def student_python() -> Iterator[Path]:
     try:
         folder.chmod(0o755)
         subprocess.run([system, "-m", "venv", "--without-pip", folder], check=True)
+        # addsitedir, not a plain path line: the packages' own .pth files (an editable install's finder) run too
+        shared = sysconfig.get_paths()["purelib"]
         (Path(sysconfig.get_paths(vars={"base": str(folder)})["purelib"]) / "course.pth").write_text(
-            sysconfig.get_paths()["purelib"] + "\n"
+            f"import site; site.addsitedir({shared!r})\n"
         )
         for jupyter in ("etc/jupyter", "share/jupyter"):  # where JupyterLab enables itself, under sys.prefix
             (folder / jupyter).parent.mkdir(exist_ok=True)

@@ -38,10 +38,15 @@ def floor_pin(requirement: str) -> str:
 
 
 def all_requirements(pyproject: dict) -> list[str]:
-    """Every requirement in a parsed pyproject: [project] dependencies, then each optional group in turn."""
+    """Every requirement in a parsed pyproject: [project] dependencies, then each optional group in turn.
+
+    A group that names the project itself (`dev` taking "mnist-tutorial[room]") adds that group, listed anyway.
+    """
     project = pyproject.get("project", {})
     groups = project.get("optional-dependencies", {})
-    return [*project.get("dependencies", []), *(req for group in groups.values() for req in group)]
+    itself = re.compile(rf"{re.escape(project.get('name', ''))}\s*\[", re.IGNORECASE)
+    others = (req for group in groups.values() for req in group if not itself.match(req))
+    return [*project.get("dependencies", []), *others]
 
 
 def constraints(pyproject_path: Path) -> str:

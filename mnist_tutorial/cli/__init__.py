@@ -19,6 +19,8 @@ from ..settings import SETTINGS
 PROG = "mnist-tutorial"
 # Library argument -> flag, the one place the two vocabularies meet: a message's `num_epochs=3` reads --epochs 3.
 FLAGS = {**{setting.name: setting.flag for setting in SETTINGS}, "checkpoint": "--checkpoint"}
+FLAGS |= {"students_password": "--password", "teacher_password": "--teacher-password", "port": "--port"}
+FLAGS |= {"practice": "--practice"}
 
 
 class WholeFlags(argparse.HelpFormatter):

@@ -1,7 +1,9 @@
-"""The four subcommands: each `add_*` declares its flags, and its `run_*` calls the library with them."""
+"""The subcommands: each `add_*` declares its flags, and its `run_*` calls the library with them."""
 
 import argparse
+import sys
 from collections.abc import Collection
+from pathlib import Path
 from typing import Any
 
 from ..datasets.specs import DATASETS
@@ -115,4 +117,47 @@ def run_doctor(args: argparse.Namespace) -> int:
     return 0 if doctor(as_json=args.json, **checks) else 1
 
 
-COMMANDS = (add_train, add_evaluate, add_export, add_doctor)
+def add_room(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("room", help="start a JupyterHub for a workshop on this machine (docs/room.md)")
+    add = parser.add_argument
+    add("--practice", default="build/student", metavar="DIR", help="the practice copies `make student` wrote")
+    add("--folder", default="build/room", metavar="DIR", help="where the room keeps its configuration and log")
+    add("--password", dest="students_password", metavar="PASSWORD", help="the room's password (8+ characters)")
+    add("--teacher-password", metavar="PASSWORD", help="the teacher's password (32+ characters; or made up)")
+    add("--public", action="store_true", help="open the room to the room's network, not this machine only")
+    add("--port", type=int, default=8000, help="the port students open (default: 8000)")
+    add("--clean", action="store_true", help="remove every student account a room created, and their folders")
+    parser.set_defaults(run=run_room)
+
+
+def run_room(args: argparse.Namespace) -> int:
+    from ..room import clean, start
+
+    if args.clean:
+        removed = clean()
+        print(
+            f"Removed {len(removed)} student accounts and their folders."
+            if removed
+            else "No student account to remove."
+        )
+        return 0
+    room = start(
+        folder=Path(args.folder),
+        practice=Path(args.practice),
+        students_password=args.students_password,
+        teacher_password=args.teacher_password,
+        public=args.public,
+        port=args.port,
+    )
+    print(room.announcement(), flush=True)
+    try:
+        room.process.wait()
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (main turns it into one): how a teacher closes the room
+        room.stop()
+        print("The room is closed.")
+        return 0
+    print(f"JupyterHub stopped by itself: see {room.folder / 'jupyterhub.log'}", file=sys.stderr)
+    return 1
+
+
+COMMANDS = (add_train, add_evaluate, add_export, add_doctor, add_room)
