@@ -12,6 +12,7 @@ import sys
 from types import SimpleNamespace
 
 import nbformat
+import psutil
 import pytest
 from helpers import md5, write_dataset
 from packaging.requirements import Requirement
@@ -21,7 +22,7 @@ from mnist_tutorial import cli
 from mnist_tutorial.cli.commands import add_doctor
 from mnist_tutorial.datasets import download, sources
 from mnist_tutorial.defaults import OFFLINE_ENV, SOURCE_ENV
-from mnist_tutorial.doctor import checks, data_checks, kernel_checks, lab_checks, report
+from mnist_tutorial.doctor import checks, data_checks, kernel_checks, lab_checks, report, summary
 
 GOOD_FRONTENDS = {"@jupyter-widgets/jupyterlab-manager": ("5.0.16", True), "ipycanvas": ("0.14.3", True)}
 WIDGET_VERSIONS = {"ipywidgets": "8.1.9", "ipycanvas": "0.14.3"}
@@ -339,20 +340,59 @@ def test_run_notebook_names_the_cell_that_failed_or_the_notebook_it_cannot_find(
     )
 
 
-def test_report_dir_gets_one_file_named_after_the_host_written_atomically(capsys, tmp_path, data_dir, monkeypatch):
-    monkeypatch.setattr(report.platform, "node", lambda: "laptop 07/café")
+def test_report_dir_names_a_report_by_host_and_machine_so_clones_never_overwrite_each_other(
+    capsys, tmp_path, data_dir, monkeypatch
+):
+    monkeypatch.setattr(report.platform, "node", lambda: "laptop 07/café")  # every clone's name
+    monkeypatch.setattr(report.uuid, "getnode", lambda: 0x0242AC110002)  # the network card's address
     reports = tmp_path / "usb" / "reports"
     status, out = run_doctor(capsys, "--json", "--data-dir", str(data_dir), "--report-dir", str(reports))
-    written = reports / "laptop_07_café.json"
-    assert status == 0
-    assert [path.name for path in reports.iterdir()] == [written.name]
+    [written] = reports.iterdir()
+    named = re.compile(r"laptop_07_café-[0-9a-f]{6}\.json")
+    assert status == 0 and named.fullmatch(written.name)
     assert json.loads(written.read_text(encoding="utf-8")) == json.loads(out)  # stdout stays one JSON report
     assert json.loads(out)["host"] == "laptop 07/café"
+    run_doctor(capsys, "--data-dir", str(data_dir), "--report-dir", str(reports))  # a second run replaces its own
+    monkeypatch.setattr(report.uuid, "getnode", lambda: 0x0242AC110003)  # a clone on another machine
+    run_doctor(capsys, "--data-dir", str(data_dir), "--report-dir", str(reports))
+    [first, clone] = sorted(reports.iterdir(), key=lambda path: path != written)
+    assert first == written and named.fullmatch(clone.name)
     writes = []
     monkeypatch.setattr(report, "write_bytes_atomic", lambda *args, **kwargs: writes.append((args, kwargs)))
-    run_doctor(capsys, "--data-dir", str(data_dir), "--report-dir", str(reports))
+    run_doctor(capsys, "--data-dir", str(data_dir), "--report-dir", str(reports), "--name", "ana-07")
     [((path, data), kwargs)] = writes
-    assert path == written and kwargs == {"argument": "--report-dir"} and json.loads(data)["host"] == "laptop 07/café"
+    assert path == reports / "ana-07.json" and kwargs == {"argument": "--report-dir"}
+    assert json.loads(data)["host"] == "laptop 07/café"
+
+
+@pytest.mark.parametrize(
+    ("argv", "error"),
+    [
+        (["--name", "../ana"], "--name '../ana' is not a plain name"),
+        (["--name", "usb/ana"], "--name 'usb/ana' is not a plain name"),
+        (["--name", ".ana"], "--name '.ana' is not a plain name"),
+        (["--name", "ana lopez"], "--name 'ana lopez' is not a plain name"),
+        (["--name", ""], "--name '' is not a plain name"),
+        (["--name", "a" * 65], f"--name '{'a' * 65}' is not a plain name"),
+    ],
+)
+def test_a_name_that_is_not_a_plain_file_name_is_refused_in_one_line_before_anything_is_written(
+    capsys, data_dir, tmp_path, argv, error
+):
+    status = cli.main(["doctor", "--data-dir", str(data_dir), "--report-dir", str(tmp_path / "reports"), *argv])
+    assert (status, capsys.readouterr().err) == (
+        2,
+        f"mnist-tutorial: error: {error}: use up to 64 letters, digits, '-', '_' or '.', starting with a letter or "
+        "digit, with no folder and no space (for example --name ana-07)\n",
+    )
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_name_without_a_report_dir_is_refused_in_one_line(capsys, data_dir):
+    assert (cli.main(["doctor", "--data-dir", str(data_dir), "--name", "ana"]), capsys.readouterr().err) == (
+        2,
+        "mnist-tutorial: error: --name names the report that --report-dir writes: add --report-dir DIR\n",
+    )
 
 
 def test_an_empty_report_dir_is_refused_in_one_line(capsys, data_dir, monkeypatch, tmp_path):
@@ -370,12 +410,11 @@ def test_a_planted_report_name_is_refused_in_one_line_and_nothing_poured_into_it
 ):
     # A FIFO with a reader: a plain write would not hang but pour the report into it. Links and the other kinds
     # are refused by the same check, for every writer: test_files.py.
-    monkeypatch.setattr(report.platform, "node", lambda: "laptop-07")
     there = tmp_path / "laptop-07.json"
     os.mkfifo(there)
     reader = os.open(there, os.O_RDONLY | os.O_NONBLOCK)
     try:
-        status = cli.main(["doctor", "--data-dir", str(data_dir), "--report-dir", str(tmp_path)])
+        status = cli.main(["doctor", "--data-dir", str(data_dir), "--report-dir", str(tmp_path), "--name", "laptop-07"])
         poured = os.read(reader, 1 << 16)
     finally:
         os.close(reader)
@@ -384,4 +423,76 @@ def test_a_planted_report_name_is_refused_in_one_line_and_nothing_poured_into_it
         f"mnist-tutorial: error: cannot write {there}: it is a FIFO, not a file the course wrote: move it away or "
         "choose another --report-dir\n",
         b"",
+    )
+
+
+LOW_MEMORY = SimpleNamespace(available=800_000_000, total=3_900_000_000)
+
+
+def test_too_little_memory_for_one_student_is_a_note_saying_the_figure_and_what_to_do(capsys, monkeypatch, data_dir):
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: SimpleNamespace(available=7.6e9, total=15.5e9))
+    assert checks.check_memory().line == "ok: memory: 7.6 GB available of 15.5 GB"
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: LOW_MEMORY)
+    status, out = run_doctor(capsys, "--data-dir", str(data_dir))
+    assert status == 0  # a warning: the course still runs, one notebook at a time
+    assert (
+        "note: memory: 0.8 GB available of 3.9 GB, below the 1 GB one student's notebooks need: close other programs "
+        "and keep one notebook running at a time (Kernel > Shut Down Kernel before opening the next), or work in the "
+        "room (docs/room.md)"
+    ) in out.splitlines()
+
+
+def columns(line: str) -> list[str]:
+    """A table line's columns (two or more spaces apart)."""
+    return re.split(r" {2,}", line.strip())
+
+
+def test_summary_prints_a_row_per_report_and_names_each_file_it_skips(capsys, monkeypatch, data_dir, tmp_path):
+    reports = tmp_path / "reports"
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: SimpleNamespace(available=7.6e9, total=15.5e9))
+    monkeypatch.setattr(checks, "torch_devices", lambda: ["cpu"])
+    run_doctor(capsys, "--data-dir", str(data_dir), "--report-dir", str(reports), "--name", "ana")
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: LOW_MEMORY)
+    monkeypatch.setattr(checks, "torch_devices", lambda: ["cpu", "cuda:99"])  # the GPU fails, the CPU trains
+    run_doctor(capsys, "--data-dir", str(data_dir), "--report-dir", str(reports), "--name", "ben")
+    ben = json.loads((reports / "ben.json").read_text())
+    cuda_fix = next(f"{c['name']}: {c['detail']}" for c in ben["checks"] if c["status"] == "fix")
+    ben["checks"][0]["status"], ben["checks"][0]["detail"] = "fix", "\x1b[2J cleared the screen"
+    (reports / "cleo.json").write_text(json.dumps(ben))  # a planted report: its escape is shown, not obeyed
+    (reports / "link.json").symlink_to(reports / "ana.json")
+    (reports / "folder.json").mkdir()
+    os.mkfifo(reports / "fifo.json")
+    (reports / "huge.json").write_text(json.dumps({**ben, "padding": " " * summary.MAX_REPORT_BYTES}))
+    (reports / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    (reports / "notes.json").write_text('{"passed": true, "checks": [{"name": "memory"}]}')
+    (reports / "README.txt").write_text("not a .json: not looked at")
+    assert cli.main(["doctor", "--summary", str(reports)]) == 1  # not every laptop passed
+    out = capsys.readouterr().out.splitlines()
+    assert [columns(line) for line in out[:4]] == [
+        ["report", "verdict", "memory", "devices", "first fix"],
+        ["ana", "PASS", "7.6 GB available of 15.5 GB", "cpu", "-"],
+        ["ben", "FAIL", "0.8 GB available of 3.9 GB", "cpu", cuda_fix[:200]],
+        ["cleo", "FAIL", "0.8 GB available of 3.9 GB", "cpu", "python: ?[2J cleared the screen"],
+    ]
+    assert out[4:] == [
+        "skipped deep.json: not JSON, not a report",
+        "skipped fifo.json: it is a FIFO, not a report",
+        "skipped folder.json: it is a folder, not a report",
+        "skipped huge.json: larger than 256 KB, not a report",
+        "skipped link.json: it is a symlink, not a report",
+        "skipped notes.json: JSON, but not the doctor's report",
+        "1 PASS, 2 FAIL, 6 skipped",
+    ]
+
+
+def test_summary_of_an_empty_folder_fails_and_of_no_folder_is_refused_in_one_line(capsys, tmp_path):
+    assert cli.main(["doctor", "--summary", str(tmp_path)]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        "report  verdict  memory  devices  first fix",
+        "0 PASS, 0 FAIL, 0 skipped",
+    ]
+    assert (cli.main(["doctor", "--summary", str(tmp_path / "usb")]), capsys.readouterr().err) == (
+        2,
+        f"mnist-tutorial: error: --summary {tmp_path / 'usb'} is not a folder: name the folder the laptops wrote with "
+        "--report-dir\n",
     )

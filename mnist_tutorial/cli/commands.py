@@ -102,19 +102,29 @@ def add_doctor(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("doctor", help="check that the course will work here (never downloads)")
     parser.add_argument("--json", action="store_true", help="print one JSON report (for a teacher to collect)")
     add_flags(parser, ["data_dir"])
-    report = "also write the JSON report to DIR/<this computer's name>.json (a USB stick or shared folder)"
+    report = (
+        "also write the JSON report to DIR/NAME.json (a USB stick or shared folder); NAME is --name, or else this "
+        "computer's name and a suffix of its own, so cloned machines never overwrite each other's reports"
+    )
     parser.add_argument("--report-dir", default=None, metavar="DIR", help=report)
+    parser.add_argument("--name", default=None, help="the report's name in --report-dir, such as the student's")
     run = (
         "also run one lesson end to end in a fresh kernel on the sample, with no network, and say how long it took: "
         "the one check a workshop laptop needs (default NOTEBOOK: 03_training.ipynb here, or in notebooks/)"
     )
     parser.add_argument("--run-notebook", nargs="?", const=True, default=False, metavar="NOTEBOOK", help=run)
+    summary = "check nothing: print the room's table from the reports in DIR, one row per laptop, then the counts"
+    parser.add_argument("--summary", default=None, metavar="DIR", help=summary)
     parser.set_defaults(run=run_doctor)
 
 
 def run_doctor(args: argparse.Namespace) -> int:
+    if args.summary is not None:
+        from ..doctor.summary import summary
+
+        return 0 if summary(args.summary) else 1
     checks = {"data_dir": args.data_dir, "run_notebook": args.run_notebook, "report_dir": args.report_dir}
-    return 0 if doctor(as_json=args.json, **checks) else 1
+    return 0 if doctor(as_json=args.json, name=args.name, **checks) else 1
 
 
 def add_room(commands: argparse._SubParsersAction) -> None:

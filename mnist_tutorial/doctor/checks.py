@@ -9,6 +9,9 @@ from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
 DISTRIBUTION = "mnist-tutorial"
+# What one student's notebooks need free: a kernel running 03 and then 05 peaked at 0.94-0.96 GB (issue 29's
+# measurement, the default torch on Linux).
+STUDENT_MEMORY_GB = 1.0
 
 
 @dataclass(frozen=True)
@@ -30,8 +33,8 @@ note = partial(Check, status="note")
 
 
 def one_line(text: object) -> str:
-    """`text` on one line, at most 200 characters: an error's message as a check's detail shows it."""
-    return " ".join(str(text).split())[:200]
+    """`text` on one line, at most 200 characters, unprintable characters as '?': safe to print from any file."""
+    return "".join(c if c.isprintable() else "?" for c in " ".join(str(text).split()))[:200]
 
 
 def course_requirements() -> list[Requirement]:
@@ -133,3 +136,19 @@ def check_devices() -> list[Check]:
         else:
             checks.append(ok(f"device {device}", "one training step ran"))
     return checks
+
+
+def check_memory() -> Check:
+    """The memory free here against what one student's notebooks need: too little is a note, not a failure."""
+    import psutil
+
+    memory = psutil.virtual_memory()
+    found = f"{memory.available / 1e9:.1f} GB available of {memory.total / 1e9:.1f} GB"
+    if memory.available >= STUDENT_MEMORY_GB * 1e9:
+        return ok("memory", found)
+    return note(
+        "memory",
+        f"{found}, below the {STUDENT_MEMORY_GB:g} GB one student's notebooks need: close other programs and keep one "
+        "notebook running at a time (Kernel > Shut Down Kernel before opening the next), or work in the room "
+        "(docs/room.md)",
+    )

@@ -1,27 +1,32 @@
 """`mnist-tutorial doctor`: the pre-flight. One `ok` or `fix: …` line per thing the course needs, then a verdict.
 
-`--json` gives a report a teacher can collect from every laptop; `--report-dir DIR` also writes it to
-DIR/<host>.json; `--run-notebook` runs a lesson end to end on the sample too. It never downloads anything.
+`--json` gives a report a teacher can collect from every laptop; `--report-dir DIR` also writes it to DIR/NAME.json
+(`--name`, or the host's name and a suffix of this machine's own); `--run-notebook` runs a lesson end to end on the
+sample too. It never downloads anything.
 """
 
 import datetime
+import hashlib
 import json
 import os
 import platform
 import re
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from ..errors import OutputError
+from ..errors import ConfigError, OutputError
 from ..files import path_argument, refuse_planted, write_bytes_atomic, write_failure
-from .checks import Check, check_dependencies, check_devices, check_python, fix
+from .checks import Check, check_dependencies, check_devices, check_memory, check_python, fix
 from .data_checks import check_disk, check_full, check_mirrors, check_sample, check_source
 from .kernel_checks import check_kernel, check_notebook
 from .lab_checks import check_jupyterlab, check_widget_frontends
 
 REPORT_DIR = "--report-dir"  # how messages name `report_dir`: this module speaks the command line's words
+NAME = "--name"
+PLAIN_NAME = re.compile(r"\w[\w.-]{0,63}")  # a file name in any system: no folder, no space, not hidden
 
 
 def run_checks(data_dir: Path | None, on_check: Callable[[Check], None]) -> list[Check]:
@@ -30,6 +35,7 @@ def run_checks(data_dir: Path | None, on_check: Callable[[Check], None]) -> list
         "python": check_python,
         "dependencies": check_dependencies,
         "devices": check_devices,
+        "memory": check_memory,
         "data source": lambda: check_source(data_dir),
         "sample": check_sample,
         "full MNIST": lambda: check_full(data_dir),
@@ -73,21 +79,37 @@ def report(checks: list[Check]) -> dict:
     }
 
 
-def report_path(folder: str | os.PathLike) -> Path:
-    """Where this host's report goes, folder/<host>.json, the folder made: checked before the checks run."""
+def report_path(folder: str | os.PathLike, name: str | None = None) -> Path:
+    """Where the report goes, folder/<name>.json, the folder made: checked before the checks run."""
     folder = path_argument(REPORT_DIR, folder)
+    path = folder / f"{report_name(name)}.json"
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise OutputError(f"cannot create {REPORT_DIR} {folder}: {write_failure(error)}") from None
-    # The host's name, with anything but letters, digits, '.', '-' and '_' as '_'.
-    path = folder / ((re.sub(r"[^\w.-]", "_", platform.node()).strip("._") or "unnamed-host") + ".json")
     refuse_planted(path, REPORT_DIR)
     return path
 
 
+def report_name(name: str | None) -> str:
+    """The student's `name`, checked, or else this host's name and a suffix of this machine's own.
+
+    Cloned classroom machines share a host name; the suffix (from the network card's address) tells them apart,
+    while a second run on one machine replaces its own report.
+    """
+    if name is None:
+        host = re.sub(r"[^\w.-]", "_", platform.node()).strip("._") or "unnamed-host"
+        return f"{host}-{hashlib.sha256(str(uuid.getnode()).encode()).hexdigest()[:6]}"
+    if not PLAIN_NAME.fullmatch(name):
+        raise ConfigError(
+            f"{NAME} {name!r} is not a plain name: use up to 64 letters, digits, '-', '_' or '.', starting with a "
+            f"letter or digit, with no folder and no space (for example {NAME} ana-07)"
+        )
+    return name
+
+
 def write_report(found: dict, path: Path) -> None:
-    """`found` as JSON at `path`, atomically, replacing this host's earlier report."""
+    """`found` as JSON at `path`, atomically, replacing an earlier report of that name."""
     try:
         write_bytes_atomic(path, (json.dumps(found, indent=2) + "\n").encode(), argument=REPORT_DIR)
     except OutputError:  # a link or FIFO planted there while the checks ran, refused in its own words
@@ -103,15 +125,18 @@ def doctor(
     data_dir: Path | None = None,
     run_notebook: bool | Path = False,
     report_dir: str | os.PathLike | None = None,
+    name: str | None = None,
 ) -> bool:
     """Run every check, print a line each (or, `as_json`, one JSON report), then the verdict; True if it passed.
 
     `only_problems` prints only the `fix:` and `note:` lines and the verdict (for a notebook's output).
     `run_notebook` (True, or a notebook's path) also runs a lesson end to end on the sample; the verdict then says
-    how long the whole check took. `report_dir` also writes the JSON report to report_dir/<host>.json.
+    how long the whole check took. `report_dir` also writes the JSON report to report_dir/<name>.json (report_name).
     """
     started = time.monotonic()
-    report_at = report_path(report_dir) if report_dir is not None else None
+    if name is not None and report_dir is None:
+        raise ConfigError(f"{NAME} names the report that {REPORT_DIR} writes: add {REPORT_DIR} DIR")
+    report_at = report_path(report_dir, name) if report_dir is not None else None
 
     def show(check: Check) -> None:
         if not as_json and not (only_problems and check.status == "ok"):
