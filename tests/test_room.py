@@ -39,6 +39,8 @@ spec.loader.exec_module(make_student)
 STUDENTS = ("ada", "bo", "cy")
 AS_ROOT = os.geteuid() == 0
 PROXY_BIN = ROOT / "build" / "room-proxy" / "node_modules" / ".bin"  # `npm install configurable-http-proxy` there
+CHROMIUM = Path(os.environ.get("MNIST_TUTORIAL_CHROMIUM", "/usr/bin/chromium"))  # as tests/test_accessibility.py
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 SERVER_TIMEOUT_S = 60  # only catches a server that never starts; one starts in a few seconds
 
 
@@ -323,6 +325,26 @@ def test_the_teacher_downloads_everyones_notebooks_as_one_zip(
     assert archive.namelist() == [f"{name}/{notebook}" for name in STUDENTS for notebook in notebooks]
     assert "ada's notes" in archive.read("ada/01_model.ipynb").decode()
     assert archive.read("bo/03_training.ipynb") == (practice / "03_training.ipynb").read_bytes()
+
+
+@pytest.mark.slow
+def test_the_teachers_page_passes_axe_core_in_chromium(open_room: room.Room, teacher: httpx.Client, room_at_work):
+    from axe_playwright_python.sync_playwright import Axe
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"])
+        context = browser.new_context()  # signed in as the teacher: the session's cookies
+        context.add_cookies(
+            [{"name": c.name, "value": c.value, "url": open_room.url.rstrip("/") + c.path} for c in teacher.cookies.jar]
+        )
+        tab = context.new_page()
+        tab.goto(f"{open_room.url}services/room/")
+        title = tab.title()
+        found = Axe().run(tab, options={"runOnly": {"type": "tag", "values": WCAG_TAGS}}).response["violations"]
+        browser.close()
+    assert title == "The room"
+    assert [f"{rule['id']}: {rule['help']}" for rule in found] == []
 
 
 @pytest.mark.slow
