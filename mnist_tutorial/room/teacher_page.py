@@ -12,12 +12,12 @@ import json
 import os
 import stat
 import tempfile
+import urllib.request
 import zipfile
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlparse
 
-import requests
 from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler, HubOAuthenticated
 from tornado import web
 
@@ -112,9 +112,9 @@ def hub_users() -> list[dict]:
     headers = {"Authorization": f"token {auth.api_token}", "Accept": "application/jupyterhub-pagination+json"}
     users, offset = [], 0
     while offset is not None:
-        answer = requests.get(f"{auth.api_url}/users", params={"offset": offset}, headers=headers, timeout=10)
-        answer.raise_for_status()
-        listed = answer.json()
+        asked = urllib.request.Request(f"{auth.api_url}/users?offset={offset}", headers=headers)
+        with urllib.request.urlopen(asked, timeout=10) as answer:  # raises on any answer but success
+            listed = json.load(answer)
         users += listed["items"]
         offset = (listed["_pagination"].get("next") or {}).get("offset")
     return users
