@@ -33,9 +33,10 @@ BUILD_DIR = PROJECT_ROOT / "build"  # checkpoints and figures the notebooks writ
 RUN_DIR = Path("runs/latest")  # where `mnist-tutorial train` writes, relative to where it runs
 SAMPLE_ROOT = PACKAGE_DIR / "datasets" / "sample"  # the embedded sample, inside the package so that wheels carry it
 
-# Environment variables, each read in one place (sources.py, train.py, progress.py).
+# Environment variables, each read in one place (sources.py, train.py, progress.py, selfcheck/verdicts.py).
 OFFLINE_ENV = "MNIST_TUTORIAL_OFFLINE"  # "1": never touch the network
 SOURCE_ENV = "MNIST_TUTORIAL_SOURCE"  # auto | full | sample
 PROGRESS_ENV = "MNIST_TUTORIAL_PROGRESS"  # auto | bar | text | none
 DEVICE_ENV = "MNIST_TUTORIAL_DEVICE"  # auto | cpu | cuda | mps: `make test` pins cpu, as the committed outputs were
+ROOM_RECORD_ENV = "MNIST_TUTORIAL_ROOM_RECORD"  # set by the room only: the file a student's self-checks append to
 DOWNLOAD_TIMEOUT_S = 10.0

@@ -1,10 +1,13 @@
 """mnist_tutorial.room: a real JupyterHub and proxy on loopback; three students and the teacher sign in over HTTP."""
 
 import contextlib
+import html
 import importlib.util
+import io
 import json
 import os
 import pwd
+import re
 import shutil
 import socket
 import subprocess
@@ -13,14 +16,16 @@ import sysconfig
 import tempfile
 import time
 import uuid
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+import torch
 import websocket  # websocket-client, a dependency of jupyter_server
 
-from mnist_tutorial import room
+from mnist_tutorial import NeuralNetwork, room
 from mnist_tutorial.errors import ConfigError
 from mnist_tutorial.room import accounts
 from mnist_tutorial.room.hub_config import SIGN_IN_HINT
@@ -34,6 +39,8 @@ spec.loader.exec_module(make_student)
 STUDENTS = ("ada", "bo", "cy")
 AS_ROOT = os.geteuid() == 0
 PROXY_BIN = ROOT / "build" / "room-proxy" / "node_modules" / ".bin"  # `npm install configurable-http-proxy` there
+CHROMIUM = Path(os.environ.get("MNIST_TUTORIAL_CHROMIUM", "/usr/bin/chromium"))  # as tests/test_accessibility.py
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 SERVER_TIMEOUT_S = 60  # only catches a server that never starts; one starts in a few seconds
 
 
@@ -125,12 +132,13 @@ def students(open_room: room.Room) -> Iterator[dict[str, httpx.Client]]:
         client.close()
 
 
-def run_in_kernel(client: httpx.Client, name: str, code: str) -> str:
-    """What `code` prints, run in a new kernel of the student's server (Jupyter's REST and websocket protocols)."""
+def run_in_kernel(client: httpx.Client, name: str, code: str, notebook: str = "01_model.ipynb") -> str:
+    """What `code` prints, run in a new kernel for `notebook` (Jupyter's sessions API and its websocket protocol)."""
     headers = xsrf(client, f"/user/{name}/")
-    kernel = client.post(f"user/{name}/api/kernels", headers=headers, json={}).raise_for_status().json()["id"]
+    wanted = {"path": notebook, "type": "notebook", "kernel": {"name": "python3"}}
+    session = client.post(f"user/{name}/api/sessions", headers=headers, json=wanted).raise_for_status().json()
     cookies = "; ".join(f"{cookie.name}={cookie.value}" for cookie in client.cookies.jar)
-    url = str(client.base_url.copy_with(scheme="ws")) + f"user/{name}/api/kernels/{kernel}/channels"
+    url = str(client.base_url.copy_with(scheme="ws")) + f"user/{name}/api/kernels/{session['kernel']['id']}/channels"
     channel = websocket.create_connection(url, cookie=cookies, timeout=SERVER_TIMEOUT_S)
     header = {"msg_id": uuid.uuid4().hex, "msg_type": "execute_request", "session": uuid.uuid4().hex, "version": "5.3"}
     content = {"code": code, "silent": False, "store_history": False, "user_expressions": {}, "allow_stdin": False}
@@ -147,7 +155,7 @@ def run_in_kernel(client: httpx.Client, name: str, code: str) -> str:
         elif message["msg_type"] == "status" and message["content"]["execution_state"] == "idle":
             break
     channel.close()
-    client.delete(f"user/{name}/api/kernels/{kernel}", headers=headers)
+    client.delete(f"user/{name}/api/sessions/{session['id']}", headers=headers)
     return "".join(printed)
 
 
@@ -231,13 +239,118 @@ def test_the_room_listens_on_loopback_only(open_room: room.Room) -> None:
         pass
 
 
+@pytest.fixture(scope="module")
+def teacher(open_room: room.Room) -> Iterator[httpx.Client]:
+    with contextlib.closing(sign_in(open_room, "teacher", open_room.teacher_password)) as client:
+        yield client
+
+
 @pytest.mark.slow
-def test_the_teacher_signs_in_and_sees_every_student(open_room: room.Room, students) -> None:
-    with contextlib.closing(sign_in(open_room, "teacher", open_room.teacher_password)) as teacher:
-        listed = teacher.get("hub/api/users", headers=xsrf(teacher, "/hub/")).raise_for_status().json()
+def test_the_teacher_signs_in_and_sees_every_student(students, teacher: httpx.Client) -> None:
+    listed = teacher.get("hub/api/users", headers=xsrf(teacher, "/hub/")).raise_for_status().json()
     users = {user["name"]: user["admin"] for user in listed}
     assert users == {"ada": False, "bo": False, "cy": False, "teacher": True}
     assert students["ada"].get("hub/api/users", headers=xsrf(students["ada"], "/hub/")).status_code == 403
+
+
+def space_of(the_room: room.Room, name: str) -> Path:
+    return Path("/home", accounts.account_name(name)) if the_room.own_accounts else the_room.folder / "students" / name
+
+
+@pytest.fixture(scope="module")
+def room_at_work(open_room: room.Room, students, practice: Path) -> dict[str, str]:
+    """ada runs two self-checks in 01 and saves it; cy has saved 03's network; bo's build/ is a link to cy's."""
+    printed = run_in_kernel(
+        students["ada"],
+        "ada",
+        "from mnist_tutorial.selfcheck import model as check\n"
+        "check.parameter_count(109386)\n"
+        "check.fc2_output_shape((64, 32))",
+    )
+    assert [line.split(":")[0] for line in printed.splitlines()] == ["Correct", "Not yet"]
+    saved = json.loads((practice / "01_model.ipynb").read_text())
+    saved["cells"][0]["source"] = "ada's notes"
+    answer = students["ada"].put(
+        "user/ada/api/contents/01_model.ipynb",
+        headers=xsrf(students["ada"], "/user/ada/"),
+        json={"type": "notebook", "format": "json", "content": saved},
+    )
+    answer.raise_for_status()
+    checkpoint = space_of(open_room, "cy") / "build" / "03_training" / "model.pt"
+    checkpoint.parent.mkdir(parents=True)
+    verdict = "above 87% after 10 epochs: as expected with the lesson's settings"
+    state = {"model": NeuralNetwork().state_dict(), "epoch": 10, "test_accuracy": 0.8925, "verdict": verdict}
+    torch.save(state, checkpoint)
+    (space_of(open_room, "bo") / "build").symlink_to(checkpoint.parent.parent)  # the page reads through no link
+    return {"verdict": verdict}
+
+
+def page_rows(page: str) -> dict[str, list[str]]:
+    """The teacher's page as {student: the text of their other cells}, a cell's list items joined by " | "."""
+    rows = {}
+    for row in re.findall(r"<tr><td>(.*?)</td></tr>", page):
+        cells = [" | ".join(re.findall(r"<li>(.*?)</li>", cell) or [cell]) for cell in row.split("</td><td>")]
+        rows[html.unescape(cells[0])] = [html.unescape(cell) for cell in cells[1:]]
+    return rows
+
+
+@pytest.mark.slow
+def test_the_teachers_page_shows_each_students_saves_self_checks_and_03(
+    teacher: httpx.Client, room_at_work: dict[str, str]
+) -> None:
+    page = teacher.get("services/room/")  # JupyterHub's OAuth, then the page
+    assert page.status_code == 200 and page.url.path == "/services/room/"
+    rows = page_rows(page.text)
+    assert sorted(rows) == list(STUDENTS)
+    assert all(server == "running" and re.fullmatch(r"\d\d:\d\d", last) for server, last, *_ in rows.values())
+    time = r"at \d\d:\d\d"
+    assert re.fullmatch(f"01_model.ipynb {time}", rows["ada"][2]) and rows["bo"][2] == rows["cy"][2] == "none"
+    assert re.fullmatch(
+        f"parameter_count in 01_model.ipynb {time}: Correct \\| fc2_output_shape in 01_model.ipynb {time}: Not yet",
+        rows["ada"][3],
+    )
+    assert rows["bo"][3] == rows["cy"][3] == "none yet"
+    assert rows["cy"][4] == f"89.25% after 10 epochs: {room_at_work['verdict']}"
+    assert rows["ada"][4] == rows["bo"][4] == "not saved yet"  # bo's build/ is a link, not followed
+
+
+@pytest.mark.slow
+def test_the_teacher_downloads_everyones_notebooks_as_one_zip(
+    teacher: httpx.Client, room_at_work, practice: Path
+) -> None:
+    answer = teacher.get("services/room/collection.zip").raise_for_status()
+    assert answer.headers["content-type"] == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(answer.content))
+    notebooks = sorted(path.name for path in practice.glob("*.ipynb"))
+    assert archive.namelist() == [f"{name}/{notebook}" for name in STUDENTS for notebook in notebooks]
+    assert "ada's notes" in archive.read("ada/01_model.ipynb").decode()
+    assert archive.read("bo/03_training.ipynb") == (practice / "03_training.ipynb").read_bytes()
+
+
+@pytest.mark.slow
+def test_the_teachers_page_passes_axe_core_in_chromium(open_room: room.Room, teacher: httpx.Client, room_at_work):
+    from axe_playwright_python.sync_playwright import Axe
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"])
+        context = browser.new_context()  # signed in as the teacher: the session's cookies
+        context.add_cookies(
+            [{"name": c.name, "value": c.value, "url": open_room.url.rstrip("/") + c.path} for c in teacher.cookies.jar]
+        )
+        tab = context.new_page()
+        tab.goto(f"{open_room.url}services/room/")
+        title = tab.title()
+        found = Axe().run(tab, options={"runOnly": {"type": "tag", "values": WCAG_TAGS}}).response["violations"]
+        browser.close()
+    assert title == "The room"
+    assert [f"{rule['id']}: {rule['help']}" for rule in found] == []
+
+
+@pytest.mark.slow
+def test_a_student_is_refused_the_teachers_page(students) -> None:
+    for path in ("services/room/", "services/room/collection.zip"):
+        assert students["bo"].get(path).status_code == 403
 
 
 @pytest.mark.slow
@@ -270,7 +383,8 @@ def test_stopping_leaves_nothing_running_and_clean_removes_the_accounts(open_roo
         line
         for line in processes.splitlines()
         if line.startswith(accounts.PREFIX)  # a student's account
-        or any(mark in line for mark in (str(open_room.folder), proxy, "jupyterhub.singleuser"))  # hub, proxy, servers
+        # the hub, the proxy, the students' servers, the teacher's page
+        or any(mark in line for mark in (str(open_room.folder), proxy, "jupyterhub.singleuser", "teacher_page"))
     ]
     assert left == []
     if open_room.own_accounts:

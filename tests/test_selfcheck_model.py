@@ -1,11 +1,17 @@
 """Self-checks of notebook 01: each accepts the official answer, rejects typical wrong ones with a hint."""
 
+import json
+import os
+from datetime import datetime, timezone
+
 import pytest
 import torch
 from torch import nn
 
 from mnist_tutorial import NeuralNetwork
+from mnist_tutorial.defaults import ROOM_RECORD_ENV
 from mnist_tutorial.selfcheck import model as check
+from mnist_tutorial.selfcheck.verdicts import RECORD_LIMIT
 
 
 def said(capsys: pytest.CaptureFixture[str]) -> str:
@@ -187,3 +193,41 @@ def test_counting_a_networks_parameters_draws_no_random_number():
     after = torch.rand(1)
     torch.manual_seed(0)
     assert torch.equal(after, torch.rand(1))  # the next seeded network is the one it would have been
+
+
+def test_in_the_room_each_result_is_recorded_for_the_teacher_and_outside_it_nothing(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv(ROOM_RECORD_ENV, raising=False)
+    check.parameter_count(109_386)
+    assert list(tmp_path.iterdir()) == []  # outside the room the result is only printed
+    record = tmp_path / "record.jsonl"
+    monkeypatch.setenv(ROOM_RECORD_ENV, str(record))
+    monkeypatch.setenv("JPY_SESSION_NAME", str(tmp_path / "01_model.ipynb"))  # what Jupyter gives a notebook's kernel
+    before = datetime.now(timezone.utc).replace(microsecond=0)
+    check.parameter_count(109_386)
+    monkeypatch.delenv("JPY_SESSION_NAME")
+    check.collapsed_layer(nn.Linear(784, 10), "not a model")  # an error inside a check is recorded as its Not yet
+    lines = [json.loads(line) for line in record.read_text().splitlines()]
+    assert [(line["check"], line["ok"], line["notebook"]) for line in lines] == [
+        ("parameter_count", True, "01_model.ipynb"),
+        ("collapsed_layer", False, None),
+    ]
+    assert all(before <= datetime.fromisoformat(line["time"]) <= datetime.now(timezone.utc) for line in lines)
+    assert [line.split(":")[0] for line in said(capsys).splitlines()] == ["Correct", "Correct", "Not yet"]
+
+
+@pytest.mark.parametrize("planted", ["link", "fifo", "folder", "full"])
+def test_a_record_file_that_is_not_a_plain_file_or_is_full_is_left_alone(planted, tmp_path, monkeypatch, capsys):
+    record, elsewhere = tmp_path / "record.jsonl", tmp_path / "elsewhere"
+    elsewhere.touch()
+    {
+        "link": lambda: record.symlink_to(elsewhere),
+        "fifo": lambda: os.mkfifo(record),  # opening it to write would wait for a reader: the cell must not hang
+        "folder": record.mkdir,
+        "full": lambda: record.write_bytes(b"\n" * RECORD_LIMIT),
+    }[planted]()
+    monkeypatch.setenv(ROOM_RECORD_ENV, str(record))
+    assert check.parameter_count(109_386) and said(capsys).startswith("Correct:")
+    assert elsewhere.read_bytes() == b""
+    assert planted != "full" or record.stat().st_size == RECORD_LIMIT

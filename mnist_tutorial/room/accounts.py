@@ -9,11 +9,13 @@ import grp
 import os
 import pwd
 import subprocess
+import time
 from pathlib import Path
 
 PREFIX = "room-"  # never a student's bare name: a student signing in as `root` must not become root
 GROUP = "mnist-room"  # every account the room created, and only those: what remove_accounts deletes
 PRACTICE_FILES = ("*.ipynb", "*.md")  # what make_student writes: the practice copies and the glossary
+RECORD_FILE = ".selfchecks.jsonl"  # in each student's folder: their self-checks' results, for the teacher's page
 
 
 def account_name(student: str) -> str:
@@ -56,7 +58,8 @@ def hand_out(practice: Path, home: Path, owner: tuple[int, int] | None = None) -
     """Copy each practice file missing from `home` into it, owned by `owner` (uid, gid); return the names copied.
 
     A file already there is the student's work and is kept; one they deleted comes back fresh at their next start.
-    Creating with O_EXCL never follows a link a student left in its place.
+    Creating with O_EXCL never follows a link a student left in its place. A copy keeps its practice file's time,
+    so a later time says the student saved it (the teacher's page).
     """
     copied = []
     for source in sorted(path for pattern in PRACTICE_FILES for path in practice.glob(pattern)):
@@ -68,5 +71,19 @@ def hand_out(practice: Path, home: Path, owner: tuple[int, int] | None = None) -
             if owner is not None:
                 os.fchown(file.fileno(), *owner)
             file.write(source.read_bytes())
+            file.flush()
+            os.utime(file.fileno(), ns=(time.time_ns(), source.stat().st_mtime_ns))
         copied.append(source.name)
     return copied
+
+
+def existing_space(student: str, shared_homes: str | None) -> Path | None:
+    """The student's folder: `shared_homes` with their name (no root), else the home of the account the room made."""
+    if shared_homes:
+        return Path(shared_homes.format(username=student))
+    try:
+        account = pwd.getpwnam(account_name(student))
+        made_by_the_room = account.pw_name in grp.getgrnam(GROUP).gr_mem
+    except KeyError:
+        return None
+    return Path(account.pw_dir) if made_by_the_room else None

@@ -1,6 +1,7 @@
 """The jupyterhub_config.py a room writes into its folder: who signs in how, where, and as which account."""
 
 import os
+import sys
 from pathlib import Path
 
 TEACHER = "teacher"  # the name the teacher signs in with; JupyterHub's admin
@@ -9,16 +10,22 @@ SIGN_IN_HINT = "Sign in with a name of your own (small letters, digits, - or _) 
 # What every student's kernel sees: the course's embedded sample, never a download (as `make lab ROOM=1`).
 STUDENT_ENVIRONMENT = {"MNIST_TUTORIAL_SOURCE": "sample", "MNIST_TUTORIAL_OFFLINE": "1"}
 
-TEMPLATE = """\
-# Written by mnist_tutorial.room for this room only; rewritten at each start. It holds the room's passwords.
+PAGE = "room"  # the teacher's page is JupyterHub's service of that name, at /services/room/
+PAGE_SCOPES = ["list:users", "read:users", "read:servers"]  # the page's token: who signed in, whose server runs
+
+# The hub and the teacher's page need the room's modules, not the lesson: an empty package stands in for
+# mnist_tutorial/__init__.py, which loads PyTorch (half a gigabyte of memory otherwise).
+LIGHT_PACKAGE = """\
 import sys
 import types
 
-# The hub needs the room's spawners, not the lesson: an empty package stands in for mnist_tutorial/__init__.py,
-# which loads PyTorch (half a gigabyte in the hub's memory otherwise).
 sys.modules["mnist_tutorial"] = types.ModuleType("mnist_tutorial")
 sys.modules["mnist_tutorial"].__path__ = [{package!r}]
-from mnist_tutorial.room import spawners  # noqa: E402
+"""
+
+TEMPLATE = """\
+# Written by mnist_tutorial.room for this room only; rewritten at each start. It holds the room's passwords.
+{light_package}from mnist_tutorial.room import spawners  # noqa: E402
 
 c = get_config()  # noqa: F821
 c.JupyterHub.authenticator_class = "shared-password"
@@ -45,6 +52,12 @@ c.Spawner.cmd = [{python!r}, "-m", "jupyterhub.singleuser"]
 c.Spawner.default_url = "/lab"
 c.Spawner.environment = {environment!r}
 c.Spawner.pre_spawn_hook = spawners.hand_out_from({practice!r})
+
+# The teacher's page (teacher_page.py). Only the admin holds access:services, so the hub lets only the teacher in.
+c.JupyterHub.services = [
+    {{"name": {page!r}, "url": "http://127.0.0.1:{page_port}", "command": {page_command!r}, "oauth_no_confirm": True}}
+]
+c.JupyterHub.load_roles = [{{"name": "room-page", "services": [{page!r}], "scopes": {page_scopes!r}}}]
 """
 
 
@@ -54,7 +67,7 @@ def write_config(
     students_password: str,
     teacher_password: str,
     public: bool,
-    ports: tuple[int, int, int],
+    ports: tuple[int, int, int, int],
     practice: Path,
     own_accounts: bool,
     proxy: str,
@@ -62,10 +75,15 @@ def write_config(
 ) -> Path:
     """Write `folder`/jupyterhub_config.py, readable by its owner only.
 
-    `ports`: the room's (what students open), the hub's and the proxy's API (both on loopback).
+    `ports`: the room's (what students open), then on loopback the hub's, the proxy's API and the teacher's page.
     """
-    port, hub_port, proxy_api_port = ports
+    port, hub_port, proxy_api_port, page_port = ports
+    light_package = LIGHT_PACKAGE.format(package=str(Path(__file__).resolve().parent.parent))
+    shared_homes = str(folder / "students" / "{username}")
+    page_command = [sys.executable, "-c", f"{light_package}from mnist_tutorial.room.teacher_page import main\nmain()\n"]
+    page_command += ["--practice", str(practice)] + ([] if own_accounts else ["--shared-homes", shared_homes])
     text = TEMPLATE.format(
+        light_package=light_package,
         students_password=students_password,
         teacher_password=teacher_password,
         teacher=TEACHER,
@@ -80,11 +98,14 @@ def write_config(
         db_url=f"sqlite:///{folder / 'jupyterhub.sqlite'}",
         cookie_secret_file=str(folder / "jupyterhub_cookie_secret"),
         spawner="StudentSpawner" if own_accounts else "SharedAccountSpawner",
-        shared_homes=str(folder / "students" / "{username}"),
+        shared_homes=shared_homes,
         python=str(python),
         environment=STUDENT_ENVIRONMENT,
         practice=str(practice),
-        package=str(Path(__file__).resolve().parent.parent),
+        page=PAGE,
+        page_port=page_port,
+        page_command=page_command,
+        page_scopes=PAGE_SCOPES,
     )
     path = folder / "jupyterhub_config.py"
     partial = path.with_suffix(".partial")

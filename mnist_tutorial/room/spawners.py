@@ -6,20 +6,23 @@ from pathlib import Path
 
 from jupyterhub.spawner import LocalProcessSpawner, SimpleLocalProcessSpawner
 
-from .accounts import account_name, ensure_account, hand_out
+from ..defaults import ROOM_RECORD_ENV
+from .accounts import RECORD_FILE, account_name, ensure_account, hand_out
 
 
 def hand_out_from(practice: str) -> Callable:
-    """The hub's pre-spawn hook: the student's account (as root) and their missing practice copies."""
+    """The hub's pre-spawn hook: the student's account (as root), their missing practice copies, their record."""
 
     def prepare(spawner) -> None:
         if isinstance(spawner, StudentSpawner):
             account = ensure_account(spawner.user.name)
-            hand_out(Path(practice), Path(account.pw_dir), (account.pw_uid, account.pw_gid))
+            home = Path(account.pw_dir)
+            hand_out(Path(practice), home, (account.pw_uid, account.pw_gid))
         else:
             home = Path(spawner.home_dir)
             home.mkdir(parents=True, exist_ok=True)
             hand_out(Path(practice), home)
+        spawner.environment = {**spawner.environment, ROOM_RECORD_ENV: str(home / RECORD_FILE)}
 
     return prepare
 

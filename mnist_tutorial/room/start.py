@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..errors import ConfigError, TutorialError
 from . import accounts
-from .hub_config import TEACHER, write_config
+from .hub_config import PAGE, TEACHER, write_config
 
 PRACTICE_MARKER = ".student-copy"  # tools/make_student.py writes it into every folder of practice copies
 STUDENT_PASSWORD_MIN, TEACHER_PASSWORD_MIN = 8, 32  # JupyterHub's SharedPasswordAuthenticator requires these
@@ -59,6 +59,7 @@ class Room:
             f"Students open {self.url} and sign in with a name of their own and the room password: "
             f"{self.students_password}",
             f"The teacher signs in at {self.url}hub/admin as {TEACHER} with the password: {self.teacher_password}",
+            f"The teacher's page, who is where and everyone's notebooks as one zip: {self.url}services/{PAGE}/",
             OWN_ACCOUNTS if self.own_accounts else SHARED_ACCOUNT,
             "Ctrl-C closes the room; "
             + (
@@ -124,7 +125,7 @@ def start(
         students_password=students_password,
         teacher_password=teacher_password,
         public=public,
-        ports=(port, free_port(), free_port()),
+        ports=(port, free_port(), free_port(), free_port()),
         practice=Path(practice).resolve(),
         own_accounts=own_accounts,
         proxy=proxy,

@@ -1,15 +1,25 @@
 """How a self-check answers: one line, "Correct" or "Not yet" with a hint; never an exception.
 
 Also the readings of a learner's answer that several checks share: a whole number, a number, a shape.
+In the room (issue 29) each result is also recorded in the student's own folder, for the teacher's page.
 """
 
+import contextlib
+import json
+import os
+import stat
 from collections.abc import Callable
+from datetime import datetime, timezone
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar
 
 import torch
 
+from ..defaults import ROOM_RECORD_ENV
+
 F = TypeVar("F", bound=Callable[..., "Verdict"])
+RECORD_LIMIT = 2**20  # bytes: thousands of results; a record this large stops growing rather than fill the disk
 
 
 class Verdict:
@@ -45,23 +55,53 @@ def verdict(ok: bool, *, correct: str, hint: str) -> Verdict:
 
 
 def never_raises(check: F) -> F:
-    """Turn any error inside a check (an answer of the wrong type, say) into a hint instead of a traceback."""
+    """Turn any error inside a check (an answer of the wrong type, say) into a hint instead of a traceback.
+
+    Every check passes through here, so here its result is recorded, under the check's name, for the room.
+    """
 
     @wraps(check)
     def guarded(*args: Any, **kwargs: Any) -> Verdict:
         try:
-            return check(*args, **kwargs)
+            result = check(*args, **kwargs)
         except YourTurn:  # a step still to write: stop there, in one line
             raise
         except Exception as error:  # a learner's answer can be anything; the check must still answer calmly
-            return verdict(
+            result = verdict(
                 False,
                 correct="",
                 hint=f"that answer could not be checked ({type(error).__name__}: {error}); "
                 "look at what the exercise asks for and try again",
             )
+        record(check.__name__, bool(result))
+        return result
 
     return guarded  # type: ignore[return-value]
+
+
+def record(check: str, ok: bool) -> None:
+    """Append one JSON line for this result to the file the room named in ROOM_RECORD_ENV; outside the room, nothing.
+
+    The file is the student's own: a link or anything but a plain file there is left alone, a full one is not grown,
+    and a failure to write is silent (the learner's cell has already answered).
+    """
+    path = os.environ.get(ROOM_RECORD_ENV)
+    if not path:
+        return
+    notebook = os.environ.get("JPY_SESSION_NAME")  # the notebook Jupyter started this kernel for
+    line = {
+        "check": check,
+        "ok": ok,
+        "notebook": Path(notebook).name if notebook else None,
+        "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    with contextlib.suppress(OSError, ValueError):
+        # O_NONBLOCK: a FIFO planted there must not hang the cell
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
+        with os.fdopen(os.open(path, flags, 0o600), "a", encoding="utf-8") as file:
+            found = os.fstat(file.fileno())
+            if stat.S_ISREG(found.st_mode) and found.st_size < RECORD_LIMIT:
+                file.write(json.dumps(line) + "\n")
 
 
 def whole_number(answer: object) -> int | None:
