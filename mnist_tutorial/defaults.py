@@ -1,5 +1,6 @@
 """The lesson's settings, in one place: everything else reads its defaults from here."""
 
+import os
 from pathlib import Path
 
 DATASET = "mnist"
@@ -24,19 +25,21 @@ EVAL_BATCH_SIZE = 10_000  # evaluation has no gradients to keep, so one large ba
 # numbers whatever the core count, which changes how sums split.
 CPU_THREADS = 1
 
-# Where files go: data/ and build/ in the checkout (pyproject.toml beside the package), else in the current folder.
+# Where files go: data/ and build/ in the checkout (pyproject.toml beside the package), else in the current folder;
+# in the room (its spawner sets ROOM_RECORD_ENV) the current folder, each student's own, however it was installed.
+ROOM_RECORD_ENV = "MNIST_TUTORIAL_ROOM_RECORD"  # set by the room only: the file a student's self-checks append to
 PACKAGE_DIR = Path(__file__).resolve().parent
 IN_CHECKOUT = (PACKAGE_DIR.parent / "pyproject.toml").is_file()
-PROJECT_ROOT = PACKAGE_DIR.parent if IN_CHECKOUT else Path.cwd()
+PROJECT_ROOT = PACKAGE_DIR.parent if IN_CHECKOUT and ROOM_RECORD_ENV not in os.environ else Path.cwd()
 DATA_DIR = PROJECT_ROOT / "data"  # downloads of full data land here: what the lesson's root="./data" means
 BUILD_DIR = PROJECT_ROOT / "build"  # checkpoints and figures the notebooks write
 RUN_DIR = Path("runs/latest")  # where `mnist-tutorial train` writes, relative to where it runs
 SAMPLE_ROOT = PACKAGE_DIR / "datasets" / "sample"  # the embedded sample, inside the package so that wheels carry it
 
-# Environment variables, each read in one place (sources.py, train.py, progress.py, selfcheck/verdicts.py).
+# Environment variables, each read in one place (sources.py, train.py, progress.py; the room's above and in
+# selfcheck/verdicts.py).
 OFFLINE_ENV = "MNIST_TUTORIAL_OFFLINE"  # "1": never touch the network
 SOURCE_ENV = "MNIST_TUTORIAL_SOURCE"  # auto | full | sample
 PROGRESS_ENV = "MNIST_TUTORIAL_PROGRESS"  # auto | bar | text | none
 DEVICE_ENV = "MNIST_TUTORIAL_DEVICE"  # auto | cpu | cuda | mps: `make test` pins cpu, as the committed outputs were
-ROOM_RECORD_ENV = "MNIST_TUTORIAL_ROOM_RECORD"  # set by the room only: the file a student's self-checks append to
 DOWNLOAD_TIMEOUT_S = 10.0

@@ -40,7 +40,7 @@ LAYERS = {
     "cli": 4,  # a face: flags, one-line errors, exit codes
 }
 FACES = ("widgets", "doctor", "room", "cli")
-ROOM_EXTRA = {"jupyterhub"}  # pyproject.toml's `room` extra: only mnist_tutorial/room/ may import it
+ROOM_EXTRA = {"jupyterhub", "tornado"}  # pyproject.toml's `room` extra: only mnist_tutorial/room/ may import it
 SOFT_MAX_LINES = 250  # a warning sign that a module may hold two jobs; never a reason to split by itself
 
 

@@ -26,6 +26,7 @@ import torch
 import websocket  # websocket-client, a dependency of jupyter_server
 
 from mnist_tutorial import NeuralNetwork, room
+from mnist_tutorial.defaults import ROOM_RECORD_ENV
 from mnist_tutorial.errors import ConfigError
 from mnist_tutorial.room import accounts
 from mnist_tutorial.room.hub_config import SIGN_IN_HINT
@@ -436,3 +437,10 @@ def test_as_root_start_refuses_a_python_the_students_cannot_run(practice: Path, 
     (closed / "python").touch(mode=0o755)
     with pytest.raises(ConfigError, match=r"cannot run `python`.* is closed to other accounts"):
         room.start(folder=tmp_path / "room", practice=practice, python=closed / "python")
+
+
+def test_in_the_room_a_students_files_go_into_their_own_folder_even_from_a_checkout(tmp_path: Path) -> None:
+    env = {**os.environ, ROOM_RECORD_ENV: str(tmp_path / ".selfchecks.jsonl")}
+    code = "from mnist_tutorial.defaults import BUILD_DIR, DATA_DIR; print(BUILD_DIR); print(DATA_DIR)"
+    shown = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert shown.stdout.split() == [str(tmp_path / "build"), str(tmp_path / "data")]
