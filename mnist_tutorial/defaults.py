@@ -34,6 +34,7 @@ PROJECT_ROOT = PACKAGE_DIR.parent if IN_CHECKOUT and ROOM_RECORD_ENV not in os.e
 DATA_DIR = PROJECT_ROOT / "data"  # downloads of full data land here: what the lesson's root="./data" means
 BUILD_DIR = PROJECT_ROOT / "build"  # checkpoints and figures the notebooks write
 RUN_DIR = Path("runs/latest")  # where `mnist-tutorial train` writes, relative to where it runs
+PRACTICE_MARKER = ".student-copy"  # tools/make_student.py writes it into each folder of practice copies
 SAMPLE_ROOT = PACKAGE_DIR / "datasets" / "sample"  # the embedded sample, inside the package so that wheels carry it
 
 # Environment variables, each read in one place (sources.py, train.py, progress.py; the room's above and in

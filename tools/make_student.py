@@ -18,11 +18,13 @@ from pathlib import Path
 
 import nbformat
 
+from mnist_tutorial.defaults import PRACTICE_MARKER
+
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 OUT = ROOT / "build" / "student"
 # Written into every copy, so that a later run may replace the folder; any other non-empty folder is refused.
-MARKER = ".student-copy"
+MARKER = PRACTICE_MARKER  # the room (mnist_tutorial/room) hands out only a folder that holds it
 SOLUTION_LINK = re.compile(r"\[([^\]]*)\]\(solutions/[^)]*\)")
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"  # nbgrader's delimiters
 

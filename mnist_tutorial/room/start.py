@@ -16,11 +16,11 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from ..defaults import PRACTICE_MARKER
 from ..errors import ConfigError, TutorialError
 from . import accounts
 from .hub_config import PAGE, TEACHER, write_config
 
-PRACTICE_MARKER = ".student-copy"  # tools/make_student.py writes it into every folder of practice copies
 STUDENT_PASSWORD_MIN, TEACHER_PASSWORD_MIN = 8, 32  # JupyterHub's SharedPasswordAuthenticator requires these
 READABLE = "abcdefghjkmnpqrstuvwxyz23456789"  # a room password read aloud: no 0/o, 1/l/i
 START_TIMEOUT_S = 60  # a hub not answering by then has failed; it usually answers in a few seconds
