@@ -17,6 +17,7 @@ from ..checkpoint import load_checkpoint
 from ..data import Data, make_loaders
 from ..defaults import BATCH_SIZE, LR, MOMENTUM, NUM_EPOCHS
 from ..errors import CheckpointError
+from ..files import write_bytes_atomic
 from ..train import fit, make_optimizer
 from .verdicts import YourTurn as YourTurn
 from .verdicts import as_number, as_shape, close_to, never_raises, too_rounded, unusable, verdict
@@ -122,14 +123,16 @@ def train_like_03(network: type[nn.Module], data: Data, *, seed: int, path: Path
     with contextlib.redirect_stdout(io.StringIO()):
         fit(model, train_loader, test_loader, num_epochs=NUM_EPOCHS, optimizer=optimizer, progress=False)
     settings = {"lr": LR, "momentum": MOMENTUM, "batch_size": BATCH_SIZE, "dataset": data.source.dataset}
-    path.parent.mkdir(parents=True, exist_ok=True)
     state = {
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
         "epoch": NUM_EPOCHS,
         "settings": settings,
     }
-    torch.save(state, path)
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_bytes_atomic(path, buffer.getvalue())  # a stop mid-write leaves the previous file whole, or none
     return path
 
 

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from ..defaults import HIDDEN_SIZES
-from ..model import NeuralNetwork
+from ..model import NeuralNetwork, count_parameters
 from .verdicts import YourTurn as YourTurn
 from .verdicts import as_shape, never_raises, unusable, verdict, whole_number
 
@@ -161,6 +161,6 @@ def parameters_of(network: type[nn.Module]) -> str:
     """ ", N parameters" of a fresh `network()`, leaving the random numbers as they were; "" for a practice blank."""
     try:
         with torch.random.fork_rng(devices=[]):
-            return f", {sum(p.numel() for p in network().parameters()):,} parameters"
+            return f", {count_parameters(network()):,} parameters"
     except NotImplementedError:
         return ""
