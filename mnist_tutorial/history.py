@@ -1,6 +1,5 @@
 """The record of a run, epoch by epoch: what `fit` returns, plots draw and checkpoints store."""
 
-import math
 from dataclasses import dataclass, field
 
 METRICS = ("train_loss", "test_loss", "test_accuracy", "seconds")  # one list each, one entry per epoch
@@ -33,13 +32,3 @@ class History:
     @classmethod
     def from_dict(cls, values: dict[str, list[float]]) -> "History":
         return cls(**{name: list(values[name]) for name in METRICS})
-
-    @classmethod
-    def of_loop(cls, train_loss: list[float], test_accuracy: float) -> "History":
-        """The record of a hand-written loop: its epochs' losses, and the accuracy it tested once, at the end.
-
-        Whatever it did not measure is NaN, so every list keeps one entry per epoch.
-        """
-        untested = [math.nan] * len(train_loss)
-        tested = [*untested[1:], test_accuracy] if train_loss else []
-        return cls(list(train_loss), untested, tested, list(untested))
