@@ -4,8 +4,6 @@ Widgets work without a front end (their messages go nowhere); tests/test_browser
 """
 
 import math
-import sys
-import threading
 import time
 from pathlib import Path
 
@@ -15,7 +13,6 @@ import torch
 from mnist_tutorial import NeuralNetwork, load_data
 from mnist_tutorial.deploy.drawing import preprocess, rasterize
 from mnist_tutorial.widgets import DigitPad, Playground, draw_digit, playground, prediction_explorer
-from mnist_tutorial.widgets.training_thread import LinesOfThread, lines_to
 
 PNG = b"\x89PNG"
 
@@ -134,6 +131,7 @@ def test_the_train_button_trains_in_a_thread_and_stop_ends_the_run(tiny_data) ->
     form.thread.join(timeout=60)
     assert not form.thread.is_alive()
     assert form.history.interrupted and 2 <= form.history.epochs < 10_000 and "stopped early" in form.status.value
+    assert form.lines[-1].startswith("Interrupted: keeping the model")  # fit's lines, from its thread, in the form
     assert not form.train_button.disabled and form.stop_button.disabled
     epoch_bar = form.bars.children[0].pbar
     assert epoch_bar.n == form.history.epochs and form.bars.children[0].children[1].bar_style == "danger"
@@ -145,19 +143,6 @@ def test_the_playground_reports_a_diverging_run(tiny_data) -> None:
     assert form.train() is None
     assert "diverged" in form.status.value and "learning rate" in form.status.value
     assert not form.train_button.disabled
-
-
-def test_lines_of_a_thread_go_to_their_sink_and_others_print_as_before(capsys) -> None:
-    caught = []
-    with lines_to(caught.append):
-        print("mine, line 1")
-        other = threading.Thread(target=print, args=("not mine",))
-        other.start()
-        other.join()
-        print("mine", end="")
-    assert caught == ["mine, line 1", "mine"]
-    assert capsys.readouterr().out == "not mine\n"
-    assert not isinstance(sys.stdout, LinesOfThread)
 
 
 # ----------------------------------------------------------------------------------------------- drawing

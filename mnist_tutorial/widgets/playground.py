@@ -18,7 +18,7 @@ from ..settings import SETTINGS, Setting, check_settings
 from ..train import fit, make_optimizer, pick_device, seed_everything
 from .display import Picture, ShownAsText
 from .live_plot import LivePlot
-from .training_thread import StoppableBatches, counting_epochs, interruptible, lines_to
+from .training_thread import StoppableBatches, counting_epochs, interruptible
 
 FORM = tuple(setting for setting in SETTINGS if setting.label)  # the settings the form offers, in its order
 # Library argument -> the form's field: how the library's messages read in this form (`device` is the form's own).
@@ -117,7 +117,7 @@ class Playground(ShownAsText, widgets.VBox):
         batch_bar = tqdm(total=1, desc="epoch 1", unit="batch", display=False)
         self.bars.children = (epoch_bar.container, batch_bar.container)
         try:
-            with lines_to(self._print), interruptible():
+            with interruptible():
                 history = self._fit(settings, batch_bar, callbacks=[LivePlot(self.plot), counting_epochs(epoch_bar)])
         except TrainingDivergedError as error:
             self._say(f"Training diverged: {in_form_words(str(error))}", error=True)
@@ -155,6 +155,7 @@ class Playground(ShownAsText, widgets.VBox):
             history=self.history,
             progress=False,  # the form has its own bars
             callbacks=callbacks,
+            log=self._print,  # fit's lines land in the form, not in whichever cell output is current
         )
 
     def _print(self, line: str) -> None:

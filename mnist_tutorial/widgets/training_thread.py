@@ -1,11 +1,10 @@
-"""The playground's run in a thread of its own: fit()'s lines routed into the form, Stop and ■ ending it cleanly.
+"""The playground's run in a thread of its own: its bars in the form, and Stop and ■ ending it cleanly.
 
 fit() takes KeyboardInterrupt as "stop here, keep the finished epochs"; both ways of stopping raise it.
 """
 
 import contextlib
 import signal
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -25,43 +24,6 @@ def interruptible() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
-
-
-class LinesOfThread:
-    """A stand-in for sys.stdout: what `thread` prints goes, line by line, to `sink`; other threads print as before."""
-
-    def __init__(self, original: Any, thread: threading.Thread, sink: Callable[[str], None]) -> None:
-        self.original, self.thread, self.sink = original, thread, sink
-        self.partial = ""  # the start of a line not yet ended
-
-    def write(self, text: str) -> int:
-        if threading.current_thread() is not self.thread:
-            return self.original.write(text)
-        *lines, self.partial = (self.partial + text).split("\n")
-        for line in lines:
-            self.sink(line)
-        return len(text)
-
-    def flush(self) -> None:
-        if threading.current_thread() is not self.thread:
-            self.original.flush()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.original, name)
-
-
-@contextlib.contextmanager
-def lines_to(sink: Callable[[str], None]) -> Iterator[None]:
-    """Send what the current thread prints to `sink(line)` until the block ends."""
-    original = sys.stdout
-    sys.stdout = routed = LinesOfThread(original, threading.current_thread(), sink)
-    try:
-        yield
-    finally:
-        if routed.partial:
-            sink(routed.partial)
-        if sys.stdout is routed:  # leave it alone if someone replaced it in the meantime
-            sys.stdout = original
 
 
 class StoppableBatches:
