@@ -21,10 +21,8 @@ class History:
 
     def add_epoch(self, train_loss: float, test_loss: float, test_accuracy: float, seconds: float) -> None:
         """Record one finished epoch."""
-        self.train_loss.append(train_loss)
-        self.test_loss.append(test_loss)
-        self.test_accuracy.append(test_accuracy)
-        self.seconds.append(seconds)
+        for name, value in zip(METRICS, (train_loss, test_loss, test_accuracy, seconds), strict=True):
+            getattr(self, name).append(value)
 
     def to_dict(self) -> dict[str, list[float]]:
         return {name: getattr(self, name) for name in METRICS}
