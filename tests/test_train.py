@@ -178,7 +178,7 @@ def test_a_float64_model_is_named_unless_its_inputs_are_float64_too():
     assert fit(NeuralNetwork().double(), wide, wide, num_epochs=1, progress=False).epochs == 1  # consistent: trains
 
 
-def test_an_interrupt_in_a_callback_or_mid_epoch_keeps_the_complete_epochs_and_closes_the_bars(monkeypatch):
+def test_an_interrupt_in_a_callback_or_mid_epoch_keeps_the_complete_epochs_and_closes_the_bars(monkeypatch, capsys):
     from tqdm import tqdm
 
     def stop_after_first(history):
@@ -201,6 +201,7 @@ def test_an_interrupt_in_a_callback_or_mid_epoch_keeps_the_complete_epochs_and_c
     history = fit(model, train_loader, test_loader, num_epochs=3, optimizer=optimizer, progress=True)
     assert history.interrupted and history.epochs == 1
     assert len(tqdm._instances) == 0  # every progress bar was closed
+    assert [line.split(":")[0] for line in capsys.readouterr().out.splitlines()] == ["Epoch 1/3", "Interrupted"]
 
 
 def test_train_and_save_takes_numpy_numbers_sizes_the_network_and_a_resumed_run_keeps_its_sizes(tmp_path):
@@ -232,11 +233,11 @@ def test_the_cli_stops_lr_1e4_within_the_first_epoch_naming_the_learning_rate(tm
     assert err.rstrip().endswith("try a smaller one, e.g. --lr 0.01")
 
 
+# Every diverging rate (1, 10, 1e4: all from 0.1 up) is offered min(lr / 10, 0.01) = 0.01: one run shows it trains.
 @pytest.mark.slow
-@pytest.mark.parametrize("lr", ["1", "10", "1e4"])
-def test_the_suggested_learning_rate_trains(tmp_path, capsys, lr):
+def test_the_suggested_learning_rate_trains(tmp_path, capsys):
     args = ["train", "--source", "sample", "--epochs", "3", "--no-progress"]
-    assert main([*args, "--lr", lr, "--out", str(tmp_path / "diverged")]) == 1
+    assert main([*args, "--lr", "1", "--out", str(tmp_path / "diverged")]) == 1
     suggested = re.search(r"e\.g\. --lr (\S+)$", capsys.readouterr().err.rstrip()).group(1)
     assert main([*args, "--lr", suggested, "--out", str(tmp_path / "suggested")]) == 0
     metrics = json.loads((tmp_path / "suggested" / "metrics.json").read_text())
