@@ -55,19 +55,15 @@ def test_loss_falls_on_a_fixed_batch():
     assert after < before / 10 and after < mean < before  # 60 steps on one batch: it learns it by heart
 
 
-def test_seeded_runs_repeat_bit_for_bit_and_the_history_records_every_epoch():
+def test_seeded_runs_repeat_bit_for_bit_on_either_loader_and_the_history_records_every_epoch():
     (first, history1), (second, history2) = run(seed=5), run(seed=5)
+    (lesson, lesson_history) = run(seed=5, fast=False)  # the fast path learns exactly what the lesson's learns
     assert same_weights(first, second) and history1.to_dict() | {"seconds": 0} == history2.to_dict() | {"seconds": 0}
+    assert same_weights(first, lesson) and lesson_history.test_accuracy == history1.test_accuracy
     assert not torch.equal(first.fc1.weight, run(seed=6)[0].fc1.weight)
     assert history1.epochs == 2 and not history1.interrupted and history1.train_loss[1] < history1.train_loss[0]
     assert [len(values) for values in history1.to_dict().values()] == [2, 2, 2, 2]
     assert History.from_dict(history1.to_dict()).to_dict() == history1.to_dict()
-
-
-def test_the_fast_path_learns_exactly_what_the_lesson_pipeline_learns():
-    data = tiny_data()
-    (lesson, lesson_history), (fast, fast_history) = run(data, fast=False), run(data, fast=True)
-    assert same_weights(lesson, fast) and lesson_history.test_accuracy == fast_history.test_accuracy
 
 
 def test_running_loss_lines_in_the_lessons_format_read_only_when_printed(capsys):
