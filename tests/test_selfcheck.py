@@ -251,23 +251,20 @@ class WrongNetwork(NeuralNetwork):
 
 
 @pytest.mark.parametrize(
-    ("mistake", "sizes", "hint"),
+    ("network", "sizes", "verdict"),
     [
-        ("no fc2", {}, "`self.fc2` is missing: make it in __init__ as nn.Linear(128, ...)"),
-        ("fc1 too wide", {"hidden1": 128}, "`self.fc1` maps 784 to 256: make it nn.Linear(784, 128)"),
-        ("fc1 too wide", {}, "`self.fc2` maps 128 to 64: make it nn.Linear(256, ...)"),  # the layers do not chain
-        ("no relu", {}, "forward applies no ReLU"),
-        ("returns fc2", {}, "not (4, 10): return fc3's output"),
+        (NeuralNetwork(256, 32), {"hidden1": 256, "hidden2": 32},
+         "Correct: your network is the lesson's: 784 → 256 → 32 → 10"),
+        (WrongNetwork("no fc2"), {}, "`self.fc2` is missing: make it in __init__ as nn.Linear(128, ...)"),
+        (WrongNetwork("fc1 too wide"), {"hidden1": 128}, "`self.fc1` maps 784 to 256: make it nn.Linear(784, 128)"),
+        (WrongNetwork("fc1 too wide"), {}, "`self.fc2` maps 128 to 64: make it nn.Linear(256, ...)"),  # no chain
+        (WrongNetwork("no relu"), {}, "forward applies no ReLU"),
+        (WrongNetwork("returns fc2"), {}, "not (4, 10): return fc3's output"),
     ],
-)
-def test_network_names_what_is_wrong_with_the_learners_class(capsys, mistake, sizes, hint):
-    assert bool(model.network(WrongNetwork(mistake), **sizes)) is False
-    assert hint in said(capsys)
-
-
-def test_network_accepts_the_lessons_class_at_any_sizes(capsys):
-    assert bool(model.network(NeuralNetwork(256, 32), hidden1=256, hidden2=32)) is True
-    assert said(capsys).startswith("Correct: your network is the lesson's: 784 → 256 → 32 → 10")
+)  # fmt: skip
+def test_network_accepts_the_lessons_class_at_any_sizes_and_names_what_is_wrong(capsys, network, sizes, verdict):
+    assert bool(model.network(network, **sizes)) is verdict.startswith("Correct")
+    assert verdict in said(capsys)
 
 
 def test_a_practice_copys_blank_stops_with_one_line_naming_the_step():
