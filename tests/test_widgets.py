@@ -42,9 +42,13 @@ def test_the_explorer_captions_each_image_and_steps_through_the_mistakes(verdict
     assert "model_id" in bundle["application/vnd.jupyter.widget-view+json"]
 
 
-def test_the_explorer_filters_by_true_class(verdicts) -> None:
+def test_the_explorer_filters_by_true_class_takes_normalised_images_and_refuses_mismatched_inputs(verdicts) -> None:
     images, labels, probabilities = verdicts
-    explorer = prediction_explorer(images, labels, torch.cat([probabilities, torch.zeros(6, 1)], dim=1))
+    with pytest.raises(ValueError, match="as many"):
+        prediction_explorer(images[:5], labels, probabilities)
+    normalised = images.float().unsqueeze(1) / 127.5 - 1
+    explorer = prediction_explorer(normalised, labels, torch.cat([probabilities, torch.zeros(6, 1)], dim=1))
+    assert explorer.picture.png.startswith(PNG)
     explorer.filter.value = 2
     assert explorer.shown.tolist() == [2, 5] and explorer.slider.max == 1 and explorer.index == 2
     assert explorer.show_next_mistake() is None and "no mistakes" in explorer.note.value
@@ -58,27 +62,12 @@ def test_the_explorer_filters_by_true_class(verdicts) -> None:
     assert explorer.slider.max == 5 and explorer.index == 0
 
 
-def test_the_explorer_takes_normalised_images_and_refuses_mismatched_inputs(verdicts) -> None:
-    images, labels, probabilities = verdicts
-    assert prediction_explorer(images.float().unsqueeze(1) / 127.5 - 1, labels, probabilities).picture.png
-    with pytest.raises(ValueError, match="as many"):
-        prediction_explorer(images[:5], labels, probabilities)
-
-
 # ---------------------------------------------------------------------------------------------- playground
 
 
 @pytest.fixture
 def tiny_data(tiny_data_dir: Path):
     return load_data(source="full", data_dir=tiny_data_dir)
-
-
-def test_the_playground_starts_with_the_lesson_settings(tiny_data) -> None:
-    form = playground(tiny_data, device="cpu")
-    assert isinstance(form, Playground)
-    assert (form.lr.value, form.momentum.value, form.num_epochs.value) == (0.001, 0.9, 10)
-    assert (form.hidden1.value, form.hidden2.value) == (128, 64)
-    assert form.plot.png.startswith(PNG)  # an empty plot until something is trained
 
 
 @pytest.mark.parametrize(
@@ -100,9 +89,13 @@ def test_the_playground_refuses_bad_values_in_the_forms_words(tiny_data, field: 
     assert "Refused: " + label in form.status.value and "--" not in form.status.value  # not the flags' names
 
 
-def test_the_playground_trains_and_reports_the_test_accuracy(tiny_data, capsys) -> None:
+def test_the_playground_starts_with_the_lesson_settings_trains_and_reports_the_test_accuracy(tiny_data, capsys) -> None:
     form = playground(tiny_data, device="cpu")
+    assert isinstance(form, Playground)
+    assert (form.lr.value, form.momentum.value, form.num_epochs.value) == (0.001, 0.9, 10)
+    assert (form.hidden1.value, form.hidden2.value) == (128, 64)
     empty_plot = form.plot.png
+    assert empty_plot.startswith(PNG)  # an empty plot until something is trained
     form.lr.value, form.num_epochs.value, form.hidden1.value, form.hidden2.value = 0.05, 2, 16, 8
     history = form.train()
     assert history is not None and history.epochs == 2 and not history.interrupted
