@@ -35,8 +35,7 @@ def predict(
     uint8 images (28, 28) or (N, 28, 28), normalised here as the lesson does, the labels are None."""
     model.eval()
     if isinstance(loader, torch.Tensor):
-        images = as_image_batch(loader)
-        return model(normalize(images).to(device)).softmax(dim=1).cpu(), None
+        return model(normalize(as_image_batch(loader)).to(device)).softmax(dim=1).cpu(), None
     probabilities, labels = [], []
     for inputs, batch_labels in loader:
         probabilities.append(model(inputs.to(device)).softmax(dim=1).cpu())

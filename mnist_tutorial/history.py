@@ -1,6 +1,5 @@
 """The record of a run, epoch by epoch: what `fit` returns, plots draw and checkpoints store."""
 
-import math
 from dataclasses import dataclass, field
 
 METRICS = ("train_loss", "test_loss", "test_accuracy", "seconds")  # one list each, one entry per epoch
@@ -22,10 +21,8 @@ class History:
 
     def add_epoch(self, train_loss: float, test_loss: float, test_accuracy: float, seconds: float) -> None:
         """Record one finished epoch."""
-        self.train_loss.append(train_loss)
-        self.test_loss.append(test_loss)
-        self.test_accuracy.append(test_accuracy)
-        self.seconds.append(seconds)
+        for name, value in zip(METRICS, (train_loss, test_loss, test_accuracy, seconds), strict=True):
+            getattr(self, name).append(value)
 
     def to_dict(self) -> dict[str, list[float]]:
         return {name: getattr(self, name) for name in METRICS}
@@ -33,13 +30,3 @@ class History:
     @classmethod
     def from_dict(cls, values: dict[str, list[float]]) -> "History":
         return cls(**{name: list(values[name]) for name in METRICS})
-
-    @classmethod
-    def of_loop(cls, train_loss: list[float], test_accuracy: float) -> "History":
-        """The record of a hand-written loop: its epochs' losses, and the accuracy it tested once, at the end.
-
-        Whatever it did not measure is NaN, so every list keeps one entry per epoch.
-        """
-        untested = [math.nan] * len(train_loss)
-        tested = [*untested[1:], test_accuracy] if train_loss else []
-        return cls(list(train_loss), untested, tested, list(untested))

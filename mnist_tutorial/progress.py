@@ -3,7 +3,7 @@ says: nbval runs set text)."""
 
 import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from .defaults import PROGRESS_ENV
@@ -38,8 +38,10 @@ class Progress:
     Leaving its `with` block closes both bars, however training ended (an interrupted one stays showing, in red).
     """
 
-    def __init__(self, *, enabled: bool | None, num_epochs: int, start: int = 0) -> None:
-        self.enabled = bars_wanted(enabled)
+    def __init__(
+        self, *, enabled: bool | None, num_epochs: int, start: int = 0, log: Callable[[str], None] = print
+    ) -> None:
+        self.enabled, self.log = bars_wanted(enabled), log
         self.quiet = enabled is None and progress_setting() == "none"
         self.num_epochs = num_epochs
         self.epoch_bar: Any = None
@@ -90,4 +92,4 @@ class Progress:
         if self.epoch_bar is not None:
             self.tqdm.write(line)
         elif not self.quiet:
-            print(line)
+            self.log(line)

@@ -176,11 +176,13 @@ def fit(
     progress: bool | None = None,
     callbacks: Sequence[Callable[[History], None]] = (),
     threads: int | None = CPU_THREADS,
+    log: Callable[[str], None] = print,
 ) -> History:
     """Train until `num_epochs` epochs are done in all (continuing `history`), testing after each; the history.
 
     Stops with TrainingDivergedError once the loss diverges (DivergenceCheck). Ctrl-C (the notebook's stop button,
     SIGTERM in the CLI) ends training cleanly with the epochs completed so far. Misuse is refused in one sentence.
+    Its lines go to `log` (the playground shows them in its form), above the bars when they are on.
     """
     device = pick_device(device)
     model.to(device)
@@ -188,7 +190,10 @@ def fit(
     check_fit_args(model, (train_loader, test_loader), optimizer, num_epochs)
     criterion = criterion or nn.CrossEntropyLoss()
     history = history or History()
-    with Progress(enabled=progress, num_epochs=num_epochs, start=history.epochs) as bars, cpu_threads(threads, device):
+    with (
+        Progress(enabled=progress, num_epochs=num_epochs, start=history.epochs, log=log) as bars,
+        cpu_threads(threads, device),
+    ):
         try:
             for epoch in range(history.epochs + 1, num_epochs + 1):
                 diverged = DivergenceCheck(lr=optimizer.param_groups[0]["lr"], epoch=epoch)
@@ -205,7 +210,7 @@ def fit(
                     callback(history)
         except KeyboardInterrupt:
             history.interrupted = True
-            print(f"Interrupted: keeping the model as it is, with {history.epochs} complete epoch(s).")
+            log(f"Interrupted: keeping the model as it is, with {history.epochs} complete epoch(s).")
         except (IndexError, RuntimeError) as error:
             if (reason := label_problem(error)) is None:
                 raise

@@ -5,28 +5,11 @@ import torch
 from helpers import history_of
 from tqdm import tqdm
 
-from mnist_tutorial import NeuralNetwork, fit, progress
+from mnist_tutorial import progress
 from mnist_tutorial.defaults import PROGRESS_ENV
 from mnist_tutorial.progress import Progress, bars_wanted, in_notebook
 
 LINE = "Epoch 1/2: train loss 1.000, test loss 1.100, test accuracy 50.00% (0.2 s)\n"
-
-
-class Batches:
-    """A loader of `count` small batches; raises KeyboardInterrupt (a stop button) before batch `interrupt_at`."""
-
-    def __init__(self, count: int, interrupt_at: int | None = None) -> None:
-        self.count, self.interrupt_at = count, interrupt_at
-
-    def __len__(self) -> int:
-        return self.count
-
-    def __iter__(self):
-        generator = torch.Generator().manual_seed(0)
-        for index in range(self.count):
-            if index == self.interrupt_at:
-                raise KeyboardInterrupt
-            yield torch.rand(4, 1, 28, 28, generator=generator), torch.arange(4)
 
 
 @pytest.fixture(autouse=True)
@@ -76,7 +59,7 @@ def test_bars_count_batches_and_epochs_on_one_batch_bar_and_are_closed(capsys) -
     seen = []
     with Progress(enabled=True, num_epochs=2) as bars:
         for epoch in (1, 2):
-            assert len(list(bars.batches(Batches(5), epoch=epoch))) == 5
+            assert len(list(bars.batches([(torch.rand(4, 1, 28, 28), torch.arange(4))] * 5, epoch=epoch))) == 5
             assert bars.batch_bar.n == bars.batch_bar.total == 5 and bars.batch_bar.desc.startswith(f"epoch {epoch}")
             seen.append(bars.batch_bar)
             bars.epoch_done(history_of(epoch))
@@ -84,19 +67,3 @@ def test_bars_count_batches_and_epochs_on_one_batch_bar_and_are_closed(capsys) -
     assert bars.batch_bar is None and bars.epoch_bar is None and seen[0].disable  # closed
     out = capsys.readouterr()
     assert "Epoch 2/2: train loss 0.500" in out.out and "epochs: 100%" in out.err  # lines come above the bars
-
-
-def test_fit_in_text_mode_prints_a_line_per_epoch_and_keeps_the_epochs_before_a_stop(monkeypatch, capsys) -> None:
-    monkeypatch.setenv(PROGRESS_ENV, "text")
-    epochs = iter([Batches(3), Batches(3, interrupt_at=2)])  # the stop button in the second epoch
-
-    class Train(Batches):
-        def __iter__(self):
-            return iter(next(epochs))
-
-    torch.manual_seed(0)
-    history = fit(NeuralNetwork(hidden1=8, hidden2=8), Train(3), Batches(1), num_epochs=3)
-    out = capsys.readouterr()
-    assert history.interrupted and history.epochs == 1
-    assert [line.split(":")[0] for line in out.out.splitlines()] == ["Epoch 1/3", "Interrupted"]
-    assert "epochs" not in out.err

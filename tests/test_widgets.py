@@ -4,8 +4,6 @@ Widgets work without a front end (their messages go nowhere); tests/test_browser
 """
 
 import math
-import sys
-import threading
 import time
 from pathlib import Path
 
@@ -15,7 +13,6 @@ import torch
 from mnist_tutorial import NeuralNetwork, load_data
 from mnist_tutorial.deploy.drawing import preprocess, rasterize
 from mnist_tutorial.widgets import DigitPad, Playground, draw_digit, playground, prediction_explorer
-from mnist_tutorial.widgets.training_thread import LinesOfThread, lines_to
 
 PNG = b"\x89PNG"
 
@@ -45,9 +42,13 @@ def test_the_explorer_captions_each_image_and_steps_through_the_mistakes(verdict
     assert "model_id" in bundle["application/vnd.jupyter.widget-view+json"]
 
 
-def test_the_explorer_filters_by_true_class(verdicts) -> None:
+def test_the_explorer_filters_by_true_class_takes_normalised_images_and_refuses_mismatched_inputs(verdicts) -> None:
     images, labels, probabilities = verdicts
-    explorer = prediction_explorer(images, labels, torch.cat([probabilities, torch.zeros(6, 1)], dim=1))
+    with pytest.raises(ValueError, match="as many"):
+        prediction_explorer(images[:5], labels, probabilities)
+    normalised = images.float().unsqueeze(1) / 127.5 - 1
+    explorer = prediction_explorer(normalised, labels, torch.cat([probabilities, torch.zeros(6, 1)], dim=1))
+    assert explorer.picture.png.startswith(PNG)
     explorer.filter.value = 2
     assert explorer.shown.tolist() == [2, 5] and explorer.slider.max == 1 and explorer.index == 2
     assert explorer.show_next_mistake() is None and "no mistakes" in explorer.note.value
@@ -61,27 +62,12 @@ def test_the_explorer_filters_by_true_class(verdicts) -> None:
     assert explorer.slider.max == 5 and explorer.index == 0
 
 
-def test_the_explorer_takes_normalised_images_and_refuses_mismatched_inputs(verdicts) -> None:
-    images, labels, probabilities = verdicts
-    assert prediction_explorer(images.float().unsqueeze(1) / 127.5 - 1, labels, probabilities).picture.png
-    with pytest.raises(ValueError, match="as many"):
-        prediction_explorer(images[:5], labels, probabilities)
-
-
 # ---------------------------------------------------------------------------------------------- playground
 
 
 @pytest.fixture
 def tiny_data(tiny_data_dir: Path):
     return load_data(source="full", data_dir=tiny_data_dir)
-
-
-def test_the_playground_starts_with_the_lesson_settings(tiny_data) -> None:
-    form = playground(tiny_data, device="cpu")
-    assert isinstance(form, Playground)
-    assert (form.lr.value, form.momentum.value, form.num_epochs.value) == (0.001, 0.9, 10)
-    assert (form.hidden1.value, form.hidden2.value) == (128, 64)
-    assert form.plot.png.startswith(PNG)  # an empty plot until something is trained
 
 
 @pytest.mark.parametrize(
@@ -103,9 +89,13 @@ def test_the_playground_refuses_bad_values_in_the_forms_words(tiny_data, field: 
     assert "Refused: " + label in form.status.value and "--" not in form.status.value  # not the flags' names
 
 
-def test_the_playground_trains_and_reports_the_test_accuracy(tiny_data, capsys) -> None:
+def test_the_playground_starts_with_the_lesson_settings_trains_and_reports_the_test_accuracy(tiny_data, capsys) -> None:
     form = playground(tiny_data, device="cpu")
+    assert isinstance(form, Playground)
+    assert (form.lr.value, form.momentum.value, form.num_epochs.value) == (0.001, 0.9, 10)
+    assert (form.hidden1.value, form.hidden2.value) == (128, 64)
     empty_plot = form.plot.png
+    assert empty_plot.startswith(PNG)  # an empty plot until something is trained
     form.lr.value, form.num_epochs.value, form.hidden1.value, form.hidden2.value = 0.05, 2, 16, 8
     history = form.train()
     assert history is not None and history.epochs == 2 and not history.interrupted
@@ -134,6 +124,7 @@ def test_the_train_button_trains_in_a_thread_and_stop_ends_the_run(tiny_data) ->
     form.thread.join(timeout=60)
     assert not form.thread.is_alive()
     assert form.history.interrupted and 2 <= form.history.epochs < 10_000 and "stopped early" in form.status.value
+    assert form.lines[-1].startswith("Interrupted: keeping the model")  # fit's lines, from its thread, in the form
     assert not form.train_button.disabled and form.stop_button.disabled
     epoch_bar = form.bars.children[0].pbar
     assert epoch_bar.n == form.history.epochs and form.bars.children[0].children[1].bar_style == "danger"
@@ -145,19 +136,6 @@ def test_the_playground_reports_a_diverging_run(tiny_data) -> None:
     assert form.train() is None
     assert "diverged" in form.status.value and "learning rate" in form.status.value
     assert not form.train_button.disabled
-
-
-def test_lines_of_a_thread_go_to_their_sink_and_others_print_as_before(capsys) -> None:
-    caught = []
-    with lines_to(caught.append):
-        print("mine, line 1")
-        other = threading.Thread(target=print, args=("not mine",))
-        other.start()
-        other.join()
-        print("mine", end="")
-    assert caught == ["mine, line 1", "mine"]
-    assert capsys.readouterr().out == "not mine\n"
-    assert not isinstance(sys.stdout, LinesOfThread)
 
 
 # ----------------------------------------------------------------------------------------------- drawing

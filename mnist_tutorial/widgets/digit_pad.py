@@ -26,6 +26,7 @@ class DigitPad(ShownAsText, widgets.VBox):
 
     SUMMARY = "Drawing pad"
     UPDATE_EVERY_S = 0.4  # while the pen moves, re-predict at most this often (each update takes ~0.1 s)
+    size, pen = CANVAS, PEN  # the canvas's side and the pen's width, in pixels: the exported page's
 
     def __init__(
         self,
@@ -33,10 +34,8 @@ class DigitPad(ShownAsText, widgets.VBox):
         class_names: Sequence[str] | None = None,
         *,
         examples: torch.Tensor | None = None,
-        size: int = CANVAS,
-        pen: int = PEN,
     ) -> None:
-        self.model, self.size, self.pen = model, size, pen
+        self.model = model
         self.examples = examples if examples is not None and len(examples) else None
         self.shown_example = -1
         self.class_names = class_names_or_numbers(class_names, 10)

@@ -1,9 +1,12 @@
 """The playground: a form that trains the lesson's network with other settings and reports the accuracy (05)."""
 
+import contextlib
 import html
 import math
+import signal
 import threading
 import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import ipywidgets as widgets
@@ -18,7 +21,6 @@ from ..settings import SETTINGS, Setting, check_settings
 from ..train import fit, make_optimizer, pick_device, seed_everything
 from .display import Picture, ShownAsText
 from .live_plot import LivePlot
-from .training_thread import StoppableBatches, counting_epochs, interruptible, lines_to
 
 FORM = tuple(setting for setting in SETTINGS if setting.label)  # the settings the form offers, in its order
 # Library argument -> the form's field: how the library's messages read in this form (`device` is the form's own).
@@ -117,7 +119,7 @@ class Playground(ShownAsText, widgets.VBox):
         batch_bar = tqdm(total=1, desc="epoch 1", unit="batch", display=False)
         self.bars.children = (epoch_bar.container, batch_bar.container)
         try:
-            with lines_to(self._print), interruptible():
+            with interruptible():
                 history = self._fit(settings, batch_bar, callbacks=[LivePlot(self.plot), counting_epochs(epoch_bar)])
         except TrainingDivergedError as error:
             self._say(f"Training diverged: {in_form_words(str(error))}", error=True)
@@ -155,6 +157,7 @@ class Playground(ShownAsText, widgets.VBox):
             history=self.history,
             progress=False,  # the form has its own bars
             callbacks=callbacks,
+            log=self._print,  # fit's lines land in the form, not in whichever cell output is current
         )
 
     def _print(self, line: str) -> None:
@@ -175,6 +178,55 @@ def field(setting: Setting) -> widgets.ValueWidget:
         return widgets.IntText(value=setting.default, description=setting.label, style=style)
     step = 10 ** math.floor(math.log10(setting.default))  # a nudge of the value's own size: 0.001 for lr, 0.1 momentum
     return widgets.FloatText(value=setting.default, description=setting.label, step=step, style=style)
+
+
+# The run in a thread of its own: its bars in the form, and Stop and ■ ending it cleanly. fit() takes
+# KeyboardInterrupt as "stop here, keep the finished epochs"; both ways of stopping raise it.
+
+
+@contextlib.contextmanager
+def interruptible() -> Iterator[None]:
+    """Let the kernel's interrupt button raise KeyboardInterrupt here, in the main thread (ipykernel ignores
+    SIGINT outside the handling of a message); in another thread the form's Stop button does that job."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+class StoppableBatches:
+    """The training batches, counted on `bar`; once `stop` is set, the next batch raises KeyboardInterrupt."""
+
+    def __init__(self, loader: Any, stop: threading.Event, bar: Any) -> None:
+        self.loader, self.stop, self.bar = loader, stop, bar
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __iter__(self) -> Iterator:
+        self.epoch += 1
+        self.bar.reset(total=len(self.loader))
+        self.bar.set_description(f"epoch {self.epoch}")
+        for batch in self.loader:
+            if self.stop.is_set():
+                raise KeyboardInterrupt
+            yield batch
+            self.bar.update(1)
+
+
+def counting_epochs(bar: Any) -> Callable[[History], None]:
+    """A fit() callback that moves the epoch bar on and shows the epoch's loss beside it."""
+
+    def epoch_done(history: History) -> None:
+        bar.update(1)
+        bar.set_postfix(loss=f"{history.train_loss[-1]:.3f}")
+
+    return epoch_done
 
 
 playground = Playground  # the name notebook 05 calls
