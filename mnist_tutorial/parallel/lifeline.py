@@ -10,6 +10,8 @@ import sys
 import threading
 import time
 
+import psutil
+
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 POLL_SECONDS = 1.0
 
@@ -43,20 +45,6 @@ def watch(launcher: int) -> None:
 
 
 def parent_alive(launcher: int) -> bool:
-    """Whether `launcher` is still this process's parent (an orphan gets another parent, so its ppid changes)."""
-    if sys.platform != "win32":
-        return os.getppid() == launcher
-    return windows_process_running(launcher)
-
-
-def windows_process_running(pid: int) -> bool:
-    """Whether process `pid` still runs (Windows keeps an orphan's ppid, so ask about the process itself)."""
-    kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
-    synchronize, wait_timeout = 0x00100000, 0x102
-    handle = kernel32.OpenProcess(synchronize, False, pid)
-    if not handle:
-        return False
-    try:
-        return kernel32.WaitForSingleObject(handle, 0) == wait_timeout
-    finally:
-        kernel32.CloseHandle(handle)
+    """Whether `launcher` is still this process's parent: an orphan gets another parent, so its ppid changes (Windows
+    keeps an orphan's ppid, so there the process itself is asked about)."""
+    return psutil.pid_exists(launcher) if sys.platform == "win32" else os.getppid() == launcher

@@ -98,12 +98,7 @@ def checkpoint_settings(state: dict[str, Any]) -> tuple[dict[str, Any], dict[str
 
 def optimizer_settings(state: dict[str, Any]) -> dict[str, float]:
     """The lr and momentum in a checkpoint's optimizer state (its first parameter group), where it holds them."""
-    try:
-        group = state["optimizer_state"]["param_groups"][0]
-    except (KeyError, IndexError, TypeError):
-        return {}
-    if not isinstance(group, dict):
-        return {}
+    group = state["optimizer_state"]["param_groups"][0] if state.get("optimizer_state") else {}  # checked on load
     return {name: float(group[name]) for name in ("lr", "momentum") if is_number(group.get(name))}
 
 

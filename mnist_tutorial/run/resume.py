@@ -26,15 +26,6 @@ def check_same_source(path: Path, stored: str | None, found: str) -> None:
         )
 
 
-def check_momentum(optimizer: torch.optim.Optimizer) -> None:
-    """Each momentum buffer has its parameter's shape (load_state_dict does not look; the first step would fail)."""
-    for group in optimizer.param_groups:
-        for parameter in group["params"]:
-            buffer = optimizer.state.get(parameter, {}).get("momentum_buffer")
-            if buffer is not None and (not isinstance(buffer, torch.Tensor) or buffer.shape != parameter.shape):
-                raise ValueError(f"a momentum buffer does not fit a parameter of shape {tuple(parameter.shape)}")
-
-
 class WholeRun(ShardedRun):
     """The hooks of ShardedRun (parallel/ddp.py) for a settled run (`state`: the checkpoint it resumes, or None).
 
@@ -64,8 +55,7 @@ class WholeRun(ShardedRun):
         try:
             history = History.from_dict(state["history"])
             if state.get("optimizer_state"):
-                optimizer.load_state_dict(state["optimizer_state"])
-                check_momentum(optimizer)
+                optimizer.load_state_dict(state["optimizer_state"])  # load_checkpoint checked its shapes
             for group in optimizer.param_groups:
                 group.update(lr=self.lr, momentum=self.momentum)
             if self.loader is not None and state.get("shuffle_state") is not None:
