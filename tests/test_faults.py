@@ -219,7 +219,7 @@ def test_a_signal_mid_run_stops_it_cleanly_saying_what_model_pt_holds(tmp_path, 
     assert re.findall(r"with (\d+) complete epoch\(s\)", stdout) == ([str(saved)] if within_fit else []), stdout
 
 
-PLANTED = {"symlink": "a symlink", "fifo": "a FIFO", "folder": "a folder"}
+PLANTED = {"symlink": "a symlink", "fifo": "a FIFO", "folder": "a folder", "hard link": "a hard link"}
 
 
 @pytest.mark.parametrize("name", [".mnist-tutorial.lock", *OUTPUTS])
@@ -229,7 +229,8 @@ def test_a_planted_name_in_out_is_refused_and_nothing_is_written_through_it(tmp_
     out.mkdir()
     victim.write_text("my notes\n")
     there = out / name
-    {"symlink": lambda: there.symlink_to(victim), "fifo": lambda: os.mkfifo(there), "folder": there.mkdir}[planted]()
+    plant = {"symlink": there.symlink_to, "fifo": lambda _: os.mkfifo(there), "folder": lambda _: there.mkdir()}
+    {**plant, "hard link": lambda victim: os.link(victim, there)}[planted](victim)
     assert main(tiny_train(tmp_path, "--epochs", "1", out=out)) == 2
     error = capsys.readouterr().err.strip()
     if name == ".mnist-tutorial.lock":
