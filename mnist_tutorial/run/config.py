@@ -48,16 +48,13 @@ def settle(config: RunConfig) -> tuple[RunConfig, dict[str, Any] | None]:
     config = dataclasses.replace(config, **filled, device=pick_device(config.device).type)
     check_settings(dataclasses.asdict(config))
     check_cpus(config.nproc, config.device)
-    config = as_python_numbers(config)
+    # as Python's own int and float: NumPy's np.int64(64) is welcome, but torch wants int
+    config = dataclasses.replace(
+        config, **{s.name: s.type(getattr(config, s.name)) for s in SETTINGS if s.type in (int, float)}
+    )
     if state:
         check_resumable(config.resume, state, num_epochs=config.num_epochs)
     return config, state
-
-
-def as_python_numbers(config: RunConfig) -> RunConfig:
-    """The checked settings as Python's own int and float (NumPy's np.int64(64) is welcome, but torch wants int)."""
-    numbers = {s.name: s.type(getattr(config, s.name)) for s in SETTINGS if s.type in (int, float)}
-    return dataclasses.replace(config, **numbers)
 
 
 def check_cpus(nproc: int, device: str) -> None:

@@ -1,12 +1,12 @@
 """A whole training run: check, prepare and lock the output folder, train (or resume), save the four outputs."""
 
-import os
+import inspect
 import time
 from typing import Any
 
-from .. import defaults
 from ..data import load_data, make_loaders
 from ..errors import keywords_only
+from ..settings import SETTINGS
 from ..train import fit, make_optimizer, seed_everything
 from .config import RunConfig, settle
 from .data_parallel import in_torchrun, train_data_parallel
@@ -15,26 +15,7 @@ from .outputs import prepare_out
 from .resume import WholeRun
 
 
-@keywords_only
-def train_and_save(
-    *,
-    dataset: str | None = None,
-    source: str | None = None,
-    data_dir: str | os.PathLike | None = None,
-    device: str | None = None,
-    lr: float | None = None,
-    momentum: float | None = None,
-    num_epochs: int = defaults.NUM_EPOCHS,
-    batch_size: int | None = None,
-    hidden1: int | None = None,
-    hidden2: int | None = None,
-    seed: int = defaults.SEED,
-    loader: str | None = None,
-    out: str | os.PathLike = defaults.RUN_DIR,
-    resume: str | os.PathLike | None = None,
-    progress: bool | None = None,
-    nproc: int = defaults.NPROC,
-) -> dict[str, Any]:
+def train_and_save(**settings: Any) -> dict[str, Any]:
     """Train the lesson's network and write model.pt, metrics.json, loss.png and predictions.png to `out`.
 
     The keywords are settings.SETTINGS, in its order. Left as None, a setting takes the lesson's value, or with
@@ -42,7 +23,16 @@ def train_and_save(
     the weights of an uninterrupted one. Returns the metrics written; an interrupted run {"interrupted": True,
     "epochs": epochs in model.pt or None}.
     """
-    return train(RunConfig(**locals()))  # locals(), here, are the keywords: one per RunConfig field
+    return train(RunConfig(**settings))
+
+
+# Its keywords, read from the table (help() and editors show them): one per setting, with the setting's default.
+train_and_save.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+    [inspect.Parameter(s.name, inspect.Parameter.KEYWORD_ONLY, default=s.unset, annotation=s.type | None)
+     for s in SETTINGS],
+    return_annotation=dict[str, Any],
+)  # fmt: skip
+train_and_save = keywords_only(train_and_save)
 
 
 def train(config: RunConfig) -> dict[str, Any]:
