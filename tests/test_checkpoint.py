@@ -139,12 +139,6 @@ class RunsCodeWhenUnpickled:
         return (RAN.append, ("code ran",))
 
 
-def test_loading_never_runs_code_from_the_file(tmp_path):
-    torch.save({"fc1.weight": RunsCodeWhenUnpickled()}, tmp_path / "evil.pt")
-    assert message(tmp_path / "evil.pt") == f"{tmp_path}/evil.pt {OBJECTS}"
-    assert RAN == []
-
-
 def test_a_path_that_is_no_file_is_named_so(tmp_path):
     assert message(tmp_path / "nope.pt") == (
         f"checkpoint {tmp_path}/nope.pt does not exist: check the path, or train a model first"
@@ -252,6 +246,7 @@ BAD = {  # a file made from a checkpoint the course wrote -> its refusal, after 
     "another network": (lambda s: {"conv1.weight": torch.zeros(3)}, NOT_OURS),
     "a list": (lambda s: [1, 2], NOT_OURS),
     "a whole pickled model": (lambda s: NeuralNetwork(), OBJECTS),
+    "code to run when loaded": (lambda s: {"fc1.weight": RunsCodeWhenUnpickled()}, OBJECTS),
     "a state_dict of one layer": (lambda s: {"fc1.weight": torch.zeros(128, 784)}, STATE_DICT),
     "a state_dict of 0-d weights": (lambda s: {f"fc{i}.weight": torch.tensor(1.0) for i in (1, 2, 3)}, STATE_DICT),
     "a state_dict of 785 inputs": (lambda s: weights_with(s, "fc1.weight", torch.zeros(128, 785)),
@@ -264,6 +259,7 @@ def test_a_file_the_course_never_writes_is_refused_in_one_line(tmp_path, course_
     make, refusal = BAD[case]
     torch.save(make(copy.deepcopy(course_state)), tmp_path / "model.pt")
     assert message(tmp_path / "model.pt") == f"{tmp_path}/model.pt {refusal}"
+    assert RAN == []  # loading never runs code from the file
 
 
 def nested(depth: int) -> list:
