@@ -170,22 +170,15 @@ NOT_CHECKPOINTS = {  # the same on every xdist worker
 
 
 @pytest.mark.parametrize("case", NOT_CHECKPOINTS)
-def test_a_file_that_is_no_checkpoint_at_all_is_named_so_and_never_advised_deleted(tmp_path, case):
+def test_a_file_that_is_no_checkpoint_at_all_is_named_so_and_left_alone(tmp_path, capsys, case):
     content, what = NOT_CHECKPOINTS[case]
     (tmp_path / "notes").write_bytes(content)
-    assert message(tmp_path / "notes") == (
-        f"{tmp_path}/notes is not a checkpoint of this course ({what}): pass the model.pt training wrote"
+    assert main(["evaluate", "--checkpoint", str(tmp_path / "notes"), "--source", "sample"]) == 2
+    assert capsys.readouterr().err == (  # and never advised deleted
+        f"mnist-tutorial: error: {tmp_path}/notes is not a checkpoint of this course ({what}): pass the model.pt "
+        "training wrote\n"
     )
-
-
-def test_evaluate_on_a_file_of_the_system_is_one_line_that_leaves_it_alone(tmp_path, capsys):
-    (tmp_path / "passwd").write_bytes(NOT_CHECKPOINTS["passwd"][0])
-    assert main(["evaluate", "--checkpoint", str(tmp_path / "passwd"), "--source", "sample"]) == 2
-    assert capsys.readouterr().err == (
-        f"mnist-tutorial: error: {tmp_path}/passwd is not a checkpoint of this course (not a PyTorch file): pass "
-        "the model.pt training wrote\n"
-    )
-    assert (tmp_path / "passwd").read_bytes() == NOT_CHECKPOINTS["passwd"][0]
+    assert (tmp_path / "notes").read_bytes() == content
 
 
 def test_a_damaged_checkpoint_is_refused_in_one_line(tmp_path):
