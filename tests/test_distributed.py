@@ -1,4 +1,4 @@
-"""parallel/ and run/data_parallel: data-parallel training over gloo on the CPU, and the `--nproc` run.
+"""parallel/ and run/training: data-parallel training over gloo on the CPU, and the `--nproc` run.
 
 Each launch starts fresh processes that import torch (seconds each), so the rules are checked without processes.
 """
