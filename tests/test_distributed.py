@@ -305,7 +305,7 @@ def test_under_torchrun_a_held_out_stops_every_rank_in_one_line(tmp_path):
 @pytest.mark.slow
 def test_a_rank_whose_launcher_ended_before_the_tie_leaves_at_once():
     # A spawned rank imports torch for seconds before it can tie itself to its launcher: it checks it still has one.
-    code = "from mnist_tutorial.parallel.lifeline import tie_to; tie_to(1); print('carried on')"  # 1: not our parent
+    code = "from mnist_tutorial.parallel.launch import tie_to; tie_to(1); print('carried on')"  # 1: not our parent
     result = run_with_deadline([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert (result.returncode, result.stdout, result.stderr) == (1, "", "")
 
@@ -316,9 +316,9 @@ WATCHED = textwrap.dedent(
     import os, subprocess, sys, time
     GRANDCHILD = (
         "import os, time\\n"
-        "from mnist_tutorial.parallel import lifeline\\n"
-        "lifeline.death_signal = lambda: False  # as where no death signal can be asked for\\n"
-        "lifeline.tie_to(os.getppid())\\n"
+        "from mnist_tutorial.parallel import launch\\n"
+        "launch.death_signal = lambda: False  # as where no death signal can be asked for\\n"
+        "launch.tie_to(os.getppid())\\n"
         "print('tied', os.getpid(), flush=True)\\n"
         "time.sleep(300)\\n"
     )

@@ -27,8 +27,7 @@ from ..errors import CheckpointError, ConfigError, OutputError, keywords_only
 from ..history import History
 from ..model import NeuralNetwork
 from ..parallel.ddp import ShardedRun, backend_for, per_rank_batch, train_shard
-from ..parallel.launch import launch
-from ..parallel.lifeline import tie_to
+from ..parallel.launch import launch, tie_to
 from ..settings import SETTINGS
 from ..train import fit, make_optimizer, seed_everything
 from .config import RunConfig, settle
