@@ -87,14 +87,6 @@ def train_one_process(config: RunConfig, state: dict[str, Any] | None) -> dict[s
         return run.stopped(history)
 
 
-def check_same_source(path: Path, stored: str | None, found: str) -> None:
-    """Refuse to resume on other data than the checkpoint was trained on (e.g. `source="auto"` found the sample)."""
-    if stored in ("sample", "full") and found != stored:
-        raise ConfigError(
-            f"{path} was trained on the {stored} data, but this run found the {found} data: pass `source={stored}`"
-        )
-
-
 class WholeRun(ShardedRun):
     """The hooks of ShardedRun (parallel/ddp.py) for a settled run (`state`: the checkpoint it resumes, or None).
 
@@ -112,8 +104,7 @@ class WholeRun(ShardedRun):
         if self.state is None:
             return NeuralNetwork(hidden1=config.hidden1, hidden2=config.hidden2)
         model = model_from_checkpoint(config.resume, self.state)
-        check_classes(config.resume, model, config.dataset)
-        check_same_source(config.resume, config.source, data.source.kind)
+        check_classes(config.resume, model, config.dataset)  # the data is the checkpoint's: settle kept its source
         return model
 
     def resume(self, optimizer: torch.optim.Optimizer) -> History:
