@@ -208,8 +208,9 @@ def test_a_planted_name_in_out_is_refused_and_nothing_is_written_through_it(tmp_
     out.mkdir()
     victim.write_text("my notes\n")
     there = out / name
-    plant = {"symlink": there.symlink_to, "fifo": lambda _: os.mkfifo(there), "folder": lambda _: there.mkdir()}
-    {**plant, "hard link": lambda victim: os.link(victim, there)}[planted](victim)
+    plant = {"symlink": lambda: there.symlink_to(victim), "fifo": lambda: os.mkfifo(there), "folder": there.mkdir,
+             "hard link": lambda: os.link(victim, there)}  # fmt: skip
+    plant[planted]()
     assert main(tiny_train(tmp_path, "--epochs", "1", out=out)) == 2
     error = capsys.readouterr().err.strip()
     if name == ".mnist-tutorial.lock":
