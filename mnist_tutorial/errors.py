@@ -55,7 +55,10 @@ def keywords_only(function: Function) -> Function:
                 f"{function.__name__}() takes its arguments by name, got {len(args)} without one: "
                 f"call {function.__name__}({spelled})"
             )
-        signature.bind(**kwargs)  # a keyword it does not take: Python's own TypeError, naming it
+        try:
+            signature.bind(**kwargs)  # a keyword it does not take: Python's own TypeError, as the call would raise
+        except TypeError as error:
+            raise TypeError(f"{function.__name__}() {error}") from None
         return function(**kwargs)
 
     return checked  # type: ignore[return-value]
