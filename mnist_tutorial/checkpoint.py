@@ -21,7 +21,6 @@ from .model import NeuralNetwork
 
 FORMAT = "mnist-tutorial/1"
 RETRAIN = "delete it and train again"
-UNREADABLE = "is not a readable checkpoint (truncated, or not a PyTorch file)"
 NORMALIZATION = {"mean": NORMALIZE_MEAN, "std": NORMALIZE_STD}
 # The prefixes wrappers add to state_dict names: DataParallel and DDP's `module.`, torch.compile's `_orig_mod.`.
 WRAPPER_PREFIXES = re.compile(r"\A(?:module\.|_orig_mod\.)+")
@@ -115,7 +114,7 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         )
     if isinstance(state.get("model_state"), dict):
         state["model_state"] = without_wrappers(state["model_state"])
-    for check in (check_normalization, check_sizes, check_history, check_training_state, check_optimizer):
+    for check in (check_records, check_sizes, check_optimizer):
         check(path, state)
     return state
 
@@ -145,7 +144,9 @@ def read_weights_only(path: Path) -> Any:
                 f"{path} holds Python objects besides weights, which are not loaded for safety (weights_only=True): "
                 "save model.state_dict() rather than the model, or train again"
             ) from None
-        raise CheckpointError(f"{path} {UNREADABLE}: {RETRAIN}") from None
+        raise CheckpointError(
+            f"{path} is not a readable checkpoint (truncated, or not a PyTorch file): {RETRAIN}"
+        ) from None
 
 
 def from_lesson_save(path: Path, saved: dict[str, Any]) -> dict[str, Any]:
@@ -242,16 +243,6 @@ def sizes_from_state(path: Path, weights: dict[str, Any]) -> dict[str, int]:
     return dict(zip(("hidden1", "hidden2", "num_classes"), rows, strict=True))
 
 
-def check_normalization(path: Path, state: dict[str, Any]) -> None:
-    """Refuse a network trained on inputs normalised differently from the course's (its predictions would be off)."""
-    stored = state.get("normalization")
-    if stored is not None and stored != NORMALIZATION:
-        raise CheckpointError(
-            f"{path} was trained on inputs normalised with {short(stored)}, not the course's {NORMALIZATION}: its "
-            "predictions here would be wrong; train it again with the course's normalisation"
-        )
-
-
 def expected_shapes(sizes: dict[str, int]) -> dict[str, tuple[int, ...]]:
     """Each tensor's shape in the network of these sizes, in model.parameters() order (built on "meta": no memory)."""
     with torch.device("meta"):
@@ -315,22 +306,24 @@ def history_fault(history: Any) -> str | None:
     return None
 
 
-def check_history(path: Path, state: dict[str, Any]) -> None:
-    """A stored history is a dict of equal-length flat lists of numbers: anything else is refused."""
-    fault = state.get("history") is not None and history_fault(state["history"])
-    if fault:
-        raise CheckpointError(
-            f"{path} holds a training history that {fault}, which the course never writes (a crafted file?): {RETRAIN}"
-        )
-
-
 def plain(value: Any) -> bool:
     """A setting as the course writes them: a short string, a number, a bool or None."""
     return len(value) <= MAX_TEXT if type(value) is str else type(value) in (int, float, bool, type(None))
 
 
-def check_training_state(path: Path, state: dict[str, Any]) -> None:
-    """The epoch is a whole number, the dataset a name and the settings a flat mapping of plain values."""
+def check_records(path: Path, state: dict[str, Any]) -> None:
+    """The normalisation is the course's, the epoch a whole number, the dataset a name, the settings a flat mapping
+    of plain values and the history equal-length lists of numbers: anything else is refused."""
+    stored, fault = state.get("normalization"), state.get("history") is not None and history_fault(state["history"])
+    if stored is not None and stored != NORMALIZATION:  # the network's predictions here would be off
+        raise CheckpointError(
+            f"{path} was trained on inputs normalised with {short(stored)}, not the course's {NORMALIZATION}: its "
+            "predictions here would be wrong; train it again with the course's normalisation"
+        )
+    if fault:
+        raise CheckpointError(
+            f"{path} holds a training history that {fault}, which the course never writes (a crafted file?): {RETRAIN}"
+        )
     epoch, settings, dataset = state.get("epoch", 0), state.get("settings", {}), state.get("dataset", "mnist")
     fits = type(epoch) is int and 0 <= epoch <= MAX_HISTORY
     fits = fits and isinstance(settings, dict) and all(plain(v) for v in settings.values())
@@ -354,17 +347,3 @@ def model_from_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Neu
 def load_model(path: str | os.PathLike) -> NeuralNetwork:
     """The trained NeuralNetwork stored at `path`, on the CPU, in eval mode."""
     return model_from_checkpoint(path, load_checkpoint(path)).eval()
-
-
-def describe(state: dict[str, Any]) -> str:
-    """How a checkpoint's network was trained, in one line: epochs, layer sizes, data and settings."""
-    sizes, settings = state.get("sizes") or {}, state.get("settings") or {}
-    parts = [f"{state.get('epoch', 0)} epochs"]
-    if "hidden1" in sizes:
-        parts.append(f"layers 784-{sizes['hidden1']}-{sizes['hidden2']}-{sizes.get('num_classes', 10)}")
-    for name, label in (("lr", "lr"), ("momentum", "momentum"), ("batch_size", "batch size")):
-        if isinstance(settings.get(name), int | float):
-            parts.append(f"{label} {settings[name]:g}")
-    source = {"sample": "the embedded sample", "full": "full data"}.get(settings.get("source"), "")
-    parts.append(f"on {state.get('dataset', 'mnist')}" + (f" ({source})" if source else ""))
-    return ", ".join(parts)

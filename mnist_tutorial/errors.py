@@ -44,8 +44,9 @@ Function = TypeVar("Function", bound=Callable)
 
 def keywords_only(function: Function) -> Function:
     """Refuse positional arguments to an entry point that takes keywords only, naming the keywords to use."""
-    parameters = inspect.signature(function).parameters.items()
-    spelled = ", ".join(f"{name}=..." for name, p in parameters if p.default is p.empty) or "name=value, ..."
+    signature = inspect.signature(function)
+    needed = (name for name, p in signature.parameters.items() if p.default is p.empty)
+    spelled = ", ".join(f"{name}=..." for name in needed) or "name=value, ..."
 
     @functools.wraps(function)
     def checked(*args, **kwargs):
@@ -54,6 +55,10 @@ def keywords_only(function: Function) -> Function:
                 f"{function.__name__}() takes its arguments by name, got {len(args)} without one: "
                 f"call {function.__name__}({spelled})"
             )
+        try:
+            signature.bind(**kwargs)  # a keyword it does not take: Python's own TypeError, as the call would raise
+        except TypeError as error:
+            raise TypeError(f"{function.__name__}() {error}") from None
         return function(**kwargs)
 
     return checked  # type: ignore[return-value]

@@ -58,37 +58,29 @@ class Setting:
         return None if self.follows_checkpoint else self.default
 
 
-def positive_count(setting: Setting, value: Any) -> None:
-    """A whole number of at least 1."""
-    check_count(setting.name, value)
+def within(test: Callable[[Any], bool], problem: str, fix: str = "pass one such as the lesson's {}") -> Callable:
+    """A check for SETTINGS: refuse a value that fails `test`, saying `problem` and `fix` ({}: the default)."""
+
+    def check(setting: Setting, value: Any) -> None:
+        if not test(value):
+            shown = number(value) if setting.type is float or not isinstance(value, numbers.Integral) else value
+            raise ConfigError(f"`{setting.name}={shown}` {problem}: {fix.format(number(setting.default))}")
+
+    return check
 
 
-def positive(setting: Setting, value: Any) -> None:
-    """A finite number above 0."""
-    if not (is_number(value) and value > 0):
-        lesson = f"pass one such as the lesson's {setting.default:g}"
-        raise ConfigError(f"`{setting.name}={number(value)}` is not a positive number: {lesson}")
-
-
-def fraction(setting: Setting, value: Any) -> None:
-    """A finite number from 0 up to, not including, 1."""
-    if not (is_number(value) and 0 <= value < 1):
-        lesson = f"pass one such as the lesson's {setting.default:g}"
-        raise ConfigError(f"`{setting.name}={number(value)}` is outside [0, 1): {lesson}")
-
-
-def seed_range(setting: Setting, value: Any) -> None:
+def is_seed(value: object) -> bool:
     """A whole number that NumPy takes as a seed: 0 to 2**32 - 1."""
-    if not (isinstance(value, numbers.Integral) and not isinstance(value, bool) and 0 <= value < 2**32):
-        raise ConfigError(f"`{setting.name}={value}` is outside 0 to {2**32 - 1}: pass one in that range, such as "
-                          f"{setting.default}")  # fmt: skip
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and 0 <= value < 2**32
 
 
-def layer_size(setting: Setting, value: Any) -> None:
-    """A layer width the course builds: 1 to MAX_HIDDEN."""
-    if not (is_count(value) and value <= defaults.MAX_HIDDEN):
-        lesson = f"pass one such as the lesson's {setting.default}"
-        raise ConfigError(f"`{setting.name}={value}` is outside 1 to {defaults.MAX_HIDDEN}: {lesson}")
+positive_count = within(is_count, "is not a positive whole number", "pass 1 or more")
+positive = within(lambda value: is_number(value) and value > 0, "is not a positive number")
+fraction = within(lambda value: is_number(value) and 0 <= value < 1, "is outside [0, 1)")
+seed_range = within(is_seed, f"is outside 0 to {2**32 - 1}", "pass one in that range, such as {}")
+layer_size = within(
+    lambda value: is_count(value) and value <= defaults.MAX_HIDDEN, f"is outside 1 to {defaults.MAX_HIDDEN}"
+)
 
 
 LAYER = f"units in the {{}} hidden layer, 1 to {defaults.MAX_HIDDEN}"

@@ -21,7 +21,7 @@ from helpers import history_of, same_weights
 from mnist_tutorial import NeuralNetwork, checkpoint, load_checkpoint, load_model, make_optimizer, save_checkpoint
 from mnist_tutorial.cli import main
 from mnist_tutorial.defaults import PROJECT_ROOT
-from mnist_tutorial.errors import CheckpointError, ConfigError
+from mnist_tutorial.errors import CheckpointError, ConfigError, OutputError
 from mnist_tutorial.files import atomic_path
 
 HISTORY = {"train_loss": [0.9, 0.5], "test_loss": [0.8, 0.6], "test_accuracy": [0.7, 0.8], "seconds": [1.0, 1.1]}
@@ -139,12 +139,6 @@ class RunsCodeWhenUnpickled:
         return (RAN.append, ("code ran",))
 
 
-def test_loading_never_runs_code_from_the_file(tmp_path):
-    torch.save({"fc1.weight": RunsCodeWhenUnpickled()}, tmp_path / "evil.pt")
-    assert message(tmp_path / "evil.pt") == f"{tmp_path}/evil.pt {OBJECTS}"
-    assert RAN == []
-
-
 def test_a_path_that_is_no_file_is_named_so(tmp_path):
     assert message(tmp_path / "nope.pt") == (
         f"checkpoint {tmp_path}/nope.pt does not exist: check the path, or train a model first"
@@ -176,22 +170,15 @@ NOT_CHECKPOINTS = {  # the same on every xdist worker
 
 
 @pytest.mark.parametrize("case", NOT_CHECKPOINTS)
-def test_a_file_that_is_no_checkpoint_at_all_is_named_so_and_never_advised_deleted(tmp_path, case):
+def test_a_file_that_is_no_checkpoint_at_all_is_named_so_and_left_alone(tmp_path, capsys, case):
     content, what = NOT_CHECKPOINTS[case]
     (tmp_path / "notes").write_bytes(content)
-    assert message(tmp_path / "notes") == (
-        f"{tmp_path}/notes is not a checkpoint of this course ({what}): pass the model.pt training wrote"
+    assert main(["evaluate", "--checkpoint", str(tmp_path / "notes"), "--source", "sample"]) == 2
+    assert capsys.readouterr().err == (  # and never advised deleted
+        f"mnist-tutorial: error: {tmp_path}/notes is not a checkpoint of this course ({what}): pass the model.pt "
+        "training wrote\n"
     )
-
-
-def test_evaluate_on_a_file_of_the_system_is_one_line_that_leaves_it_alone(tmp_path, capsys):
-    (tmp_path / "passwd").write_bytes(NOT_CHECKPOINTS["passwd"][0])
-    assert main(["evaluate", "--checkpoint", str(tmp_path / "passwd"), "--source", "sample"]) == 2
-    assert capsys.readouterr().err == (
-        f"mnist-tutorial: error: {tmp_path}/passwd is not a checkpoint of this course (not a PyTorch file): pass "
-        "the model.pt training wrote\n"
-    )
-    assert (tmp_path / "passwd").read_bytes() == NOT_CHECKPOINTS["passwd"][0]
+    assert (tmp_path / "notes").read_bytes() == content
 
 
 def test_a_damaged_checkpoint_is_refused_in_one_line(tmp_path):
@@ -252,6 +239,7 @@ BAD = {  # a file made from a checkpoint the course wrote -> its refusal, after 
     "another network": (lambda s: {"conv1.weight": torch.zeros(3)}, NOT_OURS),
     "a list": (lambda s: [1, 2], NOT_OURS),
     "a whole pickled model": (lambda s: NeuralNetwork(), OBJECTS),
+    "code to run when loaded": (lambda s: {"fc1.weight": RunsCodeWhenUnpickled()}, OBJECTS),
     "a state_dict of one layer": (lambda s: {"fc1.weight": torch.zeros(128, 784)}, STATE_DICT),
     "a state_dict of 0-d weights": (lambda s: {f"fc{i}.weight": torch.tensor(1.0) for i in (1, 2, 3)}, STATE_DICT),
     "a state_dict of 785 inputs": (lambda s: weights_with(s, "fc1.weight", torch.zeros(128, 785)),
@@ -264,6 +252,7 @@ def test_a_file_the_course_never_writes_is_refused_in_one_line(tmp_path, course_
     make, refusal = BAD[case]
     torch.save(make(copy.deepcopy(course_state)), tmp_path / "model.pt")
     assert message(tmp_path / "model.pt") == f"{tmp_path}/model.pt {refusal}"
+    assert RAN == []  # loading never runs code from the file
 
 
 def nested(depth: int) -> list:
@@ -381,13 +370,23 @@ PASS_HISTORY = "pass the History that fit returned, or its to_dict()"
      ({"history": None}, f"`history` is not lists of numbers: {PASS_HISTORY}"),
      ({"history": {"train_loss": [torch.tensor(0.5)]}}, f"`history` is not lists of numbers: {PASS_HISTORY}"),
      ({"history": {**HISTORY, "seconds": []}}, "`history` has lists of different lengths ({'seconds': 0, "
-      f"'test_accuracy': 2, 'test_loss': 2, 'train_loss': 2}}): {PASS_HISTORY}")],
+      f"'test_accuracy': 2, 'test_loss': 2, 'train_loss': 2}}): {PASS_HISTORY}"),
+     ({"path": "{tmp}/hard"}, "cannot write {tmp}/hard: it is a hard link, not a file the course wrote: move it away "
+      "or choose another `path`")],  # a link planted where the checkpoint goes: its target is left alone
 )  # fmt: skip
 def test_save_checkpoint_refuses_an_argument_of_another_kind_by_name(tmp_path, arguments, refusal):
-    with pytest.raises(ConfigError) as refused:
+    (tmp_path / "notes.txt").write_text("my notes\n")
+    os.link(tmp_path / "notes.txt", tmp_path / "hard")
+    if arguments.get("path"):
+        arguments = {"path": arguments["path"].replace("{tmp}", str(tmp_path))}
+    with pytest.raises((ConfigError, OutputError)) as refused:
         save_checkpoint(**{"path": tmp_path / "model.pt", "model": NeuralNetwork(), "dataset": "mnist",
                            "history": HISTORY, **arguments})  # fmt: skip
-    assert str(refused.value) == refusal and os.listdir(tmp_path) == []
+    assert str(refused.value) == refusal.replace("{tmp}", str(tmp_path))
+    assert (tmp_path / "notes.txt").read_text() == "my notes\n" and sorted(os.listdir(tmp_path)) == [
+        "hard",
+        "notes.txt",
+    ]
 
 
 @contextlib.contextmanager
@@ -417,16 +416,3 @@ def test_a_wrapped_network_is_saved_as_the_network_inside(tmp_path, wrapper):
     state = torch.load(tmp_path / "model.pt", weights_only=True)
     assert list(state["model_state"]) == list(model.state_dict()) and state["sizes"] == model.sizes
     assert same_weights(load_model(tmp_path / "model.pt"), model)
-
-
-def test_a_planted_link_at_the_checkpoint_is_refused_and_its_target_left_alone(tmp_path):
-    victim = tmp_path / "notes.txt"
-    victim.write_text("my notes\n")
-    os.link(victim, tmp_path / "model.pt")
-    with pytest.raises(OSError) as refused:
-        saved(tmp_path / "model.pt")
-    assert str(refused.value) == (
-        f"cannot write {tmp_path}/model.pt: it is a hard link, not a file the course wrote: move it away or choose "
-        "another `path`"
-    )
-    assert victim.read_text() == "my notes\n" and sorted(os.listdir(tmp_path)) == ["model.pt", "notes.txt"]

@@ -1,4 +1,4 @@
-"""parallel/ and run/data_parallel: data-parallel training over gloo on the CPU, and the `--nproc` run.
+"""parallel/ and run/training: data-parallel training over gloo on the CPU, and the `--nproc` run.
 
 Each launch starts fresh processes that import torch (seconds each), so the rules are checked without processes.
 """
@@ -7,7 +7,6 @@ import contextlib
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -16,8 +15,8 @@ import textwrap
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 
+import psutil
 import pytest
 import torch
 from helpers import run_with_deadline, tiny_data
@@ -46,24 +45,13 @@ def test_the_backend_per_device_and_the_global_batch_split_evenly_or_refused():
         per_rank_batch(64, 0)
 
 
-def listening(pids: set[int]) -> list[str]:
-    """The local addresses (host:port) these processes listen on, from ss."""
-    ss = run_with_deadline(["ss", "-Hltnp"], capture_output=True, text=True, check=True, timeout=10)
-    return [line.split()[3] for line in ss.stdout.splitlines() if any(f"pid={pid}," in line for pid in pids)]
-
-
-def children_of(parent: int) -> set[int]:
-    """The pids of the processes whose parent is `parent`, from /proc."""
-    children = set()
-    for status in os.scandir("/proc"):
-        if status.name.isdigit():
-            try:
-                fields = Path(f"/proc/{status.name}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == parent:
-                children.add(int(status.name))
-    return children
+def listening(processes: list[psutil.Process]) -> set[str]:
+    """The local addresses (host:port) these processes listen on over TCP (those gone meanwhile: none)."""
+    found = set()
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            found |= {f"{c.laddr.ip}:{c.laddr.port}" for c in process.net_connections("tcp") if c.status == "LISTEN"}
+    return found
 
 
 class ListeningWatch(threading.Thread):
@@ -76,7 +64,7 @@ class ListeningWatch(threading.Thread):
 
     def run(self) -> None:
         while not self.done.wait(0.1):
-            self.seen.update(listening({os.getpid(), *children_of(os.getpid())}))
+            self.seen |= listening([psutil.Process(), *psutil.Process().children(recursive=True)])
 
 
 def test_the_meeting_point_listens_before_any_process_starts_on_loopback_only():
@@ -87,9 +75,8 @@ def test_the_meeting_point_listens_before_any_process_starts_on_loopback_only():
         other.bind((HOST, store.port))
     join_meeting(store.port, nproc=2).set("greeting", "hello")
     assert store.get("greeting") == b"hello"
-    if shutil.which("ss"):  # ss (iproute2) lists the listening sockets
-        addresses = [address for address in listening({os.getpid()}) if address.endswith(f":{store.port}")]
-        assert addresses == [f"127.0.0.1:{store.port}"], addresses
+    addresses = [address for address in listening([psutil.Process()]) if address.endswith(f":{store.port}")]
+    assert addresses == [f"127.0.0.1:{store.port}"], addresses
 
 
 def shard_orders(n_images: int, world_size: int, epoch: int) -> list[list[int]]:
@@ -140,8 +127,7 @@ def test_two_ranks_of_32_end_as_one_process_of_64():
 def test_nproc_2_writes_the_outputs_of_a_single_process_run(tmp_path, capfd):
     out = tmp_path / "run"
     watch = ListeningWatch()
-    if shutil.which("ss"):
-        watch.start()
+    watch.start()
     try:
         metrics = train_and_save(nproc=2, source="sample", num_epochs=1, device="cpu", out=out)
     finally:
@@ -164,10 +150,10 @@ def test_nproc_2_writes_the_outputs_of_a_single_process_run(tmp_path, capfd):
 def ranks_started(launcher: int | None = None) -> list[int]:
     """The pids of the processes torch.multiprocessing spawned (not its resource tracker) from `launcher`, or us."""
     pids = []
-    for pid in children_of(launcher or os.getpid()):
-        with contextlib.suppress(OSError):
-            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                pids.append(pid)
+    for child in psutil.Process(launcher).children():
+        with contextlib.suppress(psutil.Error):
+            if "spawn_main" in " ".join(child.cmdline()):
+                pids.append(child.pid)
     return sorted(pids)
 
 
@@ -218,8 +204,8 @@ def test_refused_before_any_process_starts(tmp_path, monkeypatch):
 def alive(pid: int) -> bool:
     """Whether process `pid` still runs (a zombie, ended but not yet reaped, does not)."""
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
         return False
 
 
@@ -281,9 +267,10 @@ def test_under_torchrun_rank_0_holds_the_lock_while_it_trains(tmp_path, capsys):
     try:
         assert within(300, lambda: (out / "model.pt").exists() or rank0.poll() is not None)
         assert rank0.poll() is None
-        assert main([*SAMPLE_RUN, "--epochs", "1", "--out", str(out)]) == 2
+        assert main([*SAMPLE_RUN, "--epochs", "1", "--out", str(out)]) == 2  # a second run on its `out`: refused
+        held = rf"--out {re.escape(str(out))} is in use by another run \(process {rank0.pid}, started [-0-9: ]+\)"
         err = capsys.readouterr().err
-        assert err.startswith(f"mnist-tutorial: error: --out {out} is in use by another run (process {rank0.pid}, ")
+        assert re.fullmatch(f"mnist-tutorial: error: {held}: wait for it to end, or choose another --out\n", err), err
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(rank0.pid, signal.SIGKILL)
@@ -318,7 +305,7 @@ def test_under_torchrun_a_held_out_stops_every_rank_in_one_line(tmp_path):
 @pytest.mark.slow
 def test_a_rank_whose_launcher_ended_before_the_tie_leaves_at_once():
     # A spawned rank imports torch for seconds before it can tie itself to its launcher: it checks it still has one.
-    code = "from mnist_tutorial.parallel.lifeline import tie_to; tie_to(1); print('carried on')"  # 1: not our parent
+    code = "from mnist_tutorial.parallel.launch import tie_to; tie_to(1); print('carried on')"  # 1: not our parent
     result = run_with_deadline([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert (result.returncode, result.stdout, result.stderr) == (1, "", "")
 
@@ -329,9 +316,9 @@ WATCHED = textwrap.dedent(
     import os, subprocess, sys, time
     GRANDCHILD = (
         "import os, time\\n"
-        "from mnist_tutorial.parallel import lifeline\\n"
-        "lifeline.death_signal = lambda: False  # as where no death signal can be asked for\\n"
-        "lifeline.tie_to(os.getppid())\\n"
+        "from mnist_tutorial.parallel import launch\\n"
+        "launch.death_signal = lambda: False  # as where no death signal can be asked for\\n"
+        "launch.tie_to(os.getppid())\\n"
         "print('tied', os.getpid(), flush=True)\\n"
         "time.sleep(300)\\n"
     )

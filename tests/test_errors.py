@@ -12,10 +12,13 @@ from mnist_tutorial.widgets.playground import FIELDS, FORM, in_form_words
 MESSAGE = '`num_epochs=0` is not a positive whole number; or use `source="sample"` with `data_dir`, see `model.eval()`'
 
 
-def test_the_command_line_reads_flags():
+def test_the_command_line_reads_flags_for_every_argument_the_library_names():
     assert in_words(MESSAGE, FLAGS) == (
         "--epochs 0 is not a positive whole number; or use --source sample with --data-dir, see `model.eval()`"
     )
+    # The settings the CLI passes on; a library message naming one must come out as a flag, never in backticks.
+    for name in [*(setting.name for setting in SETTINGS), "checkpoint"]:
+        assert "`" not in in_words(f"`{name}=1`", FLAGS)
 
 
 def test_the_playground_reads_its_field_names():
@@ -24,12 +27,6 @@ def test_the_playground_reads_its_field_names():
         == "learning rate 10 is too large; hidden layer 1 size 0 too"
     )
     assert set(FIELDS) == {setting.name for setting in FORM} | {"device"}  # the fields it shows, and its own device
-
-
-def test_every_argument_the_library_names_has_a_flag():
-    # The settings the CLI passes on; a library message naming one must come out as a flag, never in backticks.
-    for name in [*(setting.name for setting in SETTINGS), "checkpoint"]:
-        assert "`" not in in_words(f"`{name}=1`", FLAGS)
 
 
 @pytest.mark.parametrize(

@@ -74,27 +74,6 @@ def tiny_train(tmp_path: Path, *more: str, out: Path | None = None) -> list[str]
     return [str(arg) for arg in [*args, *more]]
 
 
-HOLD_THE_LOCK = "import sys, time\nfrom mnist_tutorial.run.lock import OutputLock\n" \
-    "with OutputLock(sys.argv[1]):\n    print('locked', flush=True)\n    time.sleep(60)\n"  # fmt: skip
-
-
-@pytest.mark.slow
-def test_a_second_run_on_the_same_out_is_refused_naming_the_first_until_it_is_killed(tmp_path, capsys):
-    out = tmp_path / "out"
-    out.mkdir()
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_THE_LOCK, str(out)], stdout=subprocess.PIPE, text=True)
-    assert holder.stdout.readline().strip() == "locked"
-    assert main(tiny_train(tmp_path, "--epochs", "1")) == 2
-    err = capsys.readouterr().err
-    assert err.startswith(f"mnist-tutorial: error: --out {out} is in use by another run (process {holder.pid}, ")
-    assert err.endswith("wait for it to end, or choose another --out\n") and len(err.splitlines()) == 1
-    assert os.listdir(out) == [".mnist-tutorial.lock"]
-    holder.send_signal(signal.SIGKILL)  # its lock file stays behind, but not its lock
-    holder.wait()
-    assert main(tiny_train(tmp_path, "--epochs", "1")) == 0
-    assert sorted(os.listdir(out)) == sorted(OUTPUTS)
-
-
 # A command run as a learner types it, `python -m mnist_tutorial ...`, held at one moment by a sitecustomize.py:
 # there it writes the file $MARK and sleeps until the test's signal arrives. Python's own SIGINT handler comes first,
 # as a terminal gives it, whatever started this test run (`make test &` passes SIGINT on ignored).
@@ -219,7 +198,7 @@ def test_a_signal_mid_run_stops_it_cleanly_saying_what_model_pt_holds(tmp_path, 
     assert re.findall(r"with (\d+) complete epoch\(s\)", stdout) == ([str(saved)] if within_fit else []), stdout
 
 
-PLANTED = {"symlink": "a symlink", "fifo": "a FIFO", "folder": "a folder"}
+PLANTED = {"symlink": "a symlink", "fifo": "a FIFO", "folder": "a folder", "hard link": "a hard link"}
 
 
 @pytest.mark.parametrize("name", [".mnist-tutorial.lock", *OUTPUTS])
@@ -229,7 +208,9 @@ def test_a_planted_name_in_out_is_refused_and_nothing_is_written_through_it(tmp_
     out.mkdir()
     victim.write_text("my notes\n")
     there = out / name
-    {"symlink": lambda: there.symlink_to(victim), "fifo": lambda: os.mkfifo(there), "folder": there.mkdir}[planted]()
+    plant = {"symlink": lambda: there.symlink_to(victim), "fifo": lambda: os.mkfifo(there), "folder": there.mkdir,
+             "hard link": lambda: os.link(victim, there)}  # fmt: skip
+    plant[planted]()
     assert main(tiny_train(tmp_path, "--epochs", "1", out=out)) == 2
     error = capsys.readouterr().err.strip()
     if name == ".mnist-tutorial.lock":

@@ -24,6 +24,8 @@ def test_train_and_save_takes_each_setting_as_a_keyword_with_its_default():
     assert [(field.name, field.default) for field in dataclasses.fields(RunConfig)] == [
         (setting.name, setting.unset) for setting in SETTINGS
     ]
+    with pytest.raises(TypeError, match=r"^train_and_save\(\) got an unexpected keyword argument 'epochs'$"):
+        train_and_save(epochs=3)  # the keywords are generated from the table: any other is refused as Python does
 
 
 def test_the_lessons_values_pass_every_check_and_a_bad_one_is_named():

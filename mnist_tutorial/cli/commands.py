@@ -75,8 +75,7 @@ def add_evaluate(commands: argparse._SubParsersAction) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    data = {"data_dir": args.data_dir, "source": args.source, "device": args.device}
-    evaluate_checkpoint(checkpoint=args.checkpoint, dataset=args.dataset, **data)
+    evaluate_checkpoint(checkpoint=args.checkpoint, dataset=args.dataset, **{n: getattr(args, n) for n in DATA_FLAGS})
     return 0
 
 

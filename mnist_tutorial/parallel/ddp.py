@@ -115,7 +115,7 @@ def same_parameters(model: nn.Module) -> float:
 @dataclasses.dataclass
 class ShardedRun:
     """What each process trains: the lesson's network on its shard of `data`. The hooks are 07's; the run layer's
-    (run/data_parallel.py) lock, load, resume, save and write. Only rank 0 prints, unless `silent`."""
+    (run/training.py) lock, load, resume, save and write. Only rank 0 prints, unless `silent`."""
 
     data: Data | None = None
     num_epochs: int = 1

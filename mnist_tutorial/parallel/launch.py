@@ -1,26 +1,36 @@
 """Starting N copies of a function in fresh processes ("spawn": no fork of a notebook's state; macOS and Windows
-too) that meet in a torch.distributed group at a TCPStore this process holds, as torchrun's agent does."""
+too) that meet in a torch.distributed group at a TCPStore this process holds, as torchrun's agent does.
 
+A rank that outlived its launcher would train with no one to stop it and no lock on its output, so each is tied to
+it (tie_to): on Linux the kernel kills it the moment its parent ends (prctl PR_SET_PDEATHSIG); elsewhere a thread
+polls the parent.
+"""
+
+import ctypes
 import logging
 import multiprocessing
 import os
 import signal
 import socket
 import sys
+import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import psutil
 import torch.distributed as dist
 import torch.multiprocessing as torch_mp
 from torch.multiprocessing.spawn import ProcessException, ProcessExitedException
 
 from .. import errors
 from ..errors import TutorialError, WorkerDiedError
-from .lifeline import tie_to
 
 HOST = "127.0.0.1"  # the processes meet on this machine: over loopback, whatever the hostname says
 TIMEOUT = timedelta(minutes=5)  # waiting this long at the meeting point or in a collective means a process died
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+POLL_SECONDS = 1.0  # how often a rank without a death signal looks for its launcher
 
 
 def launch(worker: Callable[..., Any], nproc: int, *args: Any) -> list[Any]:
@@ -28,7 +38,7 @@ def launch(worker: Callable[..., Any], nproc: int, *args: Any) -> list[Any]:
 
     `worker` must be importable (a notebook's own function cannot be sent) and return plain Python or NumPy
     values. A TutorialError in a process is raised here in its words; Ctrl-C stops them all; should this process
-    die, they die with it (lifeline.py): none trains on unwatched, with nobody holding its lock.
+    die, they die with it (tie_to): none trains on unwatched, with nobody holding its lock.
     """
     if sys.platform != "win32":
         os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo0" if sys.platform == "darwin" else "lo")
@@ -115,3 +125,37 @@ def _entry(rank: int, worker: Callable, nproc: int, store_port: int, results: An
     except TutorialError as error:
         results.put((rank, "error", type(error).__name__, str(error)))
         raise SystemExit(1) from None
+
+
+def tie_to(launcher: int) -> None:
+    """End this process when `launcher`, its parent, ends: at once on Linux, within a second elsewhere."""
+    if not death_signal():
+        threading.Thread(target=watch, args=(launcher,), name="launcher-watch", daemon=True).start()
+    if not parent_alive(launcher):  # it may have ended while this process spent seconds importing torch
+        os._exit(1)  # nobody is left to report to, and nothing of this process's work has started
+
+
+def death_signal() -> bool:
+    """Ask Linux to SIGKILL this process when its parent ends; False where that cannot be asked."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        # prctl is variadic: each argument as a full unsigned long, as the kernel reads them
+        args = (ctypes.c_ulong(signal.SIGKILL), ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0))
+        return libc.prctl(ctypes.c_int(PR_SET_PDEATHSIG), *args) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def watch(launcher: int) -> None:
+    """A thread's body: poll the parent until it has ended, then end this whole process."""
+    while parent_alive(launcher):
+        time.sleep(POLL_SECONDS)
+    os._exit(1)
+
+
+def parent_alive(launcher: int) -> bool:
+    """Whether `launcher` is still this process's parent: an orphan gets another parent, so its ppid changes (Windows
+    keeps an orphan's ppid, so there the process itself is asked about)."""
+    return psutil.pid_exists(launcher) if sys.platform == "win32" else os.getppid() == launcher

@@ -48,16 +48,13 @@ def settle(config: RunConfig) -> tuple[RunConfig, dict[str, Any] | None]:
     config = dataclasses.replace(config, **filled, device=pick_device(config.device).type)
     check_settings(dataclasses.asdict(config))
     check_cpus(config.nproc, config.device)
-    config = as_python_numbers(config)
+    # as Python's own int and float: NumPy's np.int64(64) is welcome, but torch wants int
+    config = dataclasses.replace(
+        config, **{s.name: s.type(getattr(config, s.name)) for s in SETTINGS if s.type in (int, float)}
+    )
     if state:
         check_resumable(config.resume, state, num_epochs=config.num_epochs)
     return config, state
-
-
-def as_python_numbers(config: RunConfig) -> RunConfig:
-    """The checked settings as Python's own int and float (NumPy's np.int64(64) is welcome, but torch wants int)."""
-    numbers = {s.name: s.type(getattr(config, s.name)) for s in SETTINGS if s.type in (int, float)}
-    return dataclasses.replace(config, **numbers)
 
 
 def check_cpus(nproc: int, device: str) -> None:
@@ -98,12 +95,7 @@ def checkpoint_settings(state: dict[str, Any]) -> tuple[dict[str, Any], dict[str
 
 def optimizer_settings(state: dict[str, Any]) -> dict[str, float]:
     """The lr and momentum in a checkpoint's optimizer state (its first parameter group), where it holds them."""
-    try:
-        group = state["optimizer_state"]["param_groups"][0]
-    except (KeyError, IndexError, TypeError):
-        return {}
-    if not isinstance(group, dict):
-        return {}
+    group = state["optimizer_state"]["param_groups"][0] if state.get("optimizer_state") else {}  # checked on load
     return {name: float(group[name]) for name in ("lr", "momentum") if is_number(group.get(name))}
 
 

@@ -25,43 +25,28 @@ except ImportError:  # Windows
     fcntl, BUSY = None, OSError  # type: ignore[assignment]
 
 
-def try_lock(fd: int) -> bool:
-    """Take the lock on `fd` without waiting; False if another process holds it."""
-    try:
-        if fcntl is not None:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        else:
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-    except BUSY:
-        return False
-    return True
-
-
 class OutputLock:
     """`with OutputLock(out):` holds `out`/.mnist-tutorial.lock, or raises OutputError naming the run that does."""
 
     def __init__(self, out: Path) -> None:
-        self.out = Path(out)
-        self.path = self.out / LOCK_NAME
-        self.fd: int | None = None
+        self.out, self.path, self.fd = Path(out), Path(out) / LOCK_NAME, None
 
     def __enter__(self) -> "OutputLock":
         while True:
             fd = self._open()
-            if not try_lock(fd):
-                try:
-                    holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "process unknown"
-                except (OSError, AttributeError):  # AttributeError: Windows has no pread
-                    holder = "process unknown"
-                os.close(fd)
-                raise OutputError(
-                    f"`out={self.out}` is in use by another run ({holder}): wait for it to end, or choose another `out`"
-                )
             try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB) if fcntl else msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
                 if os.stat(self.path).st_ino == os.fstat(fd).st_ino:
                     break
-            except FileNotFoundError:
+            except FileNotFoundError:  # (before BUSY, which on Windows is any OSError)
                 pass
+            except BUSY:
+                holder = os.pread(fd, 200, 0).decode(errors="replace").strip() if fcntl else ""  # Windows: no pread
+                os.close(fd)
+                raise OutputError(
+                    f"`out={self.out}` is in use by another run ({holder or 'process unknown'}): wait for it to end, "
+                    "or choose another `out`"
+                ) from None
             os.close(fd)  # locked a file that its holder deleted as it finished: take the new one
         os.ftruncate(fd, 0)
         os.write(fd, f"process {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}".encode())

@@ -41,38 +41,6 @@ def prepare_out(out: Path) -> None:
         raise OutputError(f"`out={out}` holds {kind} named {name}: move it away or choose another `out`")
 
 
-def clear_previous(out: Path) -> None:
-    """Remove an earlier run's metrics and figures: once model.pt is replaced, they would describe another model."""
-    for name in OUTPUTS[1:]:
-        (out / name).unlink(missing_ok=True)
-
-
-def make_metrics(data: Data, history: History, settings: dict[str, Any], *, seconds: float) -> dict[str, Any]:
-    """Everything metrics.json records about a finished run."""
-    return {
-        "dataset": data.source.dataset,
-        "source": data.source.kind,
-        "n_train": len(data.train),
-        "n_test": len(data.test),
-        "epochs": history.epochs,
-        **settings,
-        "test_accuracy": history.test_accuracy[-1],
-        "seconds": seconds,
-        "train_loss": history.train_loss,
-        "test_loss": history.test_loss,
-        "test_accuracy_per_epoch": history.test_accuracy,
-        "epoch_seconds": history.seconds,
-    }
-
-
-def prediction_figure(model: NeuralNetwork, data: Data, test_loader, *, device: torch.device) -> Figure:
-    """The first test images with predictions; mistakes in red."""
-    probabilities, labels = predict(model, test_loader, device=device)
-    count = PREDICTIONS_SHOWN
-    predictions = probabilities[:count].argmax(dim=1)
-    return plot_predictions(data.test.images[:count], labels[:count], predictions, data.class_names)
-
-
 def write_outputs(out: Path, metrics: dict[str, Any], figures: dict[str, Figure]) -> None:
     """Write metrics.json and the figures (file name -> Figure, each PNG with its alt text inside), atomically."""
     path = out / "metrics.json"
@@ -99,8 +67,8 @@ class CheckpointSaver:
         self.attempted = False
 
     def __call__(self, history: History) -> None:
-        if not self.attempted:
-            clear_previous(self.config.out)
+        for name in OUTPUTS[1:] if not self.attempted else ():  # once model.pt is replaced they describe another
+            (self.config.out / name).unlink(missing_ok=True)
         self.attempted = True
         save_checkpoint(
             self.config.out / "model.pt",
@@ -135,11 +103,27 @@ def finish(
     recorded = {**saver.config.recorded(), "seed": saver.config.seed, "device": str(device)}
     if saver.config.nproc != 1:
         recorded["nproc"] = saver.config.nproc
-    metrics = make_metrics(data, history, recorded, seconds=time.perf_counter() - started)
+    metrics = {
+        "dataset": data.source.dataset,
+        "source": data.source.kind,
+        "n_train": len(data.train),
+        "n_test": len(data.test),
+        "epochs": history.epochs,
+        **recorded,
+        "test_accuracy": history.test_accuracy[-1],
+        "seconds": time.perf_counter() - started,
+        "train_loss": history.train_loss,
+        "test_loss": history.test_loss,
+        "test_accuracy_per_epoch": history.test_accuracy,
+        "epoch_seconds": history.seconds,
+    }
+    probabilities, labels = predict(saver.model, test_loader, device=device)
+    shown = probabilities[:PREDICTIONS_SHOWN].argmax(dim=1)  # the first test images, mistakes in red
     figures = {
         "loss.png": plot_loss(history),
-        "predictions.png": prediction_figure(saver.model, data, test_loader, device=device),
-    }
+        "predictions.png": plot_predictions(data.test.images[: len(shown)], labels[: len(shown)], shown,
+                                            data.class_names),
+    }  # fmt: skip
     # Each figure's sentence, for a reader who cannot see the PNGs (the PNGs hold it too, as their Description).
     metrics["figures"] = {name: alt_text(figure) for name, figure in figures.items()}
     write_outputs(saver.config.out, metrics, figures)
