@@ -70,13 +70,16 @@ print(json.dumps({"cwd": os.getcwd(), "argv": sys.argv[1:], "proxy": proxy, "pro
 FAKE_PROXY = 'console.log("fake proxy 9.9.9", process.argv.slice(2).join(" "));\n'
 
 
-def write_wheel(folder: Path, name: str, version: str, *, requires=(), files=None, scripts=None) -> Path:
-    """A minimal pure-Python wheel, written by hand (METADATA, WHEEL, RECORD, entry points)."""
+def write_wheel(
+    folder: Path, name: str, version: str, *, requires=(), files=None, scripts=None, python: str | None = None
+) -> Path:
+    """A minimal pure-Python wheel, written by hand (METADATA, WHEEL, RECORD, entry points; `python`: its
+    Requires-Python)."""
     module = name.replace("-", "_")
     dist_info = f"{module}-{version}.dist-info"
     extras = sorted({found for r in requires for found in re.findall(r'extra == "([^"]+)"', r)})
     metadata = [f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}"] + [f"Provides-Extra: {e}" for e in extras]
-    metadata += [f"Requires-Dist: {r}" for r in requires]
+    metadata += [f"Requires-Dist: {r}" for r in requires] + ([f"Requires-Python: {python}"] if python else [])
     contents = {
         f"{module}/__init__.py": f"VERSION = {version!r}\n",
         **(files or {}),
@@ -129,6 +132,9 @@ def index(tmp_path_factory):
     folder = tmp_path_factory.mktemp("pypi") / "index"
     folder.mkdir()
     write_wheel(folder, "fake-dep-a", "1.0")
+    here = f"{sys.version_info.major}.{sys.version_info.minor}"
+    latest = f"{here}.{max(sys.version_info.micro, 1)}"  # this Python's release: what the kit builder runs
+    write_wheel(folder, "fake-dep-a", "1.1", python=f">={latest}")  # newer, but not for this Python's .0 release
     write_wheel(folder, "fake-dep-b", "2.0", requires=["fake-dep-a>=1"])
     write_wheel(folder, "setuptools", "99.0")  # what the kit adds for offline `pip install -e .`
     write_wheel(folder, "jupyterlab", "4.9", files={"jupyterlab/__main__.py": FAKE_LAB})
@@ -247,6 +253,7 @@ def test_a_default_kit_records_its_cuda_build_and_holds_the_student_copies(defau
     out, info = default_kit
     assert_matches_its_wheels(out, info)
     assert (info["torch_asked"], info["torch"], info["torch_build"]) == ("default", "2.5.0", "cuda")
+    assert "fake_dep_a-1.0-py3-none-any.whl" in info["wheels"]  # what every release of this Python installs
     assert info["gpu_wheels"] == ["nvidia_cublas_cu12-12.0-py3-none-any.whl", "triton-3.0-py3-none-any.whl"]
     line = kit.summary(out, info)
     assert f"({info['size_bytes'] / 1e9:.2f} GB, 10 wheels; torch 2.5.0 with CUDA: 2 GPU library wheels" in line

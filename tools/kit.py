@@ -57,6 +57,14 @@ CPU_BUILD = ("torchvision", "torch")  # from the CPU-only index; torchvision fir
 GPU_WHEELS = ("nvidia_", "triton-", "pytorch_triton")  # CUDA's libraries and its compiler: no laptop uses them
 INDEX_TIMEOUT_S = 10  # one short try per index, instead of pip's 5 retries per package
 PYPI_TRY = ["--retries", "1", "--timeout", "15"]
+
+
+def any_micro() -> list[str]:
+    """pip's option for wheels that every release of this Python takes: a kit for 3.11 serves Debian's 3.11.2 too
+    (without it, a wheel asking for Python >=3.11.5 gets in when the kit is built with 3.11.7)."""
+    return ["--python-version", this_platform()["python"]]
+
+
 CUDA_KIT_GB = 3.2  # the kit with PyPI's Linux torch (measured: 139 wheels); the CPU-only one is about 0.35 GB
 ROOM_EXTRA = "room"  # pyproject's extra for `mnist-tutorial room`: JupyterHub, its idle culler, tornado
 PROXY = "configurable-http-proxy"  # JupyterHub's proxy: an npm package, run by the machine's own node
@@ -198,6 +206,7 @@ def download_cpu_build(requirements: list[str], wheels: Path, index: str) -> lis
                 continue
             asked = f"{name}{needed[name]}"
             command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:"]
+            command += any_micro()
             done = subprocess.run(
                 [*command, *one_try(), "--index-url", index, "-d", scratch, asked], capture_output=True, text=True
             )
@@ -247,7 +256,7 @@ def download_dependencies(requirements: list[str], wheels: Path, pip_args: list[
 
     Wheels already in `wheels` (the CPU-only torch, pinned in `requirements`) are taken from there.
     """
-    command = [sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:", "-d", wheels]
+    command = [sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:", *any_micro(), "-d", wheels]
     done = subprocess.run([*command, *PYPI_TRY, "--find-links", wheels, *pip_args, *requirements])
     if done.returncode != 0:
         raise KitError(
