@@ -229,6 +229,15 @@ def close(process: subprocess.Popen, lines: list[str]) -> None:
         subprocess.run(["userdel", "--remove", f"room-{STUDENT}"], capture_output=True)
 
 
+def not_from_the_kit(venv: Path, kit_wheels: list[str]) -> list[str]:
+    """What the room's environment holds that no wheel of the kit is (venv's own pip and setuptools excepted)."""
+    held = {(canonicalize_name(name.split("-")[0]), name.split("-")[1]) for name in kit_wheels}
+    (site,) = (venv / "lib").glob("python*/site-packages")
+    found = [(canonicalize_name(d.metadata["Name"]), d.version) for d in importlib.metadata.distributions(path=[site])]
+    ensurepip = {"pip", "setuptools"}  # `python -m venv` puts its own there
+    return sorted(f"{name} {version}" for name, version in set(found) - held if name not in ensurepip)
+
+
 def inside(folder: Path) -> int:
     """Steps 3 and 4, in the network namespace."""
     info = json.loads((folder / "kit" / "KIT.json").read_text())
@@ -240,6 +249,10 @@ def inside(folder: Path) -> int:
         if not ours:
             raise CheckFailed(f"no proxy from {folder / 'room' / 'proxy'} runs: {proxy_programs()}")
         step(f"the proxy is the kit's: {ours[0]}", began)
+        others = not_from_the_kit(folder / "room" / ".venv", info["wheels"])
+        if others:
+            raise CheckFailed(f"the room's environment holds packages the kit does not: {', '.join(others)}")
+        step("every package in the room's environment is a wheel of the kit (torch's, side-loaded, aside)", began)
         names = student_folder(url, info["notebooks"])
         step(f"{STUDENT} signed in; their server lists {len(names)} files: {', '.join(names)}", began)
         if os.geteuid() == 0:
