@@ -59,16 +59,10 @@ INDEX_TIMEOUT_S = 10  # one short try per index, instead of pip's 5 retries per 
 PYPI_TRY = ["--retries", "1", "--timeout", "15"]
 
 
-def any_micro() -> list[str]:
-    """pip's option for wheels that every release of this Python takes: a kit for 3.11 serves Debian's 3.11.2 too
-    (without it, a wheel asking for Python >=3.11.5 gets in when the kit is built with 3.11.7)."""
-    return ["--python-version", this_platform()["python"]]
-
-
 CUDA_KIT_GB = 3.2  # the kit with PyPI's Linux torch (measured: 139 wheels); the CPU-only one is about 0.35 GB
 ROOM_EXTRA = "room"  # pyproject's extra for `mnist-tutorial room`: JupyterHub, its idle culler, tornado
 PROXY = "configurable-http-proxy"  # JupyterHub's proxy: an npm package, run by the machine's own node
-PROXY_ASKED = f"{PROXY}@^5.3.0"  # as the Makefile's room-proxy; @4 runs on a Node.js older than 20
+PROXY_ASKED = f"{PROXY}@^5.3.0"  # 5 needs Node.js 20 or newer; --proxy configurable-http-proxy@4 runs on older
 PROXY_LAUNCHER = Path("proxy") / "bin" / PROXY  # in the kit: the room finds the proxy on PATH by this name
 
 
@@ -169,6 +163,12 @@ def version_of(wheel: Path) -> str:
 def is_cpu_build(version: str) -> bool:
     """PyTorch's CPU-only wheels carry +cpu; on macOS every wheel is CPU-only (with Apple's GPU) and has no label."""
     return version.endswith("+cpu") or (platform.system() == "Darwin" and "+" not in version)
+
+
+def any_micro() -> list[str]:
+    """pip's option for wheels that every release of this Python takes: a kit for 3.11 serves Debian's 3.11.2 too
+    (without it, a wheel asking for Python >=3.11.5 gets in when the kit is built with 3.11.7)."""
+    return ["--python-version", this_platform()["python"]]
 
 
 def one_try() -> list[str]:
@@ -462,7 +462,9 @@ def build_kit(
     copies = write_student_copies(notebooks or ROOT / "notebooks", out)
     course = course_wheel.name.split("-")[0].replace("_", "-")
     full_data = with_data and copy_full_data(out)
-    packed = pack_proxy(out, proxy) if room else drop_room(out)
+    packed = pack_proxy(out, proxy) if room else None
+    if not room:
+        drop_room(out)
     write_scripts(out, course, this_platform()["python"], list(check), packed)
     found = describe_wheels(wheels)
     if torch == "cpu" and found["torch"] is not None and found["torch_build"] != "cpu":
@@ -502,13 +504,13 @@ def summary(out: Path, info: dict) -> str:
         install = "powershell -ExecutionPolicy Bypass -File " + powershell_quote(str(out) + "\\install.ps1")
     else:
         install = "sh " + shlex.quote(f"{out}/install.sh")
-    room = info.get("room")
-    if room:
-        proxy = room["proxy"]
+    room = ""
+    if info.get("room"):
+        proxy = info["room"]["proxy"]
         room = f"; the room, with {proxy['package']} {proxy['version']}: sudo sh " + shlex.quote(f"{out}/room.sh")
     return (
         f"kit: {out} ({info['size_bytes'] / 1e9:.2f} GB, {len(info['wheels'])} wheels; {torch}) for {info['system']} "
-        f"{info['machine']} with Python {info['python']}; on a laptop: {install}{room or ''}"
+        f"{info['machine']} with Python {info['python']}; on a laptop: {install}{room}"
     )
 
 
