@@ -8,6 +8,7 @@ kit (3 GB) is built and checked by `make kit-check`.
 import base64
 import hashlib
 import importlib.util
+import io
 import json
 import os
 import re
@@ -15,6 +16,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 import zipfile
@@ -56,13 +58,28 @@ FAKE_DOCTOR = (
     "import os, sys\n\ndef main():\n    import fake_dep_a, fake_dep_b\n    print('fake doctor: PASS', sys.argv[1:])\n"
 )
 FAKE_DOCTOR += "    sys.exit(int(os.environ.get('FAKE_DOCTOR_EXIT', '0')))\n"
+# A stand-in for `python -m mnist_tutorial room`: notes how room.sh started it, and runs the proxy PATH gives it.
+FAKE_ROOM = """import json, os, shutil, subprocess, sys
+import fake_hub
+proxy = shutil.which("configurable-http-proxy")
+said = subprocess.run([proxy, "--version"], capture_output=True, text=True).stdout.strip()
+env = {key: os.environ.get(key) for key in ("MNIST_TUTORIAL_OFFLINE",)}
+print(json.dumps({"cwd": os.getcwd(), "argv": sys.argv[1:], "proxy": proxy, "proxy_said": said, "env": env}))
+"""
+# A stand-in for configurable-http-proxy's npm package: a node script that says its version and arguments.
+FAKE_PROXY = 'console.log("fake proxy 9.9.9", process.argv.slice(2).join(" "));\n'
 
 
-def write_wheel(folder: Path, name: str, version: str, *, requires=(), files=None, scripts=None) -> Path:
-    """A minimal pure-Python wheel, written by hand (METADATA, WHEEL, RECORD, entry points)."""
+def write_wheel(
+    folder: Path, name: str, version: str, *, requires=(), files=None, scripts=None, python: str | None = None
+) -> Path:
+    """A minimal pure-Python wheel, written by hand (METADATA, WHEEL, RECORD, entry points; `python`: its
+    Requires-Python)."""
     module = name.replace("-", "_")
     dist_info = f"{module}-{version}.dist-info"
-    metadata = [f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}"] + [f"Requires-Dist: {r}" for r in requires]
+    extras = sorted({found for r in requires for found in re.findall(r'extra == "([^"]+)"', r)})
+    metadata = [f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}"] + [f"Provides-Extra: {e}" for e in extras]
+    metadata += [f"Requires-Dist: {r}" for r in requires] + ([f"Requires-Python: {python}"] if python else [])
     contents = {
         f"{module}/__init__.py": f"VERSION = {version!r}\n",
         **(files or {}),
@@ -115,6 +132,9 @@ def index(tmp_path_factory):
     folder = tmp_path_factory.mktemp("pypi") / "index"
     folder.mkdir()
     write_wheel(folder, "fake-dep-a", "1.0")
+    here = f"{sys.version_info.major}.{sys.version_info.minor}"
+    latest = f"{here}.{max(sys.version_info.micro, 1)}"  # this Python's release: what the kit builder runs
+    write_wheel(folder, "fake-dep-a", "1.1", python=f">={latest}")  # newer, but not for this Python's .0 release
     write_wheel(folder, "fake-dep-b", "2.0", requires=["fake-dep-a>=1"])
     write_wheel(folder, "setuptools", "99.0")  # what the kit adds for offline `pip install -e .`
     write_wheel(folder, "jupyterlab", "4.9", files={"jupyterlab/__main__.py": FAKE_LAB})
@@ -122,15 +142,36 @@ def index(tmp_path_factory):
     write_wheel(folder, "triton", "3.0")
     write_wheel(folder, "torch", "2.5.0", requires=["nvidia-cublas-cu12", "triton", "fake-dep-a"])
     write_wheel(folder, "torchvision", "0.20.0", requires=["torch==2.5.0"])
+    write_wheel(folder, "fake-hub", "5.3", requires=["fake-dep-a"])  # the room's JupyterHub
+    requires = ["fake-dep-b>=2", "jupyterlab", "torch>=2.5", "torchvision>=0.20", 'fake-dev-tool; extra == "dev"']
     course = write_wheel(
         folder.parent,
         "fake-course",
         "0.1",
-        requires=["fake-dep-b>=2", "jupyterlab", "torch>=2.5", "torchvision>=0.20", 'fake-dev-tool; extra == "dev"'],
-        files={"fake_course/doctor.py": FAKE_DOCTOR},
+        requires=[*requires, 'fake-hub>=5.3; extra == "room"', 'fake-course[room]; extra == "dev"'],
+        files={"fake_course/doctor.py": FAKE_DOCTOR, "fake_course/__main__.py": FAKE_ROOM},
         scripts={"fake-course": "fake_course.doctor:main"},
     )
     return folder, course
+
+
+@pytest.fixture(scope="module")
+def proxy_package(tmp_path_factory):
+    """configurable-http-proxy's stand-in as an npm tarball: npm installs it with no network."""
+    tarball = tmp_path_factory.mktemp("npm") / "configurable-http-proxy-9.9.9.tgz"
+    manifest = {
+        "name": "configurable-http-proxy",
+        "version": "9.9.9",
+        "license": "BSD-3-Clause",
+        "engines": {"node": ">= 10.0"},
+        "bin": {"configurable-http-proxy": "bin/configurable-http-proxy"},
+    }
+    with tarfile.open(tarball, "w:gz") as archive:
+        for name, text in {"package.json": json.dumps(manifest), "bin/configurable-http-proxy": FAKE_PROXY}.items():
+            entry = tarfile.TarInfo(f"package/{name}")
+            entry.size, entry.mode = len(text.encode()), 0o755
+            archive.addfile(entry, io.BytesIO(text.encode()))
+    return str(tarball)
 
 
 @pytest.fixture
@@ -158,7 +199,7 @@ def notebooks(tmp_path_factory):
     return folder
 
 
-def build(out, index, notebooks, *, torch="default", cpu_index="http://127.0.0.1:9/"):
+def build(out, index, notebooks, *, torch="default", cpu_index="http://127.0.0.1:9/", proxy=None):
     folder, course = index
     return kit.build_kit(
         out,
@@ -169,14 +210,17 @@ def build(out, index, notebooks, *, torch="default", cpu_index="http://127.0.0.1
         notebooks=notebooks,
         with_data=False,
         cpu_index=cpu_index,  # a closed port: a default kit never asks it
+        room=proxy is not None,
+        proxy=proxy,
     )
 
 
 @pytest.fixture(scope="module")
-def default_kit(tmp_path_factory, index, notebooks):
-    """A kit of PyPI's torch, built once: (its folder, what build_kit returned). Tests install it, never change it."""
+def default_kit(tmp_path_factory, index, notebooks, proxy_package):
+    """A kit of PyPI's torch with the room, built once: (its folder, what build_kit returned). Tests install it, never
+    change it."""
     out = tmp_path_factory.mktemp("built") / "kit"
-    return out, build(out, index, notebooks)
+    return out, build(out, index, notebooks, proxy=proxy_package)
 
 
 def assert_matches_its_wheels(out: Path, info: dict) -> None:
@@ -199,20 +243,113 @@ def test_a_cpu_kit_holds_the_cpu_build_and_says_so(tmp_path, index, notebooks, c
     )
     assert "torchvision-0.20.0+cpu-py3-none-any.whl" in info["wheels"]
     assert "CPU-only: no CUDA libraries" in kit.summary(out, info)
+    # Built without the room: neither its wheels nor its proxy nor room.sh.
+    assert info["room"] is None
+    assert not any(name.startswith("fake_hub") for name in info["wheels"])
+    assert not (out / "proxy").exists() and not (out / "room.sh").exists()
 
 
 def test_a_default_kit_records_its_cuda_build_and_holds_the_student_copies(default_kit):
     out, info = default_kit
     assert_matches_its_wheels(out, info)
     assert (info["torch_asked"], info["torch"], info["torch_build"]) == ("default", "2.5.0", "cuda")
+    assert "fake_dep_a-1.0-py3-none-any.whl" in info["wheels"]  # what every release of this Python installs
     assert info["gpu_wheels"] == ["nvidia_cublas_cu12-12.0-py3-none-any.whl", "triton-3.0-py3-none-any.whl"]
     line = kit.summary(out, info)
-    assert f"({info['size_bytes'] / 1e9:.2f} GB, 9 wheels; torch 2.5.0 with CUDA: 2 GPU library wheels" in line
+    assert f"({info['size_bytes'] / 1e9:.2f} GB, 10 wheels; torch 2.5.0 with CUDA: 2 GPU library wheels" in line
+    assert line.endswith(f"; the room, with configurable-http-proxy 9.9.9: sudo sh {out}/room.sh")
     assert info["notebooks"] == ["01_model.ipynb"]
     copy = nbformat.read(out / "notebooks" / "01_model.ipynb", as_version=4)
     assert copy.cells[1].outputs == [] and copy.cells[1].execution_count is None
     assert copy.cells[0].source == "See the solution (from your teacher)."
     assert not (out / "notebooks" / "solutions").exists()
+
+
+def test_a_kit_carries_the_room_its_wheels_and_its_proxy(default_kit, proxy_package):
+    out, info = default_kit
+    assert info["room"]["requirements"] == ["fake-hub>=5.3"]  # the room extra, not dev's tools
+    assert "fake_hub-5.3-py3-none-any.whl" in info["wheels"]
+    proxy = info["room"]["proxy"]
+    assert {key: proxy[key] for key in ("package", "version", "license", "node_engines", "asked", "launcher")} == {
+        "package": "configurable-http-proxy",
+        "version": "9.9.9",
+        "license": "BSD-3-Clause",
+        "node_engines": ">= 10.0",
+        "asked": proxy_package,
+        "launcher": "proxy/bin/configurable-http-proxy",
+    }
+    assert proxy["made_with"].startswith("npm ")
+    assert proxy["made_with"].endswith(f"npm install --omit=dev --no-audit --no-fund --loglevel=error {proxy_package}")
+    assert proxy["packages"] == {"configurable-http-proxy": "9.9.9"}
+    assert proxy["bytes"] == sum(path.stat().st_size for path in (out / "proxy").rglob("*") if path.is_file())
+    assert [path for path in out.rglob("*") if path.is_symlink()] == []  # a FAT stick holds no link
+    said = subprocess.run([out / proxy["launcher"], "--version"], capture_output=True, text=True, check=True)
+    assert said.stdout == "fake proxy 9.9.9 --version\n"  # the package, run by this machine's node
+    assert re.search("@[A-Z_]+@", (out / "room.sh").read_text()) is None  # every placeholder filled
+
+
+def test_room_sh_installs_the_room_from_the_kit_and_starts_it_offline(tmp_path, default_kit):
+    out, _ = default_kit
+    folder = f"room ✓ {HOSTILE}"  # relative, as typed
+    command = ["sh", str(out / "room.sh"), folder, "--password", "a b'c"]
+    command = (os.geteuid() == 0 and kit.isolated(command)) or command  # no network but loopback, where it can
+    done = run_with_deadline(
+        command, cwd=tmp_path, env={**os.environ, "PYTHON": sys.executable}, capture_output=True, timeout=300
+    )
+    assert done.returncode == 0, done.stdout.decode() + done.stderr.decode()
+    target = tmp_path / folder
+    started = json.loads(done.stdout.decode().splitlines()[-1])  # the fake room imported the fake hub: installed
+    assert started == {
+        "cwd": str(target),
+        "argv": ["room", "--practice", f"{target}/practice", "--folder", f"{target}/hub", "--password", "a b'c"],
+        "proxy": f"{target}/proxy/bin/configurable-http-proxy",  # the kit's, copied beside the course
+        "proxy_said": "fake proxy 9.9.9 --version",
+        "env": {"MNIST_TUTORIAL_OFFLINE": "1"},
+    }
+    assert sorted(path.name for path in (target / "practice").iterdir()) == [".student-copy", "01_model.ipynb"]
+    assert pwned(tmp_path) == []
+
+
+def room_script(folder: Path, node_engines: str) -> Path:
+    """room.sh alone, for a kit whose proxy asks for `node_engines`."""
+    here = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    proxy = {"package": "configurable-http-proxy", "version": "9.9.9", "launcher": "proxy/bin/configurable-http-proxy"}
+    kit.write_scripts(folder, "fake-course", here, ["fake-course"], {**proxy, "node_engines": node_engines})
+    return folder / "room.sh"
+
+
+def test_room_sh_refuses_a_node_older_than_its_proxy_needs(tmp_path):
+    done = install_like(room_script(tmp_path, ">= 999"), tmp_path / "server", cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stderr.startswith("room.sh: the kit's proxy (configurable-http-proxy 9.9.9) needs Node.js 999 or newer")
+    assert done.stderr.rstrip().endswith("or build the kit with --proxy configurable-http-proxy@4")
+    assert not (tmp_path / "server").exists()
+
+
+@pytest.mark.parametrize(("name", "what"), [("practice", "is not the kit's"), ("proxy", "is not the kit's proxy")])
+def test_room_sh_replaces_only_its_own_folders(tmp_path, name, what):
+    target = tmp_path / "server"
+    (target / name).mkdir(parents=True)
+    (target / name / "mine.txt").write_text("a teacher's file")
+    done = install_like(room_script(tmp_path, ">= 10"), target, cwd=tmp_path)
+    assert (done.returncode, done.stderr) == (
+        1,
+        f"room.sh: {target}/{name} {what}, and room.sh writes there: move it away, or give room.sh another FOLDER\n",
+    )
+    assert sorted(path.relative_to(target).as_posix() for path in target.rglob("*")) == [name, f"{name}/mine.txt"]
+
+
+@pytest.mark.parametrize(
+    ("engines", "major"), [(">= 20", 20), (">=10.0", 10), (">= 18.12.1", 18), (None, 0), ("^18 || >=20", 0)]
+)
+def test_the_oldest_node_a_proxy_admits(engines, major):
+    assert kit.node_major(engines) == major  # 0: the kit cannot tell, and room.sh checks nothing
+
+
+def test_a_kit_takes_the_room_extra_only(index):
+    _, course = index
+    assert kit.extra_requirements_of(course, "room") == ["fake-hub>=5.3"]
+    assert kit.extra_requirements_of(course, "dev") == ["fake-dev-tool", "fake-course[room]"]
 
 
 @pytest.mark.parametrize("server", ["closed_port_url", "silent_server"])
@@ -250,8 +387,13 @@ def pwned(*folders: Path) -> list[Path]:
 
 def install(out: Path, target: str | Path, *, cwd: Path, **env: str) -> subprocess.CompletedProcess:
     """`sh out/install.sh TARGET` from `cwd`, with this Python."""
+    return install_like(out / "install.sh", target, cwd=cwd, **env)
+
+
+def install_like(script: Path, target: str | Path, *, cwd: Path, **env: str) -> subprocess.CompletedProcess:
+    """`sh SCRIPT TARGET` from `cwd`, with this Python."""
     return run_with_deadline(
-        ["sh", out / "install.sh", target],
+        ["sh", script, target],
         cwd=cwd,
         env={**os.environ, "PYTHON": sys.executable, **env},
         capture_output=True,

@@ -1,7 +1,7 @@
 """Write the offline workshop kit: a folder a teacher copies to a USB stick and installs on laptops with no network.
 
-    python tools/kit.py DIR [--torch cpu|default]      (make wheelhouse: DIR is wheels/)
-    python tools/kit.py DIR --check [--laptop FOLDER]  (make kit-check: install DIR as a laptop would, start it)
+    python tools/kit.py DIR [--torch cpu|default] [--no-room]  (make wheelhouse: DIR is wheels/)
+    python tools/kit.py DIR --check [--laptop FOLDER]          (make kit-check: install DIR as a laptop would, start it)
 
 DIR gets: wheels/ (the course's own wheel and every dependency's, for this OS, CPU and Python; no [dev] tools),
 notebooks/ (the students' copies: outputs cleared, no solutions, made by tools/make_student.py), data/MNIST/raw/
@@ -9,6 +9,12 @@ notebooks/ (the students' copies: outputs cleared, no solutions, made by tools/m
 from its wheels), install.sh and start.sh (install.ps1 and start.ps1 on Windows). install.sh makes a virtual
 environment with `pip install --no-index --find-links wheels`, copies the notebooks, the data and start.sh, runs
 `mnist-tutorial doctor`, and prints the start command: start.sh opens JupyterLab with the room setting.
+
+On Linux the kit also carries the room (docs/room.md), a JupyterHub that one machine serves a workshop with: the
+`room` extra's wheels (JupyterHub, its idle culler), JupyterHub's proxy configurable-http-proxy in proxy/ (an npm
+package with its node_modules, pure JavaScript, run by the machine's own Node.js through proxy/bin/), and room.sh,
+which installs the course with the room from the kit and starts `mnist-tutorial room` with no network. Building it
+needs npm; `--no-room` leaves the room out.
 
 Wheels are per platform, and pip cannot resolve torch's dependencies for another OS, so a kit is built on a
 machine like the learners' (one kit per OS, CPU and Python). `--torch cpu` takes torch and torchvision from
@@ -51,7 +57,13 @@ CPU_BUILD = ("torchvision", "torch")  # from the CPU-only index; torchvision fir
 GPU_WHEELS = ("nvidia_", "triton-", "pytorch_triton")  # CUDA's libraries and its compiler: no laptop uses them
 INDEX_TIMEOUT_S = 10  # one short try per index, instead of pip's 5 retries per package
 PYPI_TRY = ["--retries", "1", "--timeout", "15"]
+
+
 CUDA_KIT_GB = 3.2  # the kit with PyPI's Linux torch (measured: 139 wheels); the CPU-only one is about 0.35 GB
+ROOM_EXTRA = "room"  # pyproject's extra for `mnist-tutorial room`: JupyterHub, its idle culler, tornado
+PROXY = "configurable-http-proxy"  # JupyterHub's proxy: an npm package, run by the machine's own node
+PROXY_ASKED = f"{PROXY}@^5.3.0"  # 5 needs Node.js 20 or newer; --proxy configurable-http-proxy@4 runs on older
+PROXY_LAUNCHER = Path("proxy") / "bin" / PROXY  # in the kit: the room finds the proxy on PATH by this name
 
 
 class KitError(Exception):
@@ -107,6 +119,21 @@ def requirements_of(wheel: Path) -> list[str]:
     return [line for line in metadata.get_all("Requires-Dist") or [] if "extra ==" not in line]
 
 
+def extra_requirements_of(wheel: Path, extra: str) -> list[str]:
+    """The wheel's requirements for `extra` on this machine, without their markers (jupyterhub>=5.3, ...)."""
+    with zipfile.ZipFile(wheel) as archive:
+        name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+        metadata = Parser().parsestr(archive.read(name).decode())
+    found = []
+    for requirement in map(Requirement, metadata.get_all("Requires-Dist") or []):
+        marker = requirement.marker
+        if marker is None or "extra" not in str(marker) or not marker.evaluate({"extra": extra}):
+            continue
+        requirement.marker = None
+        found.append(str(requirement))
+    return found
+
+
 def build_course_wheel(project: Path, wheels: Path) -> Path:
     """`pip wheel` a copy of the project (no dependencies) into `wheels`, so no build/ folder lands in the checkout."""
     for old in wheels.glob(f"{project_name(project)}-*.whl"):
@@ -136,6 +163,12 @@ def version_of(wheel: Path) -> str:
 def is_cpu_build(version: str) -> bool:
     """PyTorch's CPU-only wheels carry +cpu; on macOS every wheel is CPU-only (with Apple's GPU) and has no label."""
     return version.endswith("+cpu") or (platform.system() == "Darwin" and "+" not in version)
+
+
+def any_micro() -> list[str]:
+    """pip's option for wheels that every release of this Python takes: a kit for 3.11 serves Debian's 3.11.2 too
+    (without it, a wheel asking for Python >=3.11.5 gets in when the kit is built with 3.11.7)."""
+    return ["--python-version", this_platform()["python"]]
 
 
 def one_try() -> list[str]:
@@ -173,6 +206,7 @@ def download_cpu_build(requirements: list[str], wheels: Path, index: str) -> lis
                 continue
             asked = f"{name}{needed[name]}"
             command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:"]
+            command += any_micro()
             done = subprocess.run(
                 [*command, *one_try(), "--index-url", index, "-d", scratch, asked], capture_output=True, text=True
             )
@@ -222,7 +256,7 @@ def download_dependencies(requirements: list[str], wheels: Path, pip_args: list[
 
     Wheels already in `wheels` (the CPU-only torch, pinned in `requirements`) are taken from there.
     """
-    command = [sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:", "-d", wheels]
+    command = [sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:", *any_micro(), "-d", wheels]
     done = subprocess.run([*command, *PYPI_TRY, "--find-links", wheels, *pip_args, *requirements])
     if done.returncode != 0:
         raise KitError(
@@ -272,6 +306,75 @@ def copy_full_data(out: Path) -> bool:
     return True
 
 
+def pack_proxy(out: Path, asked: str = PROXY_ASKED) -> dict:
+    """JupyterHub's proxy in out/proxy: `npm install` of `asked` with its node_modules, links removed (a USB stick's
+    FAT holds none), and a launcher that runs it with the machine's node; returns what KIT.json records of it."""
+    npm, node = shutil.which("npm"), shutil.which("node") or shutil.which("nodejs")
+    if npm is None or node is None:
+        raise KitError(
+            f"the kit carries the room's proxy ({PROXY}, an npm package), and this machine has no "
+            f"{'npm' if npm is None else 'node'}: install Node.js with npm (apt-get install npm), or build the kit "
+            "with --no-room (laptops only, no room)"
+        )
+    target, partial = out / "proxy", out / "proxy.partial"
+    for path in (target, partial):
+        if path.is_symlink() or (path.exists() and not path.is_dir()):
+            raise KitError(f"{path} is not a folder, and the kit writes its proxy there: remove it, then build again")
+        shutil.rmtree(path, ignore_errors=True)
+    partial.mkdir()
+    npm_args = ["install", "--prefix", str(partial), "--omit=dev", "--no-audit", "--no-fund", "--loglevel=error"]
+    done = subprocess.run([npm, *npm_args, asked], capture_output=True, text=True)
+    installed = partial / "node_modules" / PROXY / "package.json"
+    if done.returncode != 0 or not installed.is_file():
+        last = next((line for line in reversed(done.stderr.splitlines()) if line.strip()), "no message")
+        raise KitError(f"npm could not install {asked} (npm: {last.strip()}): check this machine's network and npm")
+    shutil.rmtree(partial / "node_modules" / ".bin", ignore_errors=True)  # links to the packages' own scripts
+    links = [path for path in partial.rglob("*") if path.is_symlink()]
+    if links:
+        raise KitError(f"npm left the link {links[0]} in the proxy, which a USB stick cannot hold: report it")
+    launcher = partial / PROXY_LAUNCHER.relative_to("proxy")
+    launcher.parent.mkdir()
+    shutil.copy2(SCRIPTS / PROXY, launcher)
+    launcher.chmod(0o755)
+    package = json.loads(installed.read_text())
+    lock = json.loads((partial / "package-lock.json").read_text())  # what npm installed: every package, once
+    lock_items = [(path, item) for path, item in lock["packages"].items() if path]
+    versions = [version_of_program(npm), version_of_program(node)]
+    partial.rename(target)
+    return {
+        "package": PROXY,
+        "version": package["version"],
+        "license": package.get("license"),
+        "node_engines": package.get("engines", {}).get("node"),
+        "asked": asked,
+        "made_with": f"npm {versions[0]} (node {versions[1]}): npm {shlex.join(npm_args[:1] + npm_args[3:])} {asked}",
+        "packages": {path.rpartition("node_modules/")[2]: item["version"] for path, item in sorted(lock_items)},
+        "launcher": PROXY_LAUNCHER.as_posix(),
+        "bytes": sum(path.stat().st_size for path in target.rglob("*") if path.is_file()),
+    }
+
+
+def version_of_program(program: str) -> str:
+    """`program --version`'s answer (npm's, node's), or "unknown"."""
+    done = subprocess.run([program, "--version"], capture_output=True, text=True)
+    return done.stdout.strip() or "unknown"
+
+
+def node_major(engines: str | None) -> int:
+    """The oldest Node.js major version a package's `engines.node` (">= 20", ">=10.0") admits; 0 when it says none."""
+    found = re.fullmatch(r"\s*>=?\s*v?(\d+)(?:\.\d+)*\s*", engines or "")
+    return int(found.group(1)) if found else 0
+
+
+def drop_room(out: Path) -> None:
+    """A kit built without the room holds none of an earlier build's: its proxy and room.sh go."""
+    for path in (out / "proxy", out / "proxy.partial"):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+    refuse_odd_file(out / "room.sh")
+    (out / "room.sh").unlink(missing_ok=True)
+
+
 def write_student_copies(source: Path, out: Path) -> list[str]:
     """The students' copies of `source`'s notebooks (tools/make_student.py) in out/notebooks; returns their names."""
     target = out / "notebooks"
@@ -292,12 +395,22 @@ def refuse_odd_file(path: Path) -> None:
         raise KitError(f"{path} is {kind}, and the kit writes a file there: remove it, then build the kit again")
 
 
-def write_scripts(out: Path, course: str, python: str, check: list[str]) -> list[Path]:
-    """install.sh and start.sh (.ps1 on Windows) from the templates in tools/kit_scripts, filled in for this kit."""
+def write_scripts(out: Path, course: str, python: str, check: list[str], room: dict | None = None) -> list[Path]:
+    """install.sh and start.sh (.ps1 on Windows), and room.sh for a kit with the room (its proxy's record), from the
+    templates in tools/kit_scripts, filled in for this kit."""
     suffix = ".ps1" if platform.system() == "Windows" else ".sh"
     args = " ".join(map(powershell_quote, check[1:])) if suffix == ".ps1" else shlex.join(check[1:])
     fill = {"@COURSE@": course, "@PYTHON@": python, "@CHECK_PROGRAM@": check[0], "@CHECK_ARGS@": args}
-    scripts = [out / f"{name}{suffix}" for name in ("install", "start")]
+    names = ("install", "start", "room") if room is not None and suffix == ".sh" else ("install", "start")
+    if room is not None:
+        fill |= {
+            "@NODE_MAJOR@": str(node_major(room["node_engines"])),
+            "@PROXY_VERSION@": f"{room['package']} {room['version']}",
+            "@PROXY_LAUNCHER@": room["launcher"],
+            "@MARKER@": make_student.MARKER,
+            "@MODULE@": course.replace("-", "_"),  # `python -m` it: its script's first line would expand FOLDER
+        }
+    scripts = [out / f"{name}{suffix}" for name in names]
     for script in scripts:
         refuse_odd_file(script)
     for script in scripts:
@@ -324,8 +437,15 @@ def build_kit(
     notebooks: Path | None = None,
     with_data: bool = True,
     cpu_index: str = CPU_INDEX,
+    room: bool | None = None,
+    proxy: str = PROXY_ASKED,
 ) -> dict:
-    """Write the kit into `out`; returns what KIT.json records (read from what `out` holds once written)."""
+    """Write the kit into `out`; returns what KIT.json records (read from what `out` holds once written).
+
+    `room`: carry the room (its wheels, its proxy, room.sh); None: on Linux, where the room runs. `proxy`: the npm
+    package the kit packs as its proxy (a version range, or a tarball's path).
+    """
+    room = platform.system() == "Linux" if room is None else room
     torch = torch or default_torch()
     refuse_another_kit(out, torch)
     refuse_odd_file(out / "KIT.json")
@@ -335,13 +455,17 @@ def build_kit(
         course_wheel = build_course_wheel(ROOT, wheels)
     elif course_wheel.parent != wheels:
         course_wheel = Path(shutil.copy2(course_wheel, wheels))
+    room_requirements = extra_requirements_of(course_wheel, ROOM_EXTRA) if room else []
     requirements = [*requirements_of(course_wheel), *BUILD_REQUIREMENTS]
     pins = download_cpu_build(requirements, wheels, cpu_index) if torch == "cpu" else []
-    download_dependencies([*requirements, *pins], wheels, list(pip_args))
+    download_dependencies([*requirements, *room_requirements, *pins], wheels, list(pip_args))
     copies = write_student_copies(notebooks or ROOT / "notebooks", out)
     course = course_wheel.name.split("-")[0].replace("_", "-")
     full_data = with_data and copy_full_data(out)
-    write_scripts(out, course, this_platform()["python"], list(check))
+    packed = pack_proxy(out, proxy) if room else None
+    if not room:
+        drop_room(out)
+    write_scripts(out, course, this_platform()["python"], list(check), packed)
     found = describe_wheels(wheels)
     if torch == "cpu" and found["torch"] is not None and found["torch_build"] != "cpu":
         raise KitError(
@@ -356,6 +480,7 @@ def build_kit(
         "check": list(check),
         "full_data": full_data,
         "notebooks": copies,
+        "room": None if packed is None else {"requirements": room_requirements, "proxy": packed, "script": "room.sh"},
         "size_bytes": sum(p.stat().st_size for p in out.rglob("*") if p.is_file() and p.name != "KIT.json"),
         "wheels_bytes": found["wheels_bytes"],
         "wheels": found["wheels"],
@@ -379,9 +504,13 @@ def summary(out: Path, info: dict) -> str:
         install = "powershell -ExecutionPolicy Bypass -File " + powershell_quote(str(out) + "\\install.ps1")
     else:
         install = "sh " + shlex.quote(f"{out}/install.sh")
+    room = ""
+    if info.get("room"):
+        proxy = info["room"]["proxy"]
+        room = f"; the room, with {proxy['package']} {proxy['version']}: sudo sh " + shlex.quote(f"{out}/room.sh")
     return (
         f"kit: {out} ({info['size_bytes'] / 1e9:.2f} GB, {len(info['wheels'])} wheels; {torch}) for {info['system']} "
-        f"{info['machine']} with Python {info['python']}; on a laptop: {install}"
+        f"{info['machine']} with Python {info['python']}; on a laptop: {install}{room}"
     )
 
 
@@ -539,6 +668,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--cpu-index", default=CPU_INDEX, help=f"PyTorch's CPU-only index or a mirror (default: {CPU_INDEX})"
     )
+    parser.add_argument(
+        "--no-room", dest="room", action="store_false", default=None, help="leave out the room (JupyterHub, its proxy)"
+    )
+    parser.add_argument(
+        "--proxy", default=PROXY_ASKED, help=f"the npm package the room's proxy comes from (default: {PROXY_ASKED})"
+    )
     parser.add_argument("--platform", dest="system", help="refused unless it is this machine's OS")
     parser.add_argument("--python-version", dest="python", help="refused unless it is this Python (e.g. 3.11)")
     parser.add_argument(
@@ -559,7 +694,7 @@ def main(argv: list[str] | None = None) -> int:
                 print("kit check: with this machine's network (unshare -n needs root here)", flush=True)
             return check_kit(args.out, args.laptop)
         refuse_other_platform({"system": args.system, "python": args.python})
-        info = build_kit(args.out, torch=args.torch, cpu_index=args.cpu_index)
+        info = build_kit(args.out, torch=args.torch, cpu_index=args.cpu_index, room=args.room, proxy=args.proxy)
     except KitError as error:
         print(f"kit: {error}", file=sys.stderr)
         return 2
