@@ -108,16 +108,6 @@ def report_name(name: str | None) -> str:
     return name
 
 
-def write_report(found: dict, path: Path) -> None:
-    """`found` as JSON at `path`, atomically, replacing an earlier report of that name."""
-    try:
-        write_bytes_atomic(path, (json.dumps(found, indent=2) + "\n").encode(), argument=REPORT_DIR)
-    except OutputError:  # a link or FIFO planted there while the checks ran, refused in its own words
-        raise
-    except OSError as error:
-        raise OutputError(f"cannot write {path} in {REPORT_DIR}: {write_failure(error)}") from None
-
-
 def doctor(
     *,
     as_json: bool = False,
@@ -153,6 +143,11 @@ def doctor(
         found["seconds"] = round(seconds, 1)
     print(json.dumps(found, indent=2) if as_json else found["verdict"])
     if report_at is not None:
-        write_report(found, report_at)
+        try:  # atomically, replacing an earlier report of that name
+            write_bytes_atomic(report_at, (json.dumps(found, indent=2) + "\n").encode(), argument=REPORT_DIR)
+        except OutputError:  # a link or FIFO planted there while the checks ran, refused in its own words
+            raise
+        except OSError as error:
+            raise OutputError(f"cannot write {report_at} in {REPORT_DIR}: {write_failure(error)}") from None
         print(f"Report written to {report_at}", file=sys.stderr if as_json else sys.stdout)
     return found["passed"]
