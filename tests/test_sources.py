@@ -37,20 +37,18 @@ def no_connection(monkeypatch):
     assert tried == []
 
 
-def test_auto_finds_full_data_in_data_dir_mnist_raw(tiny_data_dir):
-    found = resolve_source(data_dir=tiny_data_dir)
-    assert (found.kind, found.folder, found.root) == ("full", tiny_data_dir / "MNIST" / "raw", tiny_data_dir)
-    assert found.description.startswith("full MNIST")
-
-
 def test_auto_offline_without_full_data_uses_the_sample_without_trying_the_network(tmp_path, no_connection):
     found = resolve_source(data_dir=tmp_path)
     assert (found.kind, found.folder) == ("sample", SAMPLE_DIR)
     assert not (tmp_path / "MNIST").exists()  # nothing was created on the way
 
 
-def test_argument_beats_environment_beats_auto(tiny_data_dir, monkeypatch):
-    assert resolve_source(data_dir=tiny_data_dir).kind == "full"  # auto
+def test_auto_finds_full_data_in_data_dir_mnist_raw_and_argument_beats_environment_beats_auto(
+    tiny_data_dir, monkeypatch
+):
+    found = resolve_source(data_dir=tiny_data_dir)  # auto
+    assert (found.kind, found.folder, found.root) == ("full", tiny_data_dir / "MNIST" / "raw", tiny_data_dir)
+    assert found.description.startswith("full MNIST")
     monkeypatch.setenv(SOURCE_ENV, "sample")
     assert resolve_source(data_dir=tiny_data_dir).kind == "sample"  # environment over auto
     assert resolve_source(source="full", data_dir=tiny_data_dir).kind == "full"  # argument over environment
@@ -89,6 +87,20 @@ def test_unknown_source_or_dataset_from_argument_or_environment(monkeypatch, sou
         resolve_source()
     with pytest.raises(ConfigError, match="unknown `dataset='kmnist'`: choose one of mnist, fashion"):
         resolve_source(dataset="kmnist")
+
+
+@pytest.mark.parametrize(
+    ("data_dir", "message"),
+    [
+        ("file", "`data_dir={tmp}/file` is a file, not a folder: pass a folder as `data_dir`"),
+        ("file/data", "`data_dir={tmp}/file/data` cannot exist, as {tmp}/file is a file: check `data_dir`"),
+    ],
+)
+def test_a_data_dir_that_is_or_lies_in_a_file_is_refused(tmp_path, data_dir, message):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(DataError) as caught:
+        resolve_source(data_dir=tmp_path / data_dir)
+    assert str(caught.value) == message.format(tmp=tmp_path)
 
 
 def test_fashion_found_in_a_system_folder(tmp_path, monkeypatch):
