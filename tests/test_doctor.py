@@ -23,13 +23,13 @@ from mnist_tutorial import cli
 from mnist_tutorial.cli.commands import add_doctor
 from mnist_tutorial.datasets import download, sources
 from mnist_tutorial.defaults import OFFLINE_ENV, SOURCE_ENV
-from mnist_tutorial.doctor import checks, data_checks, kernel_checks, lab_checks, report, summary
+from mnist_tutorial.doctor import checks, data_checks, jupyter_checks, report, summary
 
 GOOD_FRONTENDS = {"@jupyter-widgets/jupyterlab-manager": ("5.0.16", True), "ipycanvas": ("0.14.3", True)}
 WIDGET_VERSIONS = {"ipywidgets": "8.1.9", "ipycanvas": "0.14.3"}
-REAL_FRONTEND_EXTENSIONS = lab_checks.frontend_extensions
-REAL_RUN_ONE_CELL = kernel_checks.run_one_cell
-REAL_VERSION = lab_checks.metadata.version
+REAL_FRONTEND_EXTENSIONS = jupyter_checks.frontend_extensions
+REAL_RUN_ONE_CELL = jupyter_checks.run_one_cell
+REAL_VERSION = jupyter_checks.metadata.version
 REAL_MIRROR_REACHABLE = data_checks.mirror_reachable
 PLENTY, LOW_MEMORY = SimpleNamespace(available=7.6e9, total=15.5e9), SimpleNamespace(available=8e8, total=3.9e9)
 
@@ -38,9 +38,11 @@ PLENTY, LOW_MEMORY = SimpleNamespace(available=7.6e9, total=15.5e9), SimpleNames
 def healthy(monkeypatch):
     """JupyterLab's extensions as a healthy install has them (listing the real ones takes 2 s), a kernel that starts
     and runs its cell (a real one takes seconds: the tests below start them on purpose), and memory to spare."""
-    monkeypatch.setattr(lab_checks, "frontend_extensions", lambda: dict(GOOD_FRONTENDS))
-    monkeypatch.setattr(lab_checks.metadata, "version", lambda name: WIDGET_VERSIONS.get(name) or REAL_VERSION(name))
-    monkeypatch.setattr(kernel_checks, "run_one_cell", lambda deadline_s: checks.ok("kernel", "stand-in"))
+    monkeypatch.setattr(jupyter_checks, "frontend_extensions", lambda: dict(GOOD_FRONTENDS))
+    monkeypatch.setattr(
+        jupyter_checks.metadata, "version", lambda name: WIDGET_VERSIONS.get(name) or REAL_VERSION(name)
+    )
+    monkeypatch.setattr(jupyter_checks, "run_one_cell", lambda deadline_s: checks.ok("kernel", "stand-in"))
     monkeypatch.setattr(psutil, "virtual_memory", lambda: PLENTY)
 
 
@@ -90,7 +92,7 @@ def without(missing: str):
 
     def version(name: str) -> str:
         if name == missing:
-            raise lab_checks.metadata.PackageNotFoundError(name)
+            raise jupyter_checks.metadata.PackageNotFoundError(name)
         return WIDGET_VERSIONS.get(name) or REAL_VERSION(name)
 
     return version
@@ -107,7 +109,7 @@ def frontends(**changed):
     """Plants JupyterLab's extensions as the good ones with `changed` ((version, enabled), or None: missing)."""
     found = {**GOOD_FRONTENDS, **{MANAGER if name == "manager" else name: v for name, v in changed.items()}}
     listed = {name: value for name, value in found.items() if value}
-    return lambda mp: mp.setattr(lab_checks, "frontend_extensions", lambda: listed)
+    return lambda mp: mp.setattr(jupyter_checks, "frontend_extensions", lambda: listed)
 
 
 # Each problem planted in a whole run, and the lines then not `ok`, in order ("…": anything; {…}: WORDS).
@@ -132,13 +134,13 @@ PROBLEMS = [
      "fix: data source: full MNIST is not in {data_dir}/MNIST/raw and ${offline} is set: …"),
     ("full-disk", lambda mp: mp.setattr(data_checks.shutil, "disk_usage", lambda path: SimpleNamespace(free=2e8)),
      "fix: disk: 0.2 GiB free, the course needs 1 GiB: free some space"),
-    ("no-jupyterlab", lambda mp: mp.setattr(lab_checks.metadata, "version", without("jupyterlab")),
+    ("no-jupyterlab", lambda mp: mp.setattr(jupyter_checks.metadata, "version", without("jupyterlab")),
      f"fix: jupyterlab: not installed: {LAB}\nfix: jupyter-lab: not installed in this Python: {LAB}"),
     ("kernel-of-another-python", lambda mp: mp.setattr(kernelspec.KernelSpecManager, "get_kernel_spec",
                                                        lambda self, name: OTHER_PYTHON),
      "fix: kernel: the python3 kernel (/k/python3) runs /opt/other/bin/python, not this Python: "
      "{executable} -m ipykernel install --user"),
-    ("no-loopback", lambda mp: mp.setattr(kernel_checks, "loopback_works", lambda timeout=2.0: False),
+    ("no-loopback", lambda mp: mp.setattr(jupyter_checks, "loopback_works", lambda timeout=2.0: False),
      "fix: kernel: no kernel can start here: this machine's loopback network (127.0.0.1) does not work, and Jupyter "
      "talks to its kernels over it: bring it up (Linux: sudo ip link set lo up) or ask whoever manages this machine"),
     ("manager-missing", frontends(manager=None),
@@ -225,7 +227,7 @@ def test_the_real_extension_list_has_both_widget_front_ends_enabled():
 
 @pytest.mark.slow
 def test_a_real_kernel_starts_and_one_that_cannot_is_a_fix_naming_the_likely_causes(monkeypatch, tmp_path):
-    check = REAL_RUN_ONE_CELL(kernel_checks.KERNEL_DEADLINE_S)
+    check = REAL_RUN_ONE_CELL(jupyter_checks.KERNEL_DEADLINE_S)
     assert check.status == "ok", check.line
     assert check.detail.startswith("a python3 kernel started and ran `import mnist_tutorial` in ")
     spec = kernelspec.KernelSpec(  # this Python, with a command that exits at once, as a broken kernel does
@@ -235,25 +237,25 @@ def test_a_real_kernel_starts_and_one_that_cannot_is_a_fix_naming_the_likely_cau
         resource_dir=str(tmp_path),
     )
     monkeypatch.setattr(kernelspec.KernelSpecManager, "get_kernel_spec", lambda self, name: spec)
-    monkeypatch.setattr(kernel_checks, "run_one_cell", REAL_RUN_ONE_CELL)
-    line = kernel_checks.check_kernel().line
+    monkeypatch.setattr(jupyter_checks, "run_one_cell", REAL_RUN_ONE_CELL)
+    line = jupyter_checks.check_kernel().line
     assert line.startswith("fix: kernel: a python3 kernel did not start within 30 s (RuntimeError: Kernel died")
     assert "a firewall or security tool blocking local connections on 127.0.0.1" in line
     assert line.endswith(f"or a broken ipykernel: {checks.install_hint('ipykernel', force=True)}")
 
 
 def test_a_kernel_past_its_deadline_and_the_cause_when_ipykernel_is_missing(monkeypatch):
-    monkeypatch.setattr(kernel_checks, "run_one_cell", REAL_RUN_ONE_CELL)
-    check = kernel_checks.check_kernel(deadline_s=0.001)
+    monkeypatch.setattr(jupyter_checks, "run_one_cell", REAL_RUN_ONE_CELL)
+    check = jupyter_checks.check_kernel(deadline_s=0.001)
     assert check.status == "fix"
     # Which step the deadline catches depends on how fast this machine starts a kernel: either is named.
     step = r"(start|run `import mnist_tutorial`)"
     assert re.match(rf"a python3 kernel did not {step} within 0\.001 s \(\w+Error: ", check.detail), check.detail
-    find_spec = kernel_checks.importlib.util.find_spec
+    find_spec = jupyter_checks.importlib.util.find_spec
     monkeypatch.setattr(
-        kernel_checks.importlib.util, "find_spec", lambda name: None if name == "ipykernel" else find_spec(name)
+        jupyter_checks.importlib.util, "find_spec", lambda name: None if name == "ipykernel" else find_spec(name)
     )
-    assert kernel_checks.cause() == f"ipykernel is missing from this Python: {checks.install_hint('ipykernel')}"
+    assert jupyter_checks.cause() == f"ipykernel is missing from this Python: {checks.install_hint('ipykernel')}"
 
 
 def write_notebook(path, *cells: str):
@@ -280,14 +282,14 @@ def test_run_notebook_runs_a_lesson_on_the_sample_says_how_long_or_names_what_fa
     assert (tmp_path / "ran-here").read_text() == "yes"
     assert lesson.read_text() == before  # the learner's copy keeps no outputs
     assert SOURCE_ENV not in os.environ  # the room setting was for the kernel only
-    line = kernel_checks.check_notebook(write_notebook(tmp_path / "lesson.ipynb", "x = 1", "x / 0")).line
+    line = jupyter_checks.check_notebook(write_notebook(tmp_path / "lesson.ipynb", "x = 1", "x / 0")).line
     assert line.startswith("fix: notebook lesson.ipynb: stopped at cell 2 after ")
     assert line.endswith(
         "(ZeroDivisionError: division by zero): open it in JupyterLab and run that cell to see the whole error"
     )
     (tmp_path / "elsewhere").mkdir()
     monkeypatch.chdir(tmp_path / "elsewhere")
-    assert kernel_checks.check_notebook().line == (
+    assert jupyter_checks.check_notebook().line == (
         "fix: notebook 03_training.ipynb: 03_training.ipynb not found: run this in the course's folder, or name "
         "one: --run-notebook PATH"
     )

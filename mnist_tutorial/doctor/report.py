@@ -21,16 +21,16 @@ from ..errors import ConfigError, OutputError
 from ..files import path_argument, refuse_planted, write_bytes_atomic, write_failure
 from .checks import Check, check_dependencies, check_devices, check_memory, check_python, fix
 from .data_checks import check_disk, check_full, check_mirrors, check_sample, check_source
-from .kernel_checks import check_kernel, check_notebook
-from .lab_checks import check_jupyterlab, check_widget_frontends
+from .jupyter_checks import check_jupyterlab, check_kernel, check_notebook, check_widget_frontends
 
 REPORT_DIR = "--report-dir"  # how messages name `report_dir`: this module speaks the command line's words
 NAME = "--name"
 PLAIN_NAME = re.compile(r"\w[\w.-]{0,63}")  # a file name in any system: no folder, no space, not hidden
 
 
-def run_checks(data_dir: Path | None, on_check: Callable[[Check], None]) -> list[Check]:
-    """Every check in order (the environment, devices, data, JupyterLab); `on_check` sees each as it finishes."""
+def run_checks(data_dir: Path | None, run_notebook: bool | Path, on_check: Callable[[Check], None]) -> list[Check]:
+    """Every check in order (the environment, devices, data, JupyterLab, the notebook if asked); `on_check` sees
+    each as it finishes. A step that breaks (a damaged install) is one `fix:` line, not a traceback."""
     steps = {
         "python": check_python,
         "dependencies": check_dependencies,
@@ -45,21 +45,18 @@ def run_checks(data_dir: Path | None, on_check: Callable[[Check], None]) -> list
         "kernel": check_kernel,
         "widget front ends": check_widget_frontends,
     }
+    if run_notebook is not False:
+        steps["notebook"] = lambda: check_notebook(None if run_notebook is True else Path(run_notebook))
     checks = []
     for name, step in steps.items():
-        for check in guarded(name, step):
+        try:
+            found = step()
+        except Exception as error:
+            found = fix(name, f"could not be checked ({type(error).__name__}: {error}): reinstall the course")
+        for check in found if isinstance(found, list) else [found]:
             checks.append(check)
             on_check(check)
     return checks
-
-
-def guarded(name: str, step: Callable[[], Check | list[Check]]) -> list[Check]:
-    """The step's checks; if the step itself breaks (a damaged install), one `fix:` line instead of a traceback."""
-    try:
-        found = step()
-    except Exception as error:
-        return [fix(name, f"could not be checked ({type(error).__name__}: {error}): reinstall the course")]
-    return found if isinstance(found, list) else [found]
 
 
 def report(checks: list[Check]) -> dict:
@@ -132,11 +129,7 @@ def doctor(
         if not as_json and not (only_problems and check.status == "ok"):
             print(check.line, flush=True)
 
-    checks = run_checks(data_dir, on_check=show)
-    if run_notebook is not False:
-        checks += guarded("notebook", lambda: check_notebook(None if run_notebook is True else Path(run_notebook)))
-        show(checks[-1])
-    found = report(checks)
+    found = report(run_checks(data_dir, run_notebook, on_check=show))
     if run_notebook is not False:
         seconds = time.monotonic() - started
         found["verdict"] += f" ({seconds:.0f} s in all)"
