@@ -8,7 +8,7 @@ from torchvision import datasets
 
 from mnist_tutorial.datasets import checksums
 from mnist_tutorial.datasets.sources import resolve_source
-from mnist_tutorial.doctor.data_checks import check_full
+from mnist_tutorial.doctor.checks import check_full
 from mnist_tutorial.errors import DataError
 
 

@@ -23,14 +23,14 @@ from mnist_tutorial import cli
 from mnist_tutorial.cli.commands import add_doctor
 from mnist_tutorial.datasets import download, sources
 from mnist_tutorial.defaults import OFFLINE_ENV, SOURCE_ENV
-from mnist_tutorial.doctor import checks, data_checks, jupyter_checks, report, summary
+from mnist_tutorial.doctor import checks, jupyter_checks, report, summary
 
 GOOD_FRONTENDS = {"@jupyter-widgets/jupyterlab-manager": ("5.0.16", True), "ipycanvas": ("0.14.3", True)}
 WIDGET_VERSIONS = {"ipywidgets": "8.1.9", "ipycanvas": "0.14.3"}
 REAL_FRONTEND_EXTENSIONS = jupyter_checks.frontend_extensions
 REAL_RUN_ONE_CELL = jupyter_checks.run_one_cell
 REAL_VERSION = jupyter_checks.metadata.version
-REAL_MIRROR_REACHABLE = data_checks.mirror_reachable
+REAL_MIRROR_REACHABLE = checks.mirror_reachable
 PLENTY, LOW_MEMORY = SimpleNamespace(available=7.6e9, total=15.5e9), SimpleNamespace(available=8e8, total=3.9e9)
 
 
@@ -132,7 +132,7 @@ PROBLEMS = [
      "room (docs/room.md)"),
     ("full-data-absent", lambda mp: mp.setenv(SOURCE_ENV, "full"),
      "fix: data source: full MNIST is not in {data_dir}/MNIST/raw and ${offline} is set: …"),
-    ("full-disk", lambda mp: mp.setattr(data_checks.shutil, "disk_usage", lambda path: SimpleNamespace(free=2e8)),
+    ("full-disk", lambda mp: mp.setattr(checks.shutil, "disk_usage", lambda path: SimpleNamespace(free=2e8)),
      "fix: disk: 0.2 GiB free, the course needs 1 GiB: free some space"),
     ("no-jupyterlab", lambda mp: mp.setattr(jupyter_checks.metadata, "version", without("jupyterlab")),
      f"fix: jupyterlab: not installed: {LAB}\nfix: jupyter-lab: not installed in this Python: {LAB}"),
@@ -183,7 +183,7 @@ def test_a_problem_is_its_own_line_and_a_fix_fails_the_run(capsys, monkeypatch, 
 
 
 def test_the_manifest_matches_the_shipped_sample_and_a_corrupt_sample_file_is_named(tmp_path):
-    listed = data_checks.read_manifest(data_checks.SAMPLE_MANIFEST)
+    listed = checks.read_manifest(checks.SAMPLE_MANIFEST)
     assert sorted(listed) == sorted(path.name for path in sources.SAMPLE_DIR.iterdir() if path.name in listed)
     assert len(listed) == 4 and all(md5(sources.SAMPLE_DIR / name) == digest for name, digest in listed.items())
     copy = tmp_path / "sample"
@@ -191,7 +191,7 @@ def test_the_manifest_matches_the_shipped_sample_and_a_corrupt_sample_file_is_na
     damaged = bytearray((copy / "t10k-labels-idx1-ubyte").read_bytes())
     damaged[100] ^= 1  # one label changed: still loads, but is not the sample
     (copy / "t10k-labels-idx1-ubyte").write_bytes(bytes(damaged))
-    assert data_checks.check_sample(copy).line == (
+    assert checks.check_sample(copy).line == (
         f"fix: sample: missing or damaged: t10k-labels-idx1-ubyte: {sources.RESTORE_SAMPLE}"
     )
 
@@ -200,19 +200,19 @@ def test_mirrors_are_asked_only_online_for_headers_and_never_for_the_sample(
     capsys, monkeypatch, data_dir, mirror, closed_port_url
 ):
     asked = []
-    monkeypatch.setattr(data_checks, "mirror_reachable", lambda url, timeout: asked.append(url) or True)
-    assert data_checks.check_mirrors().line == f"ok: mirrors: not checked: network use is off (${OFFLINE_ENV})"
+    monkeypatch.setattr(checks, "mirror_reachable", lambda url, timeout: asked.append(url) or True)
+    assert checks.check_mirrors().line == f"ok: mirrors: not checked: network use is off (${OFFLINE_ENV})"
     monkeypatch.delenv(OFFLINE_ENV)
     monkeypatch.setenv(SOURCE_ENV, "sample")
-    assert data_checks.check_mirrors().line == f"ok: mirrors: not checked: ${SOURCE_ENV}=sample never downloads"
+    assert checks.check_mirrors().line == f"ok: mirrors: not checked: ${SOURCE_ENV}=sample never downloads"
     assert asked == []  # not even a HEAD request
     monkeypatch.delenv(SOURCE_ENV)
-    monkeypatch.setattr(data_checks, "mirror_reachable", REAL_MIRROR_REACHABLE)
+    monkeypatch.setattr(checks, "mirror_reachable", REAL_MIRROR_REACHABLE)
     monkeypatch.setattr(download, "download_files", broken)  # doctor must never start a download
     monkeypatch.setattr(sources, "download_files", broken)
     (mirror[1] / datasets.MNIST.resources[0][0]).write_bytes(b"x")
     monkeypatch.setattr(datasets.MNIST, "mirrors", [mirror[0], closed_port_url])
-    assert data_checks.check_mirrors().line == "ok: mirrors: 1 of 2 reachable"
+    assert checks.check_mirrors().line == "ok: mirrors: 1 of 2 reachable"
     monkeypatch.setattr(datasets.MNIST, "mirrors", [closed_port_url])
     status, out = run_doctor(capsys, "--data-dir", str(data_dir))
     assert status == 0  # the sample stands in: worth a note, not a failure

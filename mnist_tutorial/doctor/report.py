@@ -19,9 +19,9 @@ from pathlib import Path
 
 from ..errors import ConfigError, OutputError
 from ..files import path_argument, refuse_planted, write_bytes_atomic, write_failure
-from .checks import Check, check_dependencies, check_devices, check_memory, check_python, fix
-from .data_checks import check_disk, check_full, check_mirrors, check_sample, check_source
-from .jupyter_checks import check_jupyterlab, check_kernel, check_notebook, check_widget_frontends
+from . import checks as machine
+from . import jupyter_checks as jupyter
+from .checks import Check, fix
 
 REPORT_DIR = "--report-dir"  # how messages name `report_dir`: this module speaks the command line's words
 NAME = "--name"
@@ -32,21 +32,21 @@ def run_checks(data_dir: Path | None, run_notebook: bool | Path, on_check: Calla
     """Every check in order (the environment, devices, data, JupyterLab, the notebook if asked); `on_check` sees
     each as it finishes. A step that breaks (a damaged install) is one `fix:` line, not a traceback."""
     steps = {
-        "python": check_python,
-        "dependencies": check_dependencies,
-        "devices": check_devices,
-        "memory": check_memory,
-        "data source": lambda: check_source(data_dir),
-        "sample": check_sample,
-        "full MNIST": lambda: check_full(data_dir),
-        "disk": check_disk,
-        "mirrors": check_mirrors,
-        "jupyter-lab": check_jupyterlab,
-        "kernel": check_kernel,
-        "widget front ends": check_widget_frontends,
+        "python": machine.check_python,
+        "dependencies": machine.check_dependencies,
+        "devices": machine.check_devices,
+        "memory": machine.check_memory,
+        "data source": lambda: machine.check_source(data_dir),
+        "sample": machine.check_sample,
+        "full MNIST": lambda: machine.check_full(data_dir),
+        "disk": machine.check_disk,
+        "mirrors": machine.check_mirrors,
+        "jupyter-lab": jupyter.check_jupyterlab,
+        "kernel": jupyter.check_kernel,
+        "widget front ends": jupyter.check_widget_frontends,
     }
     if run_notebook is not False:
-        steps["notebook"] = lambda: check_notebook(None if run_notebook is True else Path(run_notebook))
+        steps["notebook"] = lambda: jupyter.check_notebook(None if run_notebook is True else Path(run_notebook))
     checks = []
     for name, step in steps.items():
         try:
