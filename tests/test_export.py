@@ -145,7 +145,7 @@ def contents(folder: Path) -> dict[str, bytes]:
     return {path.name: path.read_bytes() for path in folder.iterdir()}
 
 
-def test_the_command_writes_a_set_and_a_full_disk_mid_export_leaves_it_whole(
+def test_the_command_writes_a_set_a_full_disk_mid_export_leaves_whole_and_a_planted_link_is_refused(
     tmp_path: Path, capsys, monkeypatch, fast_onnx
 ) -> None:
     first, second = tmp_path / "1.pt", tmp_path / "2.pt"  # other networks: an export of each differs in every file
@@ -177,19 +177,16 @@ def test_the_command_writes_a_set_and_a_full_disk_mid_export_leaves_it_whole(
     export_model(checkpoint=second, out=out)
     assert contents(out).keys() == before.keys()
     assert all(contents(out)[name] != before[name] for name in ("model.onnx", "model.js", "metadata.json"))
-
-
-def test_a_link_planted_in_out_is_refused_in_one_line_and_its_target_kept(run_dir, tmp_path, capsys, fast_onnx) -> None:
-    out, victim = tmp_path / "page", tmp_path / "notes.txt"
-    out.mkdir()
+    before, victim = contents(out), tmp_path / "notes.txt"  # now a link planted in `out`: refused, its target kept
     victim.write_text("my notes\n")
+    (out / "model.js").unlink()
     (out / "model.js").symlink_to(victim)
-    assert main(["export", "--checkpoint", str(run_dir / "model.pt"), "--out", str(out)]) == 2
+    assert main(["export", "--checkpoint", str(first), "--out", str(out)]) == 2
     assert capsys.readouterr().err == (
         f"mnist-tutorial: error: cannot write {out}/model.js: it is a symlink, not a file the course wrote: move it "
         "away or choose another --out\n"
     )
-    assert victim.read_text() == "my notes\n" and os.listdir(out) == ["model.js"]
+    assert victim.read_text() == "my notes\n" and contents(out) == {**before, "model.js": b"my notes\n"}
 
 
 # ------------------------------------------------------------------------------------------- the page in Chromium
