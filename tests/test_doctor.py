@@ -26,10 +26,10 @@ from mnist_tutorial.defaults import OFFLINE_ENV, SOURCE_ENV
 from mnist_tutorial.doctor import checks, jupyter_checks, report, summary
 
 GOOD_FRONTENDS = {"@jupyter-widgets/jupyterlab-manager": ("5.0.16", True), "ipycanvas": ("0.14.3", True)}
-WIDGET_VERSIONS = {"ipywidgets": "8.1.9", "ipycanvas": "0.14.3"}
 REAL_FRONTEND_EXTENSIONS = jupyter_checks.frontend_extensions
 REAL_RUN_ONE_CELL = jupyter_checks.run_one_cell
 REAL_VERSION = jupyter_checks.metadata.version
+VERSION = {"ipywidgets": "8.1.9", "ipycanvas": "0.14.3"}  # the widget packages the front ends below speak to
 REAL_MIRROR_REACHABLE = checks.mirror_reachable
 PLENTY, LOW_MEMORY = SimpleNamespace(available=7.6e9, total=15.5e9), SimpleNamespace(available=8e8, total=3.9e9)
 
@@ -39,9 +39,7 @@ def healthy(monkeypatch):
     """JupyterLab's extensions as a healthy install has them (listing the real ones takes 2 s), a kernel that starts
     and runs its cell (a real one takes seconds: the tests below start them on purpose), and memory to spare."""
     monkeypatch.setattr(jupyter_checks, "frontend_extensions", lambda: dict(GOOD_FRONTENDS))
-    monkeypatch.setattr(
-        jupyter_checks.metadata, "version", lambda name: WIDGET_VERSIONS.get(name) or REAL_VERSION(name)
-    )
+    monkeypatch.setattr(jupyter_checks.metadata, "version", version)
     monkeypatch.setattr(jupyter_checks, "run_one_cell", lambda deadline_s: checks.ok("kernel", "stand-in"))
     monkeypatch.setattr(psutil, "virtual_memory", lambda: PLENTY)
 
@@ -87,15 +85,11 @@ def raising(error: Exception):
 broken = raising(RuntimeError("boom"))
 
 
-def without(missing: str):
-    """importlib.metadata.version, as if `missing` were not installed."""
-
-    def version(name: str) -> str:
-        if name == missing:
-            raise jupyter_checks.metadata.PackageNotFoundError(name)
-        return WIDGET_VERSIONS.get(name) or REAL_VERSION(name)
-
-    return version
+def version(name: str, missing: str = "") -> str:
+    """importlib.metadata.version, with VERSION's widget packages, and `missing` not installed."""
+    if name == missing:
+        raise jupyter_checks.metadata.PackageNotFoundError(name)
+    return VERSION.get(name) or REAL_VERSION(name)
 
 
 OTHER_PYTHON = SimpleNamespace(argv=["/opt/other/bin/python", "-m", "ipykernel_launcher"], resource_dir="/k/python3")
@@ -134,7 +128,7 @@ PROBLEMS = [
      "fix: data source: full MNIST is not in {data_dir}/MNIST/raw and ${offline} is set: …"),
     ("full-disk", lambda mp: mp.setattr(checks.shutil, "disk_usage", lambda path: SimpleNamespace(free=2e8)),
      "fix: disk: 0.2 GiB free, the course needs 1 GiB: free some space"),
-    ("no-jupyterlab", lambda mp: mp.setattr(jupyter_checks.metadata, "version", without("jupyterlab")),
+    ("no-jupyterlab", lambda mp: mp.setattr(checks.metadata, "version", lambda name: version(name, "jupyterlab")),
      f"fix: jupyterlab: not installed: {LAB}\nfix: jupyter-lab: not installed in this Python: {LAB}"),
     ("kernel-of-another-python", lambda mp: mp.setattr(kernelspec.KernelSpecManager, "get_kernel_spec",
                                                        lambda self, name: OTHER_PYTHON),
