@@ -4,6 +4,7 @@ Most problems are planted one at a time in a whole run, which must then show tha
 """
 
 import argparse
+import atexit
 import json
 import os
 import re
@@ -232,7 +233,11 @@ def test_a_real_kernel_starts_and_one_that_cannot_is_a_fix_naming_the_likely_cau
     )
     monkeypatch.setattr(kernelspec.KernelSpecManager, "get_kernel_spec", lambda self, name: spec)
     monkeypatch.setattr(jupyter_checks, "run_one_cell", REAL_RUN_ONE_CELL)
+    at_exit = []  # what is left to run at exit: nbclient's clean-up of a kernel that never started fails there
+    monkeypatch.setattr(atexit, "register", lambda function: at_exit.append(function))
+    monkeypatch.setattr(atexit, "unregister", lambda function: at_exit.remove(function))
     line = jupyter_checks.check_kernel().line
+    assert at_exit == []
     assert line.startswith("fix: kernel: a python3 kernel did not start within 30 s (RuntimeError: Kernel died")
     assert "a firewall or security tool blocking local connections on 127.0.0.1" in line
     assert line.endswith(f"or a broken ipykernel: {checks.install_hint('ipykernel', force=True)}")

@@ -5,6 +5,7 @@ A broken loopback, a firewall on local ports and a missing ipykernel all look al
 respond in 60 seconds"): the kernel checks start one as it does, with a short deadline, and name the likely cause.
 """
 
+import atexit
 import importlib.metadata as metadata
 import importlib.util
 import os
@@ -14,6 +15,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from unittest import mock
 
 from packaging.version import Version
@@ -55,31 +57,41 @@ def check_kernel(deadline_s: float = KERNEL_DEADLINE_S) -> Check:
 
 def run_one_cell(deadline_s: float) -> Check:
     """Start a python3 kernel as JupyterLab does, run KERNEL_CELL in it, shut it down."""
-    from jupyter_client.manager import start_new_kernel
+    import nbformat
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError
 
-    started, client, manager = time.perf_counter(), None, None
+    started = time.perf_counter()
     try:
-        manager, client = start_new_kernel(
-            startup_timeout=deadline_s, kernel_name="python3", extra_arguments=QUIET_KERNEL
-        )
-        reply = client.execute_interactive(KERNEL_CELL, timeout=deadline_s, output_hook=lambda message: None)
-    except Exception as error:  # a dead kernel, a deadline passed, a port that cannot be bound
-        step = "start" if client is None else f"run `{KERNEL_CELL}`"
-        failure = one_line(f"{type(error).__name__}: {error}")
-        return fix("kernel", f"a python3 kernel did not {step} within {deadline_s:g} s ({failure}): {cause()}")
-    finally:
-        if client is not None:
-            client.stop_channels()
-        if manager is not None:
-            manager.shutdown_kernel(now=True)
-    content = reply["content"]
-    if content["status"] != "ok":
+        execute(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(KERNEL_CELL)]), Path.cwd(), deadline_s)
+    except CellExecutionError as error:
         return fix(
             "kernel",
-            f"the kernel started but `{KERNEL_CELL}` failed ({content.get('ename')}: {content.get('evalue')}): "
+            f"the kernel started but `{KERNEL_CELL}` failed ({error.ename}: {error.evalue}): "
             f"{sys.executable} -m ipykernel install --user, then restart JupyterLab",
         )
+    except Exception as error:  # a dead kernel, a deadline passed, a port that cannot be bound
+        step = f"run `{KERNEL_CELL}`" if isinstance(error, CellTimeoutError) else "start"
+        failure = one_line(f"{type(error).__name__}: {error}")
+        return fix("kernel", f"a python3 kernel did not {step} within {deadline_s:g} s ({failure}): {cause()}")
     return ok("kernel", f"a python3 kernel started and ran `{KERNEL_CELL}` in {time.perf_counter() - started:.1f} s")
+
+
+def execute(notebook: Any, folder: Path, startup_s: float, cell_s: float | None = None) -> None:
+    """Run `notebook` in memory, in a fresh python3 kernel started in `folder` as JupyterLab does; shut it down."""
+    from nbclient import NotebookClient
+
+    client = NotebookClient(
+        notebook,
+        timeout=cell_s or startup_s,
+        startup_timeout=startup_s,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(folder)}},
+        extra_arguments=QUIET_KERNEL,
+    )
+    try:
+        client.execute()
+    finally:  # a kernel that never started leaves nbclient's clean-up registered, to fail with a traceback at exit
+        atexit.unregister(client._cleanup_kernel)
 
 
 def cause() -> str:
@@ -125,7 +137,6 @@ def check_notebook(path: Path | None = None, deadline_s: float = KERNEL_DEADLINE
     The notebook's file is left as it was: the outputs stay in memory.
     """
     import nbformat
-    from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
     path = find_lesson(path)
@@ -133,18 +144,10 @@ def check_notebook(path: Path | None = None, deadline_s: float = KERNEL_DEADLINE
     if not path.is_file():
         return fix(name, f"{path} not found: run this in the course's folder, or name one: --run-notebook PATH")
     notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(
-        notebook,
-        timeout=NOTEBOOK_CELL_TIMEOUT_S,
-        startup_timeout=deadline_s,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(path.resolve().parent)}},
-        extra_arguments=QUIET_KERNEL,
-    )
     started = time.perf_counter()
     try:
         with mock.patch.dict(os.environ, ROOM):  # the kernel inherits the room setting; this process gets it back
-            client.execute()
+            execute(notebook, path.resolve().parent, deadline_s, NOTEBOOK_CELL_TIMEOUT_S)
     except CellExecutionError as error:
         return fix(
             name,
