@@ -32,17 +32,20 @@ REAL_RUN_ONE_CELL = jupyter_checks.run_one_cell
 REAL_VERSION = jupyter_checks.metadata.version
 VERSION = {"ipywidgets": "8.1.9", "ipycanvas": "0.14.3"}  # the widget packages the front ends below speak to
 REAL_MIRROR_REACHABLE = checks.mirror_reachable
+REAL_STEP = checks.tiny_training_step
 PLENTY, LOW_MEMORY = SimpleNamespace(available=7.6e9, total=15.5e9), SimpleNamespace(available=8e8, total=3.9e9)
 
 
 @pytest.fixture(autouse=True)
 def healthy(monkeypatch):
     """JupyterLab's extensions as a healthy install has them (listing the real ones takes 2 s), a kernel that starts
-    and runs its cell (a real one takes seconds: the tests below start them on purpose), and memory to spare."""
+    and runs its cell (a real one takes seconds: the tests below start them on purpose), memory to spare, and a
+    training step on the CPU taken as done (the first test takes it)."""
     monkeypatch.setattr(jupyter_checks, "frontend_extensions", lambda: dict(GOOD_FRONTENDS))
     monkeypatch.setattr(jupyter_checks.metadata, "version", version)
     monkeypatch.setattr(jupyter_checks, "run_one_cell", lambda deadline_s: checks.ok("kernel", "stand-in"))
     monkeypatch.setattr(psutil, "virtual_memory", lambda: PLENTY)
+    monkeypatch.setattr(checks, "tiny_training_step", lambda device: device == "cpu" or REAL_STEP(device))
 
 
 @pytest.fixture
@@ -60,6 +63,7 @@ def run_doctor(capsys, *argv: str) -> tuple[int, str]:
 
 
 def test_passes_here_with_one_ok_line_per_check_on_full_data_that_matches(capsys, monkeypatch, data_dir):
+    monkeypatch.setattr(checks, "tiny_training_step", REAL_STEP)
     # Damaged full data: the doctor says what training says, test_checksums.py.
     raw = write_dataset(data_dir / "MNIST" / "raw", checked=None)
     names = [name for name, _ in datasets.MNIST.resources]

@@ -95,29 +95,26 @@ def check_dependencies() -> list[Check]:
         requirements = course_requirements()
     except metadata.PackageNotFoundError:
         return []  # check_python already said so
-    checks = []
-    for requirement in requirements:
-        name, wanted = requirement.name, as_range(requirement.specifier)
-        try:
-            version = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            checks.append(fix(name, f"not installed: {install_hint(name)}"))
-        else:
-            if requirement.specifier.contains(version, prereleases=True):
-                checks.append(ok(name, f"{version} ({wanted or 'any version'})"))
-            else:
-                checks.append(fix(name, f"{version} is outside {wanted}: {install_hint(name)}"))
-    return checks
+    return [check_version(requirement.name, requirement.specifier) for requirement in requirements]
+
+
+def check_version(name: str, wanted: SpecifierSet) -> Check:
+    """`name` installed at a version in `wanted`."""
+    try:
+        version = metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return fix(name, f"not installed: {install_hint(name)}")
+    if wanted.contains(version, prereleases=True):
+        return ok(name, f"{version} ({as_range(wanted) or 'any version'})")
+    return fix(name, f"{version} is outside {as_range(wanted)}: {install_hint(name)}")
 
 
 def torch_devices() -> list[str]:
     """Every device torch can use here: the CPU, each CUDA GPU, Apple's MPS."""
     import torch
 
-    devices = ["cpu"] + [f"cuda:{index}" for index in range(torch.cuda.device_count())]
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        devices.append("mps")
-    return devices
+    mps = ["mps"] if torch.backends.mps.is_available() else []
+    return ["cpu", *(f"cuda:{index}" for index in range(torch.cuda.device_count())), *mps]
 
 
 def tiny_training_step(device: str) -> None:
@@ -143,16 +140,17 @@ def check_devices() -> list[Check]:
         devices = torch_devices()
     except Exception as error:  # ImportError, or a torch whose native libraries do not load
         return [fix("torch", f"cannot be imported ({error}): {install_hint('torch', force=True)}")]
-    checks = []
-    for device in devices:
-        try:
-            tiny_training_step(device)
-        except Exception as error:  # a broken driver shows up as any kind of error
-            hint = "use --device cpu (or $MNIST_TUTORIAL_DEVICE=cpu), or update the GPU driver"
-            checks.append(fix(f"device {device}", f"a training step failed ({one_line(error)}): {hint}"))
-        else:
-            checks.append(ok(f"device {device}", "one training step ran"))
-    return checks
+    return [check_device(device) for device in devices]
+
+
+def check_device(device: str) -> Check:
+    """A tiny training step must run on `device`."""
+    try:
+        tiny_training_step(device)
+    except Exception as error:  # a broken driver shows up as any kind of error
+        hint = "use --device cpu (or $MNIST_TUTORIAL_DEVICE=cpu), or update the GPU driver"
+        return fix(f"device {device}", f"a training step failed ({one_line(error)}): {hint}")
+    return ok(f"device {device}", "one training step ran")
 
 
 def check_memory() -> Check:

@@ -62,11 +62,10 @@ def run_checks(data_dir: Path | None, run_notebook: bool | Path, on_check: Calla
 def report(checks: list[Check]) -> dict:
     """A JSON-ready report of this machine and every check, with the verdict, for a teacher to collect."""
     fixes = sum(check.status == "fix" for check in checks)
+    verdict = f"FAIL: {fixes} of {len(checks)} checks need a fix (the `fix:` lines above)"
     return {
         "passed": fixes == 0,
-        "verdict": f"FAIL: {fixes} of {len(checks)} checks need a fix (the `fix:` lines above)"
-        if fixes
-        else "PASS: the course will work here",
+        "verdict": verdict if fixes else "PASS: the course will work here",
         "host": platform.node(),
         "platform": f"{platform.system()} {platform.release()} {platform.machine()}",
         "python": sys.version.split()[0],
