@@ -39,11 +39,12 @@ def canvas(*boxes: tuple[slice, slice], size: int = 280) -> np.ndarray:
     return drawing
 
 
-def test_a_square_in_a_corner_ends_up_centred_at_20_pixels() -> None:
+def test_a_square_in_a_corner_ends_up_centred_at_20_pixels_and_a_dot_centred() -> None:
     image = to_mnist_bytes(canvas(np.s_[:50, :50]))
     assert image.shape == (SIZE, SIZE) and image.dtype == np.uint8
     assert ink_box(image) == (5, 24, 5, 24)  # 20x20, its centre (14.5) half a pixel from (14, 14)
     assert (image[5:25, 5:25] == 255).all()
+    assert centred(to_mnist_bytes(canvas(np.s_[279:, 279:])))  # a single dot in the far corner
 
 
 @settings(max_examples=60, deadline=None)
@@ -55,50 +56,24 @@ def test_any_rectangle_lands_centred_within_20_pixels(top: int, left: int, heigh
     assert centred(image)
 
 
-def test_a_single_dot_in_the_far_corner_is_centred() -> None:
-    assert centred(to_mnist_bytes(canvas(np.s_[279:, 279:])))
-
-
-def test_the_aspect_ratio_is_kept_and_a_lopsided_digit_is_centred_by_mass_not_by_box() -> None:
+def test_the_aspect_ratio_is_kept_a_lopsided_digit_is_centred_by_mass_and_no_ink_pushed_over_the_edge() -> None:
     top, bottom, left, right = ink_box(to_mnist_bytes(canvas(np.s_[10:200, 100:120])))  # 190 tall, 20 wide
     assert (bottom - top + 1, right - left + 1) == (BOX, 2)  # 20 * 20/190, rounded
     image = to_mnist_bytes(canvas(np.s_[0:200, 0:30], np.s_[0:20, 30:100]))  # a heavy bar left, a light one on top
     top, bottom, left, right = ink_box(image)
     assert (bottom - top + 1, right - left + 1) == (20, 10) and centred(image)
     assert (top, left) != (4, 9)  # where centring the box would have put it
-
-
-def test_ink_is_never_pushed_over_the_edge() -> None:
     drawing = canvas(np.s_[0:200, 0:3], np.s_[0:3, 0:200], np.s_[197:200, 0:200])  # the mass at the box's left edge
     assert int(to_mnist_bytes(drawing).astype(np.int64).sum()) == int(scale_to_box(drawing[:200, :200]).sum())
 
 
-def test_the_output_is_the_network_input_normalised_like_the_lesson() -> None:
+def test_any_drawing_becomes_the_network_input_normalised_like_the_lesson() -> None:
     assert (preprocess(canvas()) == -1).all()  # empty: the background value after Normalize((0.5,), (0.5,))
     drawing = rasterize([[(40, 40), (240, 250)], [(200, 30)]])
     inputs = preprocess(drawing)
     assert inputs.shape == (1, 1, 28, 28) and inputs.dtype == torch.float32
     assert inputs.min() >= -1 and inputs.max() == 1
     assert torch.equal(inputs, normalize(torch.from_numpy(to_mnist_bytes(drawing)).unsqueeze(0)))
-
-
-def test_area_weights_are_the_overlaps_on_a_common_ruler() -> None:
-    # 3 pixels to 2: on a ruler of 6 units, old pixels span 2 units each, new ones 3.
-    assert area_weights(3, 2).tolist() == [[2, 1, 0], [0, 1, 2]]
-    assert area_weights(2, 4).tolist() == [[2, 0], [2, 0], [0, 2], [0, 2]]  # stretching repeats pixels
-    assert (area_weights(280, 20).sum(axis=1) == 280).all()
-
-
-def test_scaling_averages_areas_and_rounds_halves_up() -> None:
-    stripes = np.zeros((40, 40), dtype=np.uint8)
-    stripes[::2] = 255  # every other row: each new pixel averages one inked and one empty row
-    assert (scale_to_box(stripes) == 128).all() and scale_to_box(stripes).shape == (20, 20)  # 127.5 -> 128
-    flat = scale_to_box(np.full((7, 70), 200, dtype=np.uint8))
-    assert (flat == 200).all() and flat.shape == (2, 20)  # 7 * 20/70 = 2
-    assert scale_to_box(np.full((5, 40), 9, dtype=np.uint8)).shape == (3, 20)  # 2.5 rounds up to 3
-
-
-def test_floats_tensors_and_values_out_of_range_are_accepted_and_a_drawing_is_2d() -> None:
     image = load_data(source="sample").test.images[0]
     as_floats = image.float() / 255  # what ToTensor() gives, without the channel dimension: read as 0..1
     assert torch.equal(preprocess(as_floats), preprocess(image))
@@ -109,6 +84,19 @@ def test_floats_tensors_and_values_out_of_range_are_accepted_and_a_drawing_is_2d
     assert clipped.max() == 255 and ink_box(clipped)[1] - ink_box(clipped)[0] + 1 == BOX
     with pytest.raises(ValueError, match="2-D"):
         to_mnist_bytes(np.zeros((3, 28, 28)))
+
+
+def test_scaling_averages_areas_weighted_by_their_overlaps_on_a_common_ruler_and_rounds_halves_up() -> None:
+    # 3 pixels to 2: on a ruler of 6 units, old pixels span 2 units each, new ones 3.
+    assert area_weights(3, 2).tolist() == [[2, 1, 0], [0, 1, 2]]
+    assert area_weights(2, 4).tolist() == [[2, 0], [2, 0], [0, 2], [0, 2]]  # stretching repeats pixels
+    assert (area_weights(280, 20).sum(axis=1) == 280).all()
+    stripes = np.zeros((40, 40), dtype=np.uint8)
+    stripes[::2] = 255  # every other row: each new pixel averages one inked and one empty row
+    assert (scale_to_box(stripes) == 128).all() and scale_to_box(stripes).shape == (20, 20)  # 127.5 -> 128
+    flat = scale_to_box(np.full((7, 70), 200, dtype=np.uint8))
+    assert (flat == 200).all() and flat.shape == (2, 20)  # 7 * 20/70 = 2
+    assert scale_to_box(np.full((5, 40), 9, dtype=np.uint8)).shape == (3, 20)  # 2.5 rounds up to 3
 
 
 def test_rasterize_inks_exactly_the_pixels_within_half_the_pen_of_a_stroke_or_dot() -> None:
@@ -129,9 +117,13 @@ def segment_distance(p: tuple[float, float], a: tuple[float, float], b: tuple[fl
     return float(np.hypot(px - ax - t * (bx - ax), py - ay - t * (by - ay)))
 
 
-def test_mnist_digits_survive_being_drawn_big_and_off_centre() -> None:
-    """Blow real digits up 8x into a corner of a big canvas: preparing them gives back nearly the original."""
-    images = load_data(source="sample").test.images[:100].numpy()
+def test_mnist_digits_have_their_centre_of_mass_at_14_and_survive_being_drawn_big_and_off_centre() -> None:
+    """The fact behind the target pixel (14, 14), measured on the sample's real digits; then those digits blown up
+    8x into a corner of a big canvas: preparing them gives back nearly the original."""
+    data = load_data(source="sample")
+    centres = np.array([centre_of_mass(image) for image in data.train.images[:2000].numpy()])
+    assert np.abs(centres.mean(axis=0) - 14).max() < 0.1
+    images = data.test.images[:100].numpy()
     agreement = []
     for original in images:
         drawing = canvas(size=300)
@@ -140,9 +132,3 @@ def test_mnist_digits_survive_being_drawn_big_and_off_centre() -> None:
         assert np.hypot(*np.subtract(centre_of_mass(again), centre_of_mass(original))) < 1.5
         agreement.append(np.corrcoef(again.ravel().astype(float), original.ravel().astype(float))[0, 1])
     assert np.median(agreement) > 0.9 and min(agreement) > 0.5
-
-
-def test_mnist_digits_have_their_centre_of_mass_at_14() -> None:
-    """The fact behind the target pixel (14, 14): measured on the embedded sample's real digits."""
-    centres = np.array([centre_of_mass(image) for image in load_data(source="sample").train.images[:2000].numpy()])
-    assert np.abs(centres.mean(axis=0) - 14).max() < 0.1

@@ -56,7 +56,7 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return shifted / shifted.sum(axis=1, keepdims=True)
 
 
-def test_onnxruntime_agrees_with_torch_on_the_embedded_test_split(model, exported: Path) -> None:
+def test_onnxruntime_and_the_pages_weights_agree_with_torch(model, exported: Path) -> None:
     test = load_data(source="sample").test
     inputs = normalize(test.images)
     with torch.no_grad():
@@ -67,9 +67,17 @@ def test_onnxruntime_agrees_with_torch_on_the_embedded_test_split(model, exporte
     assert np.abs(got - expected).max() < 1e-5  # another runtime sums in another order
     for count in (1, 7):  # any batch size: one image, and an odd number of them
         assert np.abs(softmax(session.run(None, {"image": inputs[:count].numpy()})[0]) - expected[:count]).max() < 1e-5
+    page = json.loads(re.search(r"const MNIST_MODEL = (\{.*\});", (exported / "model.js").read_text()).group(1))
+    state = model.state_dict()  # the page's weights are the model's, bit for bit
+    for layer in page["layers"]:
+        for kind in ("weight", "bias"):
+            decoded = np.frombuffer(base64.b64decode(layer[kind]), dtype="<f4")
+            assert np.array_equal(decoded, state[f"{layer['name']}.{kind}"].numpy().ravel())
+    assert [(layer["inputs"], layer["outputs"]) for layer in page["layers"]] == [(784, 128), (128, 64), (64, 10)]
+    assert page["classNames"] == [str(d) for d in range(10)]
 
 
-def test_the_onnx_file_is_valid_self_contained_and_named(exported: Path) -> None:
+def test_the_onnx_file_is_valid_self_contained_and_named_and_the_metadata_says_what_it_needs(run_dir, exported):
     assert sorted(path.name for path in exported.iterdir()) == sorted(
         ["model.onnx", "metadata.json", "model.js", *PAGE_FILES]
     )  # no model.onnx.data beside it: the weights are inside
@@ -81,12 +89,8 @@ def test_the_onnx_file_is_valid_self_contained_and_named(exported: Path) -> None
     assert dims[1:] == [1, 28, 28] and isinstance(dims[0], str)  # a named, dynamic batch dimension
     props = {p.key: json.loads(p.value) for p in model.metadata_props if p.key in ("normalization", "class_names")}
     assert props == {"normalization": {"mean": 0.5, "std": 0.5}, "class_names": [str(d) for d in range(10)]}
-
-
-def test_metadata_names_classes_normalisation_and_the_runs_accuracy(run_dir: Path, exported: Path) -> None:
-    metadata = json.loads((exported / "metadata.json").read_text())
-    assert metadata["class_names"] == [str(d) for d in range(10)]
-    assert metadata["normalization"] == {"mean": 0.5, "std": 0.5}
+    metadata = read_metadata(exported)
+    assert {key: metadata[key] for key in props} == props
     assert metadata["test_accuracy"] == json.loads((run_dir / "metrics.json").read_text())["test_accuracy"]
     assert metadata["input"]["name"] == "image" and metadata["output"]["name"] == "logits"
     assert metadata["trained_on"] == "MNIST (the embedded sample), 2 epochs"
@@ -94,28 +98,6 @@ def test_metadata_names_classes_normalisation_and_the_runs_accuracy(run_dir: Pat
 
 def read_metadata(folder: Path) -> dict:
     return json.loads((folder / "metadata.json").read_text())
-
-
-def test_metrics_of_another_run_are_not_taken_for_this_ones(run_dir: Path, tmp_path: Path, fast_onnx) -> None:
-    state = torch.load(run_dir / "model.pt", weights_only=True)
-    state["history"] = {key: values[:1] for key, values in state["history"].items()}
-    state["epoch"] = 1
-    torch.save(state, tmp_path / "model.pt")
-    (tmp_path / "metrics.json").write_text(json.dumps({"epochs": 2, "test_accuracy": 0.99}))
-    export_model(checkpoint=tmp_path / "model.pt", out=tmp_path / "out")
-    assert read_metadata(tmp_path / "out")["test_accuracy"] == state["history"]["test_accuracy"][0] != 0.99
-
-
-def test_the_pages_weights_are_the_models_bit_for_bit(model, exported: Path) -> None:
-    script = (exported / "model.js").read_text()
-    page = json.loads(re.search(r"const MNIST_MODEL = (\{.*\});", script).group(1))
-    state = model.state_dict()
-    for layer in page["layers"]:
-        for kind in ("weight", "bias"):
-            decoded = np.frombuffer(base64.b64decode(layer[kind]), dtype="<f4")
-            assert np.array_equal(decoded, state[f"{layer['name']}.{kind}"].numpy().ravel())
-    assert [(layer["inputs"], layer["outputs"]) for layer in page["layers"]] == [(784, 128), (128, 64), (64, 10)]
-    assert page["classNames"] == [str(d) for d in range(10)]
 
 
 def test_without_metrics_the_accuracy_is_the_checkpoints_and_a_fashion_one_names_its_classes(tmp_path, fast_onnx):
@@ -137,36 +119,23 @@ def test_without_metrics_the_accuracy_is_the_checkpoints_and_a_fashion_one_names
 main = cli.main
 
 
-def test_the_command_writes_the_folder_and_says_where(run_dir: Path, tmp_path: Path, capsys, fast_onnx) -> None:
-    assert main(["export", "--checkpoint", str(run_dir / "model.pt"), "--out", str(tmp_path / "web")]) == 0
-    printed = capsys.readouterr().out
-    assert "model.onnx" in printed and "index.html" in printed
-    assert (tmp_path / "web" / "index.html").is_file()
-
-
-@pytest.mark.parametrize("problem", ["missing", "folder", "not_pytorch", "foreign"])
-def test_a_bad_checkpoint_is_one_line_and_exit_2(tmp_path: Path, capsys, problem: str) -> None:
-    checkpoint = tmp_path / "model.pt"
+@pytest.mark.parametrize("problem", ["missing", "folder", "not_pytorch", "foreign", "out-a-file", "out-in-a-file"])
+def test_a_bad_checkpoint_or_out_folder_is_one_line_and_exit_2(run_dir, tmp_path, capsys, problem) -> None:
+    checkpoint, out, blocker = tmp_path / "model.pt", tmp_path / "out", tmp_path / "a-file"
+    blocker.write_text("not a folder")
     if problem == "folder":
         checkpoint.mkdir()
     elif problem == "not_pytorch":
         checkpoint.write_text("hello")
     elif problem == "foreign":
         torch.save({"weights": torch.zeros(3)}, checkpoint)
-    assert main(["export", "--checkpoint", str(checkpoint), "--out", str(tmp_path / "out")]) == 2
+    elif problem.startswith("out"):
+        checkpoint, out = run_dir / "model.pt", blocker / "inside" if problem == "out-in-a-file" else blocker
+    assert main(["export", "--checkpoint", str(checkpoint), "--out", str(out)]) == 2
     error = capsys.readouterr().err
-    assert error.count("\n") == 1 and error.startswith("mnist-tutorial: error:") and str(checkpoint) in error
-    assert "Traceback" not in error and not (tmp_path / "out").exists()
-
-
-def test_an_unusable_out_folder_is_one_line_and_exit_2(run_dir: Path, tmp_path: Path, capsys) -> None:
-    blocker = tmp_path / "a-file"
-    blocker.write_text("not a folder")
-    for out in (blocker, blocker / "inside"):
-        assert main(["export", "--checkpoint", str(run_dir / "model.pt"), "--out", str(out)]) == 2
-        error = capsys.readouterr().err
-        assert error.count("\n") == 1 and "--out" in error and "`" not in error
-    assert blocker.read_text() == "not a folder"
+    assert error.count("\n") == 1 and error.startswith("mnist-tutorial: error:") and "Traceback" not in error
+    assert "--out" in error and "`" not in error if problem.startswith("out") else str(checkpoint) in error
+    assert blocker.read_text() == "not a folder" and not (tmp_path / "out").exists()
 
 
 # ------------------------------------------------------------------------------------------- the set as a whole
@@ -176,13 +145,17 @@ def contents(folder: Path) -> dict[str, bytes]:
     return {path.name: path.read_bytes() for path in folder.iterdir()}
 
 
-def test_a_full_disk_mid_export_leaves_the_previous_set_whole(tmp_path: Path, capsys, monkeypatch, fast_onnx) -> None:
+def test_the_command_writes_a_set_a_full_disk_mid_export_leaves_whole_and_a_planted_link_is_refused(
+    tmp_path: Path, capsys, monkeypatch, fast_onnx
+) -> None:
     first, second = tmp_path / "1.pt", tmp_path / "2.pt"  # other networks: an export of each differs in every file
     for accuracy, path in ((0.6, first), (0.7, second)):
         history = {"train_loss": [1.0], "test_loss": [1.0], "test_accuracy": [accuracy], "seconds": [1.0]}
         save_checkpoint(path, model=NeuralNetwork(), dataset="mnist", history=history)
     out = tmp_path / "page"
-    export_model(checkpoint=first, out=out)
+    assert main(["export", "--checkpoint", str(first), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert f"Wrote {out / 'model.onnx'} (" in printed and f"open {out / 'index.html'} in a browser" in printed
     before = contents(out)
     real_write, written = Path.write_bytes, []
 
@@ -204,19 +177,16 @@ def test_a_full_disk_mid_export_leaves_the_previous_set_whole(tmp_path: Path, ca
     export_model(checkpoint=second, out=out)
     assert contents(out).keys() == before.keys()
     assert all(contents(out)[name] != before[name] for name in ("model.onnx", "model.js", "metadata.json"))
-
-
-def test_a_link_planted_in_out_is_refused_in_one_line_and_its_target_kept(run_dir, tmp_path, capsys, fast_onnx) -> None:
-    out, victim = tmp_path / "page", tmp_path / "notes.txt"
-    out.mkdir()
+    before, victim = contents(out), tmp_path / "notes.txt"  # now a link planted in `out`: refused, its target kept
     victim.write_text("my notes\n")
+    (out / "model.js").unlink()
     (out / "model.js").symlink_to(victim)
-    assert main(["export", "--checkpoint", str(run_dir / "model.pt"), "--out", str(out)]) == 2
+    assert main(["export", "--checkpoint", str(first), "--out", str(out)]) == 2
     assert capsys.readouterr().err == (
         f"mnist-tutorial: error: cannot write {out}/model.js: it is a symlink, not a file the course wrote: move it "
         "away or choose another --out\n"
     )
-    assert victim.read_text() == "my notes\n" and os.listdir(out) == ["model.js"]
+    assert victim.read_text() == "my notes\n" and contents(out) == {**before, "model.js": b"my notes\n"}
 
 
 # ------------------------------------------------------------------------------------------- the page in Chromium
@@ -310,16 +280,7 @@ def test_random_strokes_preprocess_identically_in_both(page) -> None:
 
 
 @pytest.mark.browser
-def test_clear_empties_the_pad_and_the_bars(page) -> None:
-    draw(page, ONE)
-    page.click("#clear")
-    assert page.evaluate("mnistState.strokes.length") == 0 and page.evaluate("mnistState.probabilities") is None
-    assert page.locator("#bars li").count() == 10
-    assert all(text == "" for text in page.locator("#bars .value").all_inner_texts())
-
-
-@pytest.mark.browser
-def test_the_page_loads_only_its_own_files_and_shows_no_error(page) -> None:
+def test_the_page_loads_only_its_own_files_shows_no_error_and_clears(page) -> None:
     draw(page, SEVEN)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "draw_page.png"), full_page=True)
@@ -328,3 +289,7 @@ def test_the_page_loads_only_its_own_files_and_shows_no_error(page) -> None:
     assert page.errors == []
     accuracy = json.loads((page.folder / "metadata.json").read_text())["test_accuracy"]
     assert f"{100 * accuracy:.2f}% test accuracy" in page.locator("#about").inner_text()
+    page.click("#clear")
+    assert page.evaluate("mnistState.strokes.length") == 0 and page.evaluate("mnistState.probabilities") is None
+    assert page.locator("#bars li").count() == 10
+    assert all(text == "" for text in page.locator("#bars .value").all_inner_texts())

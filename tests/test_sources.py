@@ -37,20 +37,12 @@ def no_connection(monkeypatch):
     assert tried == []
 
 
-def test_auto_finds_full_data_in_data_dir_mnist_raw(tiny_data_dir):
-    found = resolve_source(data_dir=tiny_data_dir)
+def test_auto_finds_full_data_in_data_dir_mnist_raw_and_argument_beats_environment_beats_auto(
+    tiny_data_dir, monkeypatch
+):
+    found = resolve_source(data_dir=tiny_data_dir)  # auto
     assert (found.kind, found.folder, found.root) == ("full", tiny_data_dir / "MNIST" / "raw", tiny_data_dir)
     assert found.description.startswith("full MNIST")
-
-
-def test_auto_offline_without_full_data_uses_the_sample_without_trying_the_network(tmp_path, no_connection):
-    found = resolve_source(data_dir=tmp_path)
-    assert (found.kind, found.folder) == ("sample", SAMPLE_DIR)
-    assert not (tmp_path / "MNIST").exists()  # nothing was created on the way
-
-
-def test_argument_beats_environment_beats_auto(tiny_data_dir, monkeypatch):
-    assert resolve_source(data_dir=tiny_data_dir).kind == "full"  # auto
     monkeypatch.setenv(SOURCE_ENV, "sample")
     assert resolve_source(data_dir=tiny_data_dir).kind == "sample"  # environment over auto
     assert resolve_source(source="full", data_dir=tiny_data_dir).kind == "full"  # argument over environment
@@ -58,10 +50,11 @@ def test_argument_beats_environment_beats_auto(tiny_data_dir, monkeypatch):
     assert resolve_source(source="sample", data_dir=tiny_data_dir).kind == "sample"
 
 
-def test_full_or_fashion_offline_without_data_fail_without_trying_the_network(
-    tmp_path, no_connection, no_system_fashion
-):
-    # Their whole messages, through the command line: test_cli.py::test_bad_data_dirs_and_missing_data.
+def test_offline_nothing_tries_the_network(tmp_path, tiny_data_dir, no_connection, no_system_fashion):
+    found = resolve_source(data_dir=tmp_path / "empty")  # auto, without full data: the sample
+    assert (found.kind, found.folder) == ("sample", SAMPLE_DIR)
+    assert not (tmp_path / "empty").exists()  # nothing was created on the way
+    # Their whole messages, through the command line: test_cli.py::test_bad_paths_missing_data_or_device.
     with pytest.raises(DataError, match=r"full MNIST is not in .* and \$MNIST_TUTORIAL_OFFLINE is set"):
         resolve_source(source="full", data_dir=tmp_path)
     with pytest.raises(DataError, match=r"full Fashion-MNIST is not in .*"):  # auto: not the MNIST sample
@@ -72,10 +65,7 @@ def test_full_or_fashion_offline_without_data_fail_without_trying_the_network(
         'there is no embedded sample of Fashion-MNIST: use `source="full"` (on Debian: apt-get install '
         "dataset-fashion-mnist)"
     )
-
-
-def test_the_cli_trains_and_evaluates_without_trying_the_network(tiny_data_dir, tmp_path, no_connection):
-    out, data_dir = str(tmp_path / "run"), str(tiny_data_dir)
+    out, data_dir = str(tmp_path / "run"), str(tiny_data_dir)  # and the command line trains and evaluates
     assert main(["train", "--epochs", "1", "--data-dir", data_dir, "--out", out]) == 0
     assert main(["evaluate", "--checkpoint", f"{out}/model.pt", "--data-dir", data_dir]) == 0
 
@@ -91,19 +81,28 @@ def test_unknown_source_or_dataset_from_argument_or_environment(monkeypatch, sou
         resolve_source(dataset="kmnist")
 
 
-def test_fashion_found_in_a_system_folder(tmp_path, monkeypatch):
-    system = write_dataset(tmp_path / "usr-share", checked=None)  # a package manager vouches for its own copy
-    monkeypatch.setitem(DATASETS, "fashion", dataclasses.replace(DATASETS["fashion"], system_dirs=(system,)))
-    found = resolve_source(dataset="fashion", data_dir=tmp_path / "empty")
-    assert found.folder == found.root == system
+def test_a_data_dir_that_is_or_lies_in_a_file_is_refused(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(DataError, match=r"^`data_dir=.*/file` is a file, not a folder: pass a folder as `data_dir`$"):
+        resolve_source(data_dir=tmp_path / "file")
+    with pytest.raises(DataError) as caught:
+        resolve_source(data_dir=tmp_path / "file" / "data")
+    assert (
+        str(caught.value)
+        == f"`data_dir={tmp_path}/file/data` cannot exist, as {tmp_path}/file is a file: check `data_dir`"
+    )
 
 
-def test_dataset_specs_agree_with_torchvision():
+def test_fashion_found_in_a_system_folder_and_the_specs_agree_with_torchvision(tmp_path, monkeypatch):
     from torchvision import datasets
 
     assert DATASETS["fashion"].class_names == tuple(datasets.FashionMNIST.classes)
     assert DATASETS["mnist"].torchvision_class is datasets.MNIST
     assert DATASETS["fashion"].torchvision_class is datasets.FashionMNIST
+    system = write_dataset(tmp_path / "usr-share", checked=None)  # a package manager vouches for its own copy
+    monkeypatch.setitem(DATASETS, "fashion", dataclasses.replace(DATASETS["fashion"], system_dirs=(system,)))
+    found = resolve_source(dataset="fashion", data_dir=tmp_path / "empty")
+    assert found.folder == found.root == system
 
 
 def test_a_data_dir_under_home_is_expanded(tmp_path, monkeypatch):

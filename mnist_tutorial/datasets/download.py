@@ -2,6 +2,7 @@
 
 Never a hang: `timeout` bounds the name lookup, the connection and each wait for data, `budget` the whole download
 (under `source="auto"`, where the sample can take over); a mirror that failed is not asked again in this process.
+Not torchvision's download_url, which writes into the file itself and waits without a timeout.
 """
 
 import contextlib

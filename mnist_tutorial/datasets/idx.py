@@ -2,6 +2,7 @@
 
 An IDX file is 4 magic bytes (0, 0, type code, number of dimensions), one big-endian uint32 size per
 dimension, then the data. MNIST uses type 0x08 (unsigned byte): images are (N, 28, 28), labels (N,).
+Not torchvision's reader, which reads a whole file (a gzip bomb too) before it looks at the header.
 """
 
 import gzip
@@ -21,34 +22,6 @@ UBYTE = 0x08
 REDOWNLOAD = 'delete it so it is downloaded again, or use `source="sample"`'
 
 
-def _open(path: Path) -> BinaryIO:
-    """`path` opened for reading, gunzipped on the fly if it ends in .gz, or a DataError naming the problem."""
-    try:
-        return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
-    except IsADirectoryError:
-        raise DataError(f"{path} is a folder, not an IDX file: check the path") from None
-    except FileNotFoundError:
-        raise DataError(f"{path} does not exist: check the path") from None
-    except OSError as error:
-        raise DataError(f"cannot read {path} ({error.strerror}): check the path and its permissions") from None
-
-
-def _shape(path: Path, stream: BinaryIO, fix: str) -> tuple[int, ...]:
-    """The shape the header gives, once the magic number and the header's length are checked."""
-    magic = stream.read(4)
-    if not magic:
-        raise DataError(f"{path} is empty: {fix}")
-    if len(magic) < 4 or magic[:3] != bytes([0, 0, UBYTE]) or not 1 <= magic[3] <= 4:
-        raise DataError(
-            f"{path} is not an IDX file of unsigned bytes (magic number 0x{magic.hex()}, expected 0x000008 "
-            f"followed by 01-04): {fix}"
-        )
-    sizes = stream.read(4 * magic[3])
-    if len(sizes) < 4 * magic[3]:
-        raise DataError(f"{path} is truncated inside its header: {fix}")
-    return tuple(int.from_bytes(sizes[i : i + 4], "big") for i in range(0, len(sizes), 4))
-
-
 def read_idx(
     path: str | os.PathLike,
     *,
@@ -63,8 +36,8 @@ def read_idx(
     """
     path = Path(path)
     try:
-        with _open(path) as stream:
-            shape = _shape(path, stream, fix)
+        with gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb") as stream:
+            shape = read_shape(path, stream, fix)
             if item_shape is not None and shape[1:] != tuple(item_shape):
                 wanted = "(N, " + ", ".join(map(str, item_shape)) + ")" if item_shape else "(N,)"
                 raise DataError(f"{path} holds data of shape {shape}, not {wanted}: {fix}")
@@ -74,10 +47,10 @@ def read_idx(
             expected = math.prod(shape)
             body = read_at_most(stream, expected)
             longer = bool(stream.read(1))
-    except DataError:
+    except DataError:  # an OSError too
         raise
-    except (OSError, EOFError, zlib.error):
-        raise DataError(f"{path} is not a valid gzip file (truncated or corrupt): {fix}") from None
+    except (OSError, EOFError, zlib.error) as error:
+        raise DataError(f"{path} {why_unreadable(error, fix)}") from None
     if len(body) != expected or longer:
         problem = "longer than its header says" if longer else "truncated"
         actual = f"at least {expected + 1}" if longer else len(body)
@@ -86,6 +59,33 @@ def read_idx(
             f"{actual}: {fix}"
         )
     return torch.from_numpy(np.frombuffer(body, dtype=np.uint8).copy()).view(*shape)
+
+
+def why_unreadable(error: BaseException, fix: str) -> str:
+    """What an error opening or reading an IDX file means, said after the file's name."""
+    if isinstance(error, IsADirectoryError):
+        return "is a folder, not an IDX file: check the path"
+    if isinstance(error, FileNotFoundError):
+        return "does not exist: check the path"
+    if isinstance(error, OSError) and error.strerror:  # gzip's own errors carry no strerror
+        return f"cannot be read ({error.strerror}): check the path and its permissions"
+    return f"is not a valid gzip file (truncated or corrupt): {fix}"
+
+
+def read_shape(path: Path, stream: BinaryIO, fix: str) -> tuple[int, ...]:
+    """The shape the header gives, once the magic number and the header's length are checked."""
+    magic = stream.read(4)
+    if not magic:
+        raise DataError(f"{path} is empty: {fix}")
+    if len(magic) < 4 or magic[:3] != bytes([0, 0, UBYTE]) or not 1 <= magic[3] <= 4:
+        raise DataError(
+            f"{path} is not an IDX file of unsigned bytes (magic number 0x{magic.hex()}, expected 0x000008 "
+            f"followed by 01-04): {fix}"
+        )
+    sizes = stream.read(4 * magic[3])
+    if len(sizes) < 4 * magic[3]:
+        raise DataError(f"{path} is truncated inside its header: {fix}")
+    return tuple(np.frombuffer(sizes, dtype=">u4").tolist())
 
 
 def read_at_most(stream: BinaryIO, size: int, chunk: int = 1 << 20) -> bytes:
@@ -100,5 +100,5 @@ def read_at_most(stream: BinaryIO, size: int, chunk: int = 1 << 20) -> bytes:
 def write_idx(path: str | os.PathLike, array: np.ndarray | torch.Tensor) -> None:
     """Write a uint8 array as an IDX file, gzipped when the name ends in .gz."""
     values = np.ascontiguousarray(np.asarray(array), dtype=np.uint8)
-    data = bytes([0, 0, UBYTE, values.ndim]) + b"".join(n.to_bytes(4, "big") for n in values.shape) + values.tobytes()
+    data = bytes([0, 0, UBYTE, values.ndim]) + np.array(values.shape, dtype=">u4").tobytes() + values.tobytes()
     write_bytes_atomic(path, gzip.compress(data, mtime=0) if str(path).endswith(".gz") else data)

@@ -70,19 +70,18 @@ def find_full(spec: DatasetSpec, data_dir: Path) -> Path | None:
 def check_data_dir(data_dir: Path) -> None:
     """Refuse a data dir that is a file, lies inside a file, or cannot be read, before looking in it."""
     try:
-        if data_dir.exists() and not data_dir.is_dir():
-            raise DataError(f"`data_dir={data_dir}` is a file, not a folder: pass a folder as `data_dir`")
-        blocker = next((parent for parent in data_dir.parents if parent.is_file()), None)
-        if blocker is not None:
-            raise DataError(f"`data_dir={data_dir}` cannot exist, as {blocker} is a file: check `data_dir`")
+        folders = (data_dir, *data_dir.parents)
+        blocker = next((folder for folder in folders if folder.exists() and not folder.is_dir()), None)
         readable = not data_dir.is_dir() or os.access(data_dir, os.R_OK | os.X_OK)
     except PermissionError:
-        readable = False
+        blocker, readable = None, False
+    if blocker == data_dir:
+        raise DataError(f"`data_dir={data_dir}` is a file, not a folder: pass a folder as `data_dir`")
+    if blocker is not None:
+        raise DataError(f"`data_dir={data_dir}` cannot exist, as {blocker} is a file: check `data_dir`")
     if not readable:
-        raise DataError(
-            f"cannot read the data folder {data_dir} (permission denied): fix its permissions or pass another "
-            "`data_dir`"
-        )
+        fix = "fix its permissions or pass another `data_dir`"
+        raise DataError(f"cannot read the data folder {data_dir} (permission denied): {fix}")
 
 
 def resolve_source(

@@ -109,14 +109,14 @@ def centre_offset(mass: np.ndarray, axis: int, room: int) -> int:
     return min(max(shift, 0), room)
 
 
-def to_mnist_bytes(ink: np.ndarray | torch.Tensor, *, threshold: float = 0) -> np.ndarray:
+def to_mnist_bytes(ink: np.ndarray | torch.Tensor) -> np.ndarray:
     """A drawing (2-D, 0 = paper .. 255 = ink, or floats 0..1, any size) as a 28x28 uint8 image prepared like MNIST.
 
-    Crop to the pixels brighter than `threshold`; scale the longer side to 20 pixels (scale_to_box); paste into
+    Crop to the inked pixels; scale the longer side to 20 pixels (scale_to_box); paste into
     28x28 with the centre of mass as near pixel (14, 14) as whole shifts allow, no ink over the edge. Empty: blank.
     """
     pixels = as_bytes(ink)
-    rows, columns = np.nonzero(pixels > threshold)
+    rows, columns = np.nonzero(pixels)
     result = np.zeros((SIZE, SIZE), dtype=np.uint8)
     if len(rows) == 0:
         return result
@@ -130,18 +130,18 @@ def to_mnist_bytes(ink: np.ndarray | torch.Tensor, *, threshold: float = 0) -> n
     return result
 
 
-def preprocess(ink: np.ndarray | torch.Tensor, *, threshold: float = 0) -> torch.Tensor:
+def preprocess(ink: np.ndarray | torch.Tensor) -> torch.Tensor:
     """A drawing -> the network's input, float32 (1, 1, 28, 28) in -1..1: to_mnist_bytes, then Normalize."""
-    image = torch.from_numpy(to_mnist_bytes(ink, threshold=threshold))
+    image = torch.from_numpy(to_mnist_bytes(ink))
     return normalize(image.unsqueeze(0))
 
 
-def digit_strokes(image: np.ndarray | torch.Tensor, *, size: int = CANVAS, ink_from: int = 128) -> list[list[Point]]:
+def digit_strokes(image: np.ndarray | torch.Tensor, *, size: int = CANVAS) -> list[list[Point]]:
     """A 28x28 image (0 = paper .. 255 = ink) as pen dots on a size x size canvas, one per inked pixel, as app.js does.
 
     This is how a keyboard reaches a prediction ("Show me a test digit"): drawn as if by hand, prepared as any drawing.
     """
     pixels = np.asarray(image, dtype=np.int64).reshape(SIZE, SIZE)
     scale = size / SIZE
-    rows, columns = np.nonzero(pixels >= ink_from)  # row by row, left to right: the order app.js uses
+    rows, columns = np.nonzero(pixels >= 128)  # half ink and more; row by row, left to right: the order app.js uses
     return [[((c + 0.5) * scale, (r + 0.5) * scale)] for r, c in zip(rows.tolist(), columns.tolist(), strict=True)]

@@ -40,9 +40,8 @@ PREPROCESSING = (
 
 
 class Exported(NamedTuple):
-    """What export_model wrote: the folder and its three main files."""
+    """The three main files export_model wrote."""
 
-    folder: Path
     onnx: Path
     metadata: Path
     page: Path
@@ -54,7 +53,7 @@ def export_model(*, checkpoint: str | os.PathLike, out: str | os.PathLike) -> Ex
     checkpoint, out = path_argument("checkpoint", checkpoint), path_argument("out", out)
     state = load_checkpoint(checkpoint)
     model = model_from_checkpoint(checkpoint, state).eval()
-    metadata = describe(checkpoint, state)
+    metadata = describe(state)
     if out.exists() and not out.is_dir():
         raise OutputError(f"`out` {out} is a file, not a folder: choose a folder to export into")
     try:
@@ -73,25 +72,23 @@ def export_model(*, checkpoint: str | os.PathLike, out: str | os.PathLike) -> Ex
         raise
     except OSError as error:
         raise OutputError(f"cannot write into `out` folder {out}: {write_failure(error)}") from None
-    return Exported(out, out / "model.onnx", out / "metadata.json", out / "index.html")
+    return Exported(out / "model.onnx", out / "metadata.json", out / "index.html")
 
 
-def describe(checkpoint: Path, state: dict[str, Any]) -> dict[str, Any]:
+def describe(state: dict[str, Any]) -> dict[str, Any]:
     """The metadata: what goes in and out of the network, its classes, and how well it did."""
     spec = get_spec(state.get("dataset", "mnist"))
     normalization = state.get("normalization") or {"mean": NORMALIZE_MEAN, "std": NORMALIZE_STD}
-    metrics = read_metrics(checkpoint.parent / "metrics.json")
-    if metrics.get("epochs") != state.get("epoch"):
-        metrics = {}  # left by another run into the same folder: it does not describe this checkpoint
-    history = state.get("history") or {}
-    accuracy = metrics.get("test_accuracy", (history.get("test_accuracy") or [None])[-1])
-    source = (state.get("settings") or {}).get("source", metrics.get("source"))
+    # The run's own record: the checkpoint and metrics.json are written together, with the same accuracy and source.
+    accuracy = ((state.get("history") or {}).get("test_accuracy") or [None])[-1]
+    sample = " (the embedded sample)" if (state.get("settings") or {}).get("source") == "sample" else ""
+    epochs = f", {state['epoch']} epochs" if state.get("epoch") else ""
     return {
         "format": FORMAT,
         "model": "model.onnx",
         "sizes": state["sizes"],
         "dataset": spec.name,
-        "trained_on": trained_on(spec.title, source, state.get("epoch")),
+        "trained_on": f"{spec.title}{sample}{epochs}",
         "class_names": list(spec.class_names),
         "input": {"name": INPUT_NAME, "shape": ["batch", 1, 28, 28], "dtype": "float32", "pixels": PIXELS},
         "normalization": {"mean": float(normalization["mean"]), "std": float(normalization["std"])},
@@ -101,24 +98,13 @@ def describe(checkpoint: Path, state: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def read_metrics(path: Path) -> dict[str, Any]:
-    """metrics.json as `mnist-tutorial train` wrote it beside the checkpoint, or {} if absent or unreadable."""
-    with contextlib.suppress(OSError, ValueError):
-        metrics = json.loads(path.read_text())
-        return metrics if isinstance(metrics, dict) else {}
-    return {}
-
-
-def trained_on(title: str, source: str | None, epochs: int | None) -> str:
-    """E.g. "MNIST (the embedded sample), 10 epochs"."""
-    sample = " (the embedded sample)" if source == "sample" else ""
-    return f"{title}{sample}" + (f", {epochs} epochs" if epochs else "")
-
-
 def onnx_bytes(model: NeuralNetwork, metadata: dict[str, Any]) -> bytes:
     """The network as one self-contained ONNX file, any batch size, with the metadata in its properties."""
     example = torch.zeros(1, 1, 28, 28)
-    with tempfile.TemporaryDirectory() as folder, quiet():
+    # Hidden: the exporter's progress lines and its advice about its own options, which are not the reader's.
+    with tempfile.TemporaryDirectory() as folder, contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
         path = Path(folder) / "model.onnx"
         torch.onnx.export(
             model,
@@ -134,15 +120,6 @@ def onnx_bytes(model: NeuralNetwork, metadata: dict[str, Any]) -> bytes:
         proto, {key: json.dumps(metadata[key]) for key in ("class_names", "normalization", "test_accuracy")}
     )
     return proto.SerializeToString()
-
-
-@contextlib.contextmanager
-def quiet():
-    """Hide the exporter's progress lines and its advice about its own options, which are not the reader's."""
-    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        warnings.simplefilter("ignore", DeprecationWarning)
-        yield
 
 
 def page_model_script(model: NeuralNetwork, metadata: dict[str, Any]) -> str:

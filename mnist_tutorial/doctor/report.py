@@ -19,57 +19,53 @@ from pathlib import Path
 
 from ..errors import ConfigError, OutputError
 from ..files import path_argument, refuse_planted, write_bytes_atomic, write_failure
-from .checks import Check, check_dependencies, check_devices, check_memory, check_python, fix
-from .data_checks import check_disk, check_full, check_mirrors, check_sample, check_source
-from .kernel_checks import check_kernel, check_notebook
-from .lab_checks import check_jupyterlab, check_widget_frontends
+from . import checks as machine
+from . import jupyter_checks as jupyter
+from .checks import Check, fix
 
 REPORT_DIR = "--report-dir"  # how messages name `report_dir`: this module speaks the command line's words
 NAME = "--name"
 PLAIN_NAME = re.compile(r"\w[\w.-]{0,63}")  # a file name in any system: no folder, no space, not hidden
 
 
-def run_checks(data_dir: Path | None, on_check: Callable[[Check], None]) -> list[Check]:
-    """Every check in order (the environment, devices, data, JupyterLab); `on_check` sees each as it finishes."""
+def run_checks(data_dir: Path | None, run_notebook: bool | Path, on_check: Callable[[Check], None]) -> list[Check]:
+    """Every check in order (the environment, devices, data, JupyterLab, the notebook if asked); `on_check` sees
+    each as it finishes. A step that breaks (a damaged install) is one `fix:` line, not a traceback."""
     steps = {
-        "python": check_python,
-        "dependencies": check_dependencies,
-        "devices": check_devices,
-        "memory": check_memory,
-        "data source": lambda: check_source(data_dir),
-        "sample": check_sample,
-        "full MNIST": lambda: check_full(data_dir),
-        "disk": check_disk,
-        "mirrors": check_mirrors,
-        "jupyter-lab": check_jupyterlab,
-        "kernel": check_kernel,
-        "widget front ends": check_widget_frontends,
+        "python": machine.check_python,
+        "dependencies": machine.check_dependencies,
+        "devices": machine.check_devices,
+        "memory": machine.check_memory,
+        "data source": lambda: machine.check_source(data_dir),
+        "sample": machine.check_sample,
+        "full MNIST": lambda: machine.check_full(data_dir),
+        "disk": machine.check_disk,
+        "mirrors": machine.check_mirrors,
+        "jupyter-lab": jupyter.check_jupyterlab,
+        "kernel": jupyter.check_kernel,
+        "widget front ends": jupyter.check_widget_frontends,
     }
+    if run_notebook is not False:
+        steps["notebook"] = lambda: jupyter.check_notebook(None if run_notebook is True else Path(run_notebook))
     checks = []
     for name, step in steps.items():
-        for check in guarded(name, step):
+        try:
+            found = step()
+        except Exception as error:
+            found = fix(name, f"could not be checked ({type(error).__name__}: {error}): reinstall the course")
+        for check in found if isinstance(found, list) else [found]:
             checks.append(check)
             on_check(check)
     return checks
 
 
-def guarded(name: str, step: Callable[[], Check | list[Check]]) -> list[Check]:
-    """The step's checks; if the step itself breaks (a damaged install), one `fix:` line instead of a traceback."""
-    try:
-        found = step()
-    except Exception as error:
-        return [fix(name, f"could not be checked ({type(error).__name__}: {error}): reinstall the course")]
-    return found if isinstance(found, list) else [found]
-
-
 def report(checks: list[Check]) -> dict:
     """A JSON-ready report of this machine and every check, with the verdict, for a teacher to collect."""
     fixes = sum(check.status == "fix" for check in checks)
+    verdict = f"FAIL: {fixes} of {len(checks)} checks need a fix (the `fix:` lines above)"
     return {
         "passed": fixes == 0,
-        "verdict": f"FAIL: {fixes} of {len(checks)} checks need a fix (the `fix:` lines above)"
-        if fixes
-        else "PASS: the course will work here",
+        "verdict": verdict if fixes else "PASS: the course will work here",
         "host": platform.node(),
         "platform": f"{platform.system()} {platform.release()} {platform.machine()}",
         "python": sys.version.split()[0],
@@ -108,16 +104,6 @@ def report_name(name: str | None) -> str:
     return name
 
 
-def write_report(found: dict, path: Path) -> None:
-    """`found` as JSON at `path`, atomically, replacing an earlier report of that name."""
-    try:
-        write_bytes_atomic(path, (json.dumps(found, indent=2) + "\n").encode(), argument=REPORT_DIR)
-    except OutputError:  # a link or FIFO planted there while the checks ran, refused in its own words
-        raise
-    except OSError as error:
-        raise OutputError(f"cannot write {path} in {REPORT_DIR}: {write_failure(error)}") from None
-
-
 def doctor(
     *,
     as_json: bool = False,
@@ -142,17 +128,18 @@ def doctor(
         if not as_json and not (only_problems and check.status == "ok"):
             print(check.line, flush=True)
 
-    checks = run_checks(data_dir, on_check=show)
-    if run_notebook is not False:
-        checks += guarded("notebook", lambda: check_notebook(None if run_notebook is True else Path(run_notebook)))
-        show(checks[-1])
-    found = report(checks)
+    found = report(run_checks(data_dir, run_notebook, on_check=show))
     if run_notebook is not False:
         seconds = time.monotonic() - started
         found["verdict"] += f" ({seconds:.0f} s in all)"
         found["seconds"] = round(seconds, 1)
     print(json.dumps(found, indent=2) if as_json else found["verdict"])
     if report_at is not None:
-        write_report(found, report_at)
+        try:  # atomically, replacing an earlier report of that name
+            write_bytes_atomic(report_at, (json.dumps(found, indent=2) + "\n").encode(), argument=REPORT_DIR)
+        except OutputError:  # a link or FIFO planted there while the checks ran, refused in its own words
+            raise
+        except OSError as error:
+            raise OutputError(f"cannot write {report_at} in {REPORT_DIR}: {write_failure(error)}") from None
         print(f"Report written to {report_at}", file=sys.stderr if as_json else sys.stdout)
     return found["passed"]

@@ -45,16 +45,15 @@ def summary(folder: str | os.PathLike) -> bool:
 
 def read_report(path: Path) -> dict:
     """The doctor's report at `path`, never through a link and at most MAX_REPORT_BYTES; ValueError says why not."""
-    kind = kind_of(path)
-    if kind:
-        raise ValueError(f"it is {kind}, not a report")
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
     try:
-        with open(os.open(path, flags), "rb") as file:
-            kind = kind_from(os.fstat(file.fileno()))  # swapped for another kind since kind_of looked
+        with open(os.open(path, flags), "rb") as file:  # a FIFO opens at once, and is named by its status
+            kind = kind_from(os.fstat(file.fileno()))
             data = b"" if kind else file.read(MAX_REPORT_BYTES + 1)
     except OSError as error:
-        raise ValueError(f"cannot be read ({one_line(error.strerror or error)})") from None
+        kind = kind_of(path)  # a link, which O_NOFOLLOW refused to open
+        if not kind:
+            raise ValueError(f"cannot be read ({one_line(error.strerror or error)})") from None
     if kind:
         raise ValueError(f"it is {kind}, not a report")
     if len(data) > MAX_REPORT_BYTES:

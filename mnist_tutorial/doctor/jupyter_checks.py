@@ -1,16 +1,24 @@
-"""The pre-flight's kernel checks: a python3 kernel runs one cell, and (on request) a lesson runs end to end.
+"""The pre-flight's Jupyter checks: JupyterLab's command and the widgets' front-end extensions (without the right one,
+a widget shows "Error displaying widget"); a python3 kernel runs one cell, and (on request) a lesson end to end.
 
 A broken loopback, a firewall on local ports and a missing ipykernel all look alike in JupyterLab ("Kernel didn't
-respond in 60 seconds"): these checks start a kernel as it does, with a short deadline, and name the likely cause.
+respond in 60 seconds"): the kernel checks start one as it does, with a short deadline, and name the likely cause.
 """
 
+import atexit
+import importlib.metadata as metadata
 import importlib.util
 import os
+import shutil
 import socket
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from unittest import mock
+
+from packaging.version import Version
 
 from .. import defaults
 from .checks import Check, fix, install_hint, ok, one_line
@@ -21,6 +29,7 @@ NOTEBOOK_CELL_TIMEOUT_S = 600  # as nbval's --nbval-cell-timeout
 LESSON_TO_RUN = "03_training.ipynb"  # loads data, trains and evaluates: everything a laptop needs
 QUIET_KERNEL = ["--IPKernelApp.log_level=ERROR"]
 ROOM = {defaults.SOURCE_ENV: "sample", defaults.OFFLINE_ENV: "1"}  # the room setting: the sample, no network
+WIDGETS_MAJOR = {8: 5, 7: 3}  # ipywidgets' major version -> the jupyterlab-manager major version that speaks it
 
 
 def check_kernel(deadline_s: float = KERNEL_DEADLINE_S) -> Check:
@@ -48,31 +57,41 @@ def check_kernel(deadline_s: float = KERNEL_DEADLINE_S) -> Check:
 
 def run_one_cell(deadline_s: float) -> Check:
     """Start a python3 kernel as JupyterLab does, run KERNEL_CELL in it, shut it down."""
-    from jupyter_client.manager import start_new_kernel
+    import nbformat
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError
 
-    started, client, manager = time.perf_counter(), None, None
+    started = time.perf_counter()
     try:
-        manager, client = start_new_kernel(
-            startup_timeout=deadline_s, kernel_name="python3", extra_arguments=QUIET_KERNEL
-        )
-        reply = client.execute_interactive(KERNEL_CELL, timeout=deadline_s, output_hook=lambda message: None)
-    except Exception as error:  # a dead kernel, a deadline passed, a port that cannot be bound
-        step = "start" if client is None else f"run `{KERNEL_CELL}`"
-        failure = one_line(f"{type(error).__name__}: {error}")
-        return fix("kernel", f"a python3 kernel did not {step} within {deadline_s:g} s ({failure}): {cause()}")
-    finally:
-        if client is not None:
-            client.stop_channels()
-        if manager is not None:
-            manager.shutdown_kernel(now=True)
-    content = reply["content"]
-    if content["status"] != "ok":
+        execute(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(KERNEL_CELL)]), Path.cwd(), deadline_s)
+    except CellExecutionError as error:
         return fix(
             "kernel",
-            f"the kernel started but `{KERNEL_CELL}` failed ({content.get('ename')}: {content.get('evalue')}): "
+            f"the kernel started but `{KERNEL_CELL}` failed ({error.ename}: {error.evalue}): "
             f"{sys.executable} -m ipykernel install --user, then restart JupyterLab",
         )
+    except Exception as error:  # a dead kernel, a deadline passed, a port that cannot be bound
+        step = f"run `{KERNEL_CELL}`" if isinstance(error, CellTimeoutError) else "start"
+        failure = one_line(f"{type(error).__name__}: {error}")
+        return fix("kernel", f"a python3 kernel did not {step} within {deadline_s:g} s ({failure}): {cause()}")
     return ok("kernel", f"a python3 kernel started and ran `{KERNEL_CELL}` in {time.perf_counter() - started:.1f} s")
+
+
+def execute(notebook: Any, folder: Path, startup_s: float, cell_s: float | None = None) -> None:
+    """Run `notebook` in memory, in a fresh python3 kernel started in `folder` as JupyterLab does; shut it down."""
+    from nbclient import NotebookClient
+
+    client = NotebookClient(
+        notebook,
+        timeout=cell_s or startup_s,
+        startup_timeout=startup_s,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(folder)}},
+        extra_arguments=QUIET_KERNEL,
+    )
+    try:
+        client.execute()
+    finally:  # a kernel that never started leaves nbclient's clean-up registered, to fail with a traceback at exit
+        atexit.unregister(client._cleanup_kernel)
 
 
 def cause() -> str:
@@ -118,7 +137,6 @@ def check_notebook(path: Path | None = None, deadline_s: float = KERNEL_DEADLINE
     The notebook's file is left as it was: the outputs stay in memory.
     """
     import nbformat
-    from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
     path = find_lesson(path)
@@ -126,18 +144,10 @@ def check_notebook(path: Path | None = None, deadline_s: float = KERNEL_DEADLINE
     if not path.is_file():
         return fix(name, f"{path} not found: run this in the course's folder, or name one: --run-notebook PATH")
     notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(
-        notebook,
-        timeout=NOTEBOOK_CELL_TIMEOUT_S,
-        startup_timeout=deadline_s,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(path.resolve().parent)}},
-        extra_arguments=QUIET_KERNEL,
-    )
     started = time.perf_counter()
     try:
         with mock.patch.dict(os.environ, ROOM):  # the kernel inherits the room setting; this process gets it back
-            client.execute()
+            execute(notebook, path.resolve().parent, deadline_s, NOTEBOOK_CELL_TIMEOUT_S)
     except CellExecutionError as error:
         return fix(
             name,
@@ -156,3 +166,66 @@ def failed_cell(notebook) -> int | str:
         if any(output.get("output_type") == "error" for output in cell.get("outputs", [])):
             return number
     return "?"
+
+
+def check_jupyterlab() -> Check:
+    """JupyterLab installed beside this Python, with its `jupyter-lab` command."""
+    try:
+        version = metadata.version("jupyterlab")
+    except metadata.PackageNotFoundError:
+        return fix("jupyter-lab", f"not installed in this Python: {install_hint('jupyterlab')}")
+    command = Path(sys.executable).parent / ("jupyter-lab.exe" if os.name == "nt" else "jupyter-lab")
+    if not command.exists() and shutil.which("jupyter-lab") is None:
+        hint = install_hint("jupyterlab", force=True)
+        return fix("jupyter-lab", f"{version} is installed but has no jupyter-lab command: {hint}")
+    return ok("jupyter-lab", f"JupyterLab {version} and its command")
+
+
+def frontend_extensions() -> dict[str, tuple[str, bool]]:
+    """JupyterLab's prebuilt extensions, as `jupyter labextension list` shows them: {name: (version, enabled)}."""
+    from jupyter_core.paths import jupyter_path
+    from jupyterlab.commands import AppOptions, get_app_info
+
+    info = get_app_info(AppOptions(labextensions_path=jupyter_path("labextensions")))
+    disabled = info.get("disabled", {})
+    disabled = disabled if isinstance(disabled, dict) else dict.fromkeys(disabled, True)
+    return {name: (ext["version"], not disabled.get(name, False)) for name, ext in info["federated_extensions"].items()}
+
+
+def check_frontend(name: str, kernel_package: str, fits: Callable[[Version, Version], bool], extra: str = "") -> Check:
+    """The front-end extension `name` is installed, enabled, and speaks the kernel side's version."""
+    reinstall = f"{install_hint(kernel_package, force=True)}{extra}"
+    try:
+        kernel_version = metadata.version(kernel_package)
+    except metadata.PackageNotFoundError:
+        return fix(name, f"{kernel_package} is not installed: {install_hint(kernel_package)}{extra}")
+    try:
+        extensions = frontend_extensions()
+    except Exception as error:  # JupyterLab missing or broken: check_jupyterlab says how to fix that
+        return fix(name, f"cannot list JupyterLab's extensions ({error}): {install_hint('jupyterlab', force=True)}")
+    if name not in extensions:
+        return fix(name, f'front-end extension missing, so widgets show "Error displaying widget": {reinstall}')
+    version, enabled = extensions[name]
+    if not enabled:
+        return fix(name, f"front-end extension {version} is disabled: jupyter labextension enable {name}")
+    if not fits(Version(kernel_version), Version(version)):
+        return fix(
+            name,
+            f"front-end {version} does not match {kernel_package} {kernel_version} in the kernel "
+            f'("Error displaying widget"): {reinstall}',
+        )
+    return ok(name, f"front-end {version}, enabled, matches {kernel_package} {kernel_version}")
+
+
+def check_widget_frontends() -> list[Check]:
+    """ipywidgets' and ipycanvas' JupyterLab extensions, the cause of "Error displaying widget"."""
+    return [
+        check_frontend(
+            "@jupyter-widgets/jupyterlab-manager",
+            "ipywidgets",
+            lambda kernel, frontend: WIDGETS_MAJOR.get(kernel.major) == frontend.major,
+            " jupyterlab_widgets",
+        ),
+        # ipycanvas pins its front end to "^major.minor"
+        check_frontend("ipycanvas", "ipycanvas", lambda kernel, frontend: kernel.release[:2] == frontend.release[:2]),
+    ]
