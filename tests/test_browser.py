@@ -156,13 +156,10 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
 
 def wait_until_up(lab: Lab, server: subprocess.Popen, log_path: Path, runtime: Path) -> None:
     """Wait for the server's runtime file (it names the port the system gave it), then for /api/status."""
-    deadline = time.monotonic() + LAB_START_S
+    deadline, server_file = time.monotonic() + LAB_START_S, runtime / f"jpserver-{server.pid}.json"
     while server.poll() is None and time.monotonic() < deadline:
         try:
-            if not lab.url:
-                lab.url = (
-                    f"http://127.0.0.1:{json.loads((runtime / f'jpserver-{server.pid}.json').read_text())['port']}"
-                )
+            lab.url = lab.url or f"http://127.0.0.1:{json.loads(server_file.read_text())['port']}"
             lab.api("/api/status")
             return
         except (OSError, ValueError, KeyError):  # no file or half-written, refused, reset: not up yet
@@ -181,10 +178,8 @@ def browser() -> Iterator[object]:
 # ------------------------------------------------------------------------------------------ in the page
 
 KERNEL_IDLE = """() => {
-    const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-    const kernel = panel && panel.sessionContext && panel.sessionContext.session
-        && panel.sessionContext.session.kernel;
-    return !!kernel && kernel.status === 'idle' && panel.content.widgets.length > 0;
+    const panel = window.jupyterapp?.shell.currentWidget;
+    return panel?.sessionContext?.session?.kernel?.status === 'idle' && panel.content.widgets.length > 0;
 }"""
 
 # Where the run stands: code cells still without an execution count, error outputs, the kernel's status.
