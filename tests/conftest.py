@@ -3,7 +3,6 @@
 import dataclasses
 import functools
 import http.server
-import importlib.util
 import socket
 import threading
 from collections.abc import Iterator
@@ -15,8 +14,6 @@ from helpers import write_dataset
 from mnist_tutorial.datasets import download
 from mnist_tutorial.datasets.sources import DATASETS
 from mnist_tutorial.defaults import OFFLINE_ENV, SOURCE_ENV
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(autouse=True)
@@ -88,11 +85,10 @@ def closed_port_url() -> str:
 @pytest.fixture(scope="session")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`make site`'s website, built once from the committed notebooks for every test that reads or opens it."""
-    spec = importlib.util.spec_from_file_location("build_site", ROOT / "tools" / "build_site.py")
-    build_site = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(build_site)
+    from tools.build_site import build_site
+
     out = tmp_path_factory.mktemp("built") / "site"
-    build_site.build_site(out)
+    build_site(out)
     return out
 
 

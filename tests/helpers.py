@@ -1,4 +1,4 @@
-"""Helpers the tests share: tiny learnable datasets written by the package itself, and comparisons.
+"""Helpers the tests share: tiny learnable datasets written by the package itself, comparisons, and Chromium.
 
 A plain module, imported as `from helpers import ...`: test modules must not import from conftest.py,
 since pytest keeps one module named conftest at a time (the repository's root has its own).
@@ -7,13 +7,14 @@ since pytest keeps one module named conftest at a time (the repository's root ha
 import contextlib
 import hashlib
 import os
-import re
 import signal
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
 import numpy as np
+import pytest
 import torch
 from nbclient import NotebookClient
 
@@ -23,19 +24,48 @@ from mnist_tutorial.datasets.idx import write_idx
 from mnist_tutorial.datasets.sources import SPLIT_FILES, DataSource, get_spec
 from mnist_tutorial.history import History
 
-NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-# A widget nbval cannot look at: fit's progress bars (unless progress=False), the explorer, the playground, the pad.
-WIDGETS = re.compile(r"\b(prediction_explorer|playground|draw_digit)\(|\bfit\((?![^)]*progress=False)")
+CHROMIUM = Path(os.environ.get("MNIST_TUTORIAL_CHROMIUM", "/usr/bin/chromium"))
+# No sandbox: CI runs as root. Nothing in the background reaches for a network.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"]
+CHROMIUM_ARGS += ["--disable-component-update", "--disable-sync", "--no-first-run"]
+# axe-core's rules: WCAG 2.1 A and AA, and what the course asks of every page beyond them (one main landmark,
+# a first-level heading, headings in order, a declared language); an enabled rule runs whatever its tags.
+STRUCTURE_RULES = ["landmark-one-main", "page-has-heading-one", "heading-order", "region", "html-has-lang"]
+AXE_OPTIONS = {
+    "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
+    "rules": {rule: {"enabled": True} for rule in STRUCTURE_RULES},
+    "resultTypes": ["violations"],
+}
 
 
-def shows_widgets(notebook: Path) -> bool:
-    """Whether the notebook's code displays a widget (so JupyterLab, not the wheel test, runs it again)."""
-    return bool(WIDGETS.search(notebook.read_text()))
+@contextlib.contextmanager
+def chromium() -> Iterator:
+    """Debian's Chromium ($MNIST_TUTORIAL_CHROMIUM), headless, through Playwright; the test fails if it cannot start."""
+    if not CHROMIUM.is_file():
+        pytest.fail(
+            f"Chromium is not at {CHROMIUM}: install it (Debian/Ubuntu: apt-get install chromium), point "
+            'MNIST_TUTORIAL_CHROMIUM at it, or leave these tests out with -m "not browser"'
+        )
+    from playwright.sync_api import Error, sync_playwright
+
+    with sync_playwright() as playwright:
+        try:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=30_000)
+        except Error as error:
+            pytest.fail(f"Chromium ({CHROMIUM}) did not start: {str(error).strip().splitlines()[0]}")
+        yield browser
+        browser.close()
 
 
-# Each notebook runs twice per `make test`: under nbval, and once more where nbval cannot see: in JupyterLab
-# (tests/test_browser.py) if it shows widgets, else from the installed wheel (tests/test_wheel.py).
-IN_BROWSER = [notebook for notebook in NOTEBOOKS if shows_widgets(notebook)]
+def axe_violations(tab) -> list[str]:
+    """What axe-core (bundled, nothing fetched) finds on the open page under AXE_OPTIONS, a line per rule."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    found = Axe().run(tab, options=AXE_OPTIONS).response["violations"]
+    return [
+        f"{rule['id']} ({len(rule['nodes'])}×): {rule['help']}; e.g. {[node['target'] for node in rule['nodes'][:3]]}"
+        for rule in found
+    ]
 
 
 def digits(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

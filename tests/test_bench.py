@@ -1,40 +1,26 @@
 """The benchmark runs end to end on tiny settings and reports every figure it promises (never a timing)."""
 
-import importlib.util
 import json
 import math
-import sys
 from pathlib import Path
 
 import nbformat
-import numpy as np
 import pytest
-from helpers import pass_as_checked
 
-from mnist_tutorial.datasets.idx import write_idx
+from benchmarks import bench_training as bench
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCH = ROOT / "benchmarks" / "bench_training.py"
 FIGURES = {"loader", "threads", "setup_s", "epoch_s", "s_per_epoch", "images_per_s", "train_loss", "test_loss",
            "test_accuracy", "eval_s", "eval_images", "peak_rss_mb", "peak_gpu_mb"}  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("bench_training", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_training"] = module  # dataclasses look their module up while the class is made
-    spec.loader.exec_module(module)
-    return module
-
-
-def run_json(bench, capsys: pytest.CaptureFixture, *argv: str) -> dict:
+def run_json(capsys: pytest.CaptureFixture, *argv: str) -> dict:
     assert bench.main([*argv, "--json", "--device", "cpu"]) == 0
     return json.loads(capsys.readouterr().out)
 
 
-def test_json_has_every_figure_for_every_pipeline_and_the_table_names_them(bench, capsys: pytest.CaptureFixture):
-    report = run_json(bench, capsys, "--synthetic", "--train-size", "200", "--test-size", "50", "--epochs", "2")
+def test_json_has_every_figure_for_every_pipeline_and_the_table_names_them(capsys: pytest.CaptureFixture):
+    report = run_json(capsys, "--synthetic", "--train-size", "200", "--test-size", "50", "--epochs", "2")
     assert report["n_train"] == 200 and report["n_test"] == 50 and report["epochs"] == 2
     assert report["source"] == "synthetic" and report["device"] == "cpu"
     assert list(report["pipelines"]) == ["lesson", "lesson-tuned", "fast"]
@@ -59,28 +45,21 @@ def test_json_has_every_figure_for_every_pipeline_and_the_table_names_them(bench
         assert word in table
 
 
-def test_reads_full_size_files_from_the_data_dir(bench, capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
-    raw = tmp_path / "MNIST" / "raw"
-    raw.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    for prefix, count in (("train", 130), ("t10k", 40)):
-        write_idx(raw / f"{prefix}-images-idx3-ubyte.gz", rng.integers(0, 256, (count, 28, 28), dtype=np.uint8))
-        write_idx(raw / f"{prefix}-labels-idx1-ubyte.gz", rng.integers(0, 10, count, dtype=np.uint8))
-    pass_as_checked(raw)
-    report = run_json(bench, capsys, "--data-dir", str(tmp_path), "--pipelines", "fast", "--epochs", "1")
+def test_reads_full_size_files_from_the_data_dir(capsys: pytest.CaptureFixture, tiny_data_dir: Path) -> None:
+    report = run_json(capsys, "--data-dir", str(tiny_data_dir), "--pipelines", "fast", "--epochs", "1")
     assert report["dataset"] == "mnist" and report["source"] == "full"
-    assert report["n_train"] == 130 and report["n_test"] == 40
+    assert report["n_train"] == 320 and report["n_test"] == 80  # conftest's tiny "full" MNIST
     assert list(report["pipelines"]) == ["fast"] and "speedup" not in report
 
 
-def test_bad_arguments_exit_with_status_2(bench, capsys: pytest.CaptureFixture) -> None:
+def test_bad_arguments_exit_with_status_2(capsys: pytest.CaptureFixture) -> None:
     with pytest.raises(SystemExit) as exit_info:
         bench.main(["--pipelines", "nope"])
     assert exit_info.value.code == 2
     assert "--pipelines" in capsys.readouterr().err
 
 
-def test_06s_gpu_figures_are_the_recorded_benchmarks_own(capsys: pytest.CaptureFixture):
+def test_06s_gpu_figures_are_the_recorded_benchmarks_own():
     cells = nbformat.read(ROOT / "notebooks" / "06_speed.ipynb", as_version=4).cells
     namespace = {"math": math}
     exec(next(cell.source for cell in cells if cell.source.startswith("recorded = {")), namespace)

@@ -1,31 +1,19 @@
 """benchmarks/bench_cnn.py: it runs on tiny settings, trains 09's own network, and records what its README quotes."""
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import nbformat
-import pytest
 import torch
 from helpers import tiny_data
 
-from mnist_tutorial import fit, make_loaders, make_optimizer, seed_everything
+from benchmarks import bench_cnn as bench
+from mnist_tutorial import NeuralNetwork, fit, make_loaders, make_optimizer, seed_everything
 from mnist_tutorial.selfcheck import next_steps
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCH = ROOT / "benchmarks" / "bench_cnn.py"
 RECORDED = ROOT / "benchmarks" / "results" / "cnn_fashion.json"
 NOTEBOOK = ROOT / "notebooks" / "09_next_steps.ipynb"
-
-
-@pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("bench_cnn", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_cnn"] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def notebook_namespace() -> dict:
@@ -42,7 +30,7 @@ def shapes(model: torch.nn.Module) -> list[tuple[str, tuple[int, ...]]]:
     return [(name, tuple(parameter.shape)) for name, parameter in model.named_parameters()]
 
 
-def test_the_benchmark_trains_09s_network(bench):
+def test_the_benchmark_trains_09s_network():
     namespace = notebook_namespace()
     assert shapes(namespace["SmallCNN"]()) == shapes(bench.SmallCNN())
     assert (namespace["channels1"], namespace["channels2"]) == next_steps.CHANNELS  # the self-checks' defaults
@@ -59,14 +47,12 @@ def test_fit_trains_09s_cnn_which_flattens_itself():
     assert history.test_accuracy[-1] > 0.5  # ten bars at ten heights: far above chance's 10%
 
 
-def test_multiply_adds_are_counted_per_layer(bench):
-    from mnist_tutorial import NeuralNetwork
-
+def test_multiply_adds_are_counted_per_layer():
     assert bench.multiply_adds(NeuralNetwork()) == 784 * 128 + 128 * 64 + 64 * 10
     assert bench.multiply_adds(bench.SmallCNN()) == 28 * 28 * 8 * 9 + 14 * 14 * 16 * 8 * 9 + 16 * 7 * 7 * 10
 
 
-def test_it_runs_on_tiny_settings_and_reports_every_figure(bench, capsys, tmp_path):
+def test_it_runs_on_tiny_settings_and_reports_every_figure(capsys, tmp_path):
     out = tmp_path / "cnn.json"
     argv = ["--dataset", "mnist", "--source", "sample", "--epochs", "1", "--train-size", "256", "--test-size", "64"]
     assert bench.main([*argv, "--json", "--json-out", str(out)]) == 0

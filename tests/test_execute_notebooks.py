@@ -1,16 +1,12 @@
 """tools/execute_notebooks.py (`make notebooks`): in place, from the notebook's folder, under nbval's settings."""
 
-import importlib.util
 import json
 from pathlib import Path
 
 import nbformat
 import pytest
 
-TOOLS = Path(__file__).resolve().parent.parent / "tools"
-spec = importlib.util.spec_from_file_location("execute_notebooks", TOOLS / "execute_notebooks.py")
-execute_notebooks = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(execute_notebooks)
+from tools import execute_notebooks
 
 
 def write_notebook(path: Path, *sources: str) -> Path:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from helpers import code_cells
 from IPython.core.inputtransformer2 import TransformerManager
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,21 +21,16 @@ EVERY_NOTEBOOK = sorted(path for path in NOTEBOOKS.rglob("*.ipynb") if ".ipynb_c
 LESSONS = sorted(NOTEBOOKS.glob("0[1-4]_*.ipynb"))  # the lesson notebooks proper: 01_model .. 04_evaluation
 
 
-def absolute_paths() -> dict[str, re.Pattern[str]]:
-    """What betrays the machine that ran a notebook, by name: its folders, and installed or temporary files."""
-    patterns = {
-        "the repository's path": re.escape(str(ROOT)),
-        "a site-packages path": r"/[^\s'\"]*site-packages",
-        "a /tmp/ path": r"(?<![\w.])/tmp/",
-        "a home folder": r"(?<![\w.])/(home|Users)/[^/\s]+/",
-    }
-    home = str(Path.home())
-    if home != "/":  # "/" as a home folder would match every path
-        patterns["this home folder"] = re.escape(home) + r"(?![\w.-])"
-    return {name: re.compile(pattern) for name, pattern in patterns.items()}
-
-
-ABSOLUTE_PATHS = absolute_paths()
+HOME = str(Path.home())
+# What betrays the machine that ran a notebook, by name: its folders, and installed or temporary files.
+ABSOLUTE_PATHS = {
+    "the repository's path": re.escape(str(ROOT)),
+    "a site-packages path": r"/[^\s'\"]*site-packages",
+    "a /tmp/ path": r"(?<![\w.])/tmp/",
+    "a home folder": r"(?<![\w.])/(home|Users)/[^/\s]+/",
+    # "/" as a home folder would match every path
+    "this home folder": re.escape(HOME) + r"(?![\w.-])" if HOME != "/" else r"(?!)",
+}
 
 
 def name(path: Path) -> str:
@@ -45,10 +41,6 @@ def read(path: Path) -> nbformat.NotebookNode:
     return nbformat.read(path, as_version=4)
 
 
-def code_cells(notebook: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
-    return [cell for cell in notebook.cells if cell.cell_type == "code"]
-
-
 def output_texts(output: nbformat.NotebookNode) -> list[str]:
     """The text a reader sees in one output: streams, text/* data (not images), and errors with tracebacks."""
     if output.output_type == "stream":
@@ -57,53 +49,38 @@ def output_texts(output: nbformat.NotebookNode) -> list[str]:
         return [output.ename, output.evalue, *output.traceback]
     data = output.get("data", {})
     return [
-        "".join(value) if isinstance(value, list) else str(value)
-        for mime, value in data.items()
-        if mime.startswith("text/")
+        "".join(value) if isinstance(value, list) else str(value) for mime, value in data.items() if mime[:5] == "text/"
     ]
 
 
 @pytest.mark.parametrize("path", EVERY_NOTEBOOK, ids=name)
-def test_no_output_holds_an_absolute_path(path: Path) -> None:
-    found = [
-        f"cell {index}: {what}: {match.group(0)!r}"
-        for index, cell in enumerate(read(path).cells)
-        for output in cell.get("outputs", [])
-        for text in output_texts(output)
-        for what, pattern in ABSOLUTE_PATHS.items()
-        for match in [pattern.search(text)]
-        if match
-    ]
-    assert not found, f"{name(path)} shows paths of the machine that ran it (print them relative instead): {found}"
-
-
-@pytest.mark.parametrize("path", EVERY_NOTEBOOK, ids=name)
-def test_no_output_is_an_error(path: Path) -> None:
+def test_committed_as_a_fresh_run_leaves_it_with_no_error_and_no_absolute_path(path: Path) -> None:
+    cells = read(path).cells
+    counts = [cell.execution_count for cell in cells if cell.cell_type == "code" and cell.source.strip()]
+    assert counts == list(range(1, len(counts) + 1)), (
+        f"{name(path)}'s execution counts are {counts}: re-execute it top to bottom (`make notebooks`)"
+    )
+    outputs = [(index, output) for index, cell in enumerate(cells) for output in cell.get("outputs", [])]
     errors = [
         f"cell {index}: {output.get('ename', 'a traceback on stderr')}"
-        for index, cell in enumerate(read(path).cells)
-        for output in cell.get("outputs", [])
+        for index, output in outputs
         if output.output_type == "error"
         or (output.output_type == "stream" and "Traceback (most recent call last)" in output.text)
     ]
     assert not errors, f"{name(path)} was committed with errors: {errors}"
-
-
-@pytest.mark.parametrize("path", EVERY_NOTEBOOK, ids=name)
-def test_every_code_cell_ran_in_order_in_one_kernel(path: Path) -> None:
-    counts = [cell.execution_count for cell in code_cells(read(path)) if cell.source.strip()]
-    assert counts == list(range(1, len(counts) + 1)), (
-        f"{name(path)}'s execution counts are {counts}: re-execute it top to bottom (`make notebooks`)"
-    )
+    found = [
+        f"cell {index}: {what}: {match.group(0)!r}"
+        for index, output in outputs
+        for text in output_texts(output)
+        for what, pattern in ABSOLUTE_PATHS.items()
+        if (match := re.search(pattern, text))
+    ]
+    assert not found, f"{name(path)} shows paths of the machine that ran it (print them relative instead): {found}"
 
 
 def as_python(source: str) -> str:
     """A code cell as the plain Python IPython runs: magics and shell escapes become get_ipython() calls."""
     return TransformerManager().transform_cell(source)
-
-
-def test_the_lesson_notebooks_are_found() -> None:
-    assert [path.name[:2] for path in LESSONS] == ["01", "02", "03", "04"]
 
 
 @pytest.mark.parametrize("path", LESSONS, ids=name)
@@ -134,28 +111,26 @@ LESSON_CODE = [
 ]
 
 
-def lesson_source() -> str:
-    return "\n".join(cell.source for path in LESSONS for cell in code_cells(read(path)))
+def test_the_lesson_notebooks_write_the_lessons_code() -> None:
+    assert [path.name[:2] for path in LESSONS] == ["01", "02", "03", "04"]
+    source = "\n".join(cell.source for path in LESSONS for cell in code_cells(read(path)))
+    assert [line for line in LESSON_CODE if line not in source] == [], "missing from the code cells of 01-04"
 
 
-@pytest.mark.parametrize("line", LESSON_CODE)
-def test_the_lesson_notebooks_write_the_lessons_code(line: str) -> None:
-    if line not in lesson_source():
-        pytest.fail(f"no code cell of 01-04 contains {line!r}")
-
-
-def test_04_prints_the_test_accuracy_itself() -> None:
-    evaluation = next(path for path in LESSONS if path.name.startswith("04_"))
-    cells = code_cells(read(evaluation))
-    assert any("Test Accuracy:" in cell.source and "print(" in cell.source for cell in cells)
-    printed = "".join(text for cell in cells for output in cell.outputs for text in output_texts(output))
-    assert re.search(r"Test Accuracy: \d+\.\d\d%", printed)  # what `make run` reports
-
-
-def test_03_shows_the_lessons_running_loss() -> None:
-    training = next(path for path in LESSONS if path.name.startswith("03_"))
-    streams = [output.text for cell in code_cells(read(training)) for output in cell.outputs if "text" in output]
-    assert any(re.search(r"^\[Epoch 1, Batch \d+\] Loss: \d+\.\d{3}$", text, re.MULTILINE) for text in streams)
+@pytest.mark.parametrize(
+    ("lesson", "label", "line"),
+    [
+        ("03_training", "Loss:", r"\[Epoch 1, Batch \d+\] Loss: \d+\.\d{3}"),
+        ("04_evaluation", "Test Accuracy:", r"Test Accuracy: \d+\.\d\d%"),
+    ],
+)
+def test_the_lesson_prints_its_running_loss_and_accuracy_itself(lesson: str, label: str, line: str) -> None:
+    """03's running loss and 04's test accuracy (what `make run` reports) come from a print() of the notebook's own."""
+    cells = [cell for cell in code_cells(read(NOTEBOOKS / f"{lesson}.ipynb")) if "print(" in cell.source]
+    printed = [
+        text for cell in cells if label in cell.source for output in cell.outputs for text in output_texts(output)
+    ]
+    assert re.search(rf"^{line}$", "".join(printed), re.MULTILINE), f"{lesson} prints no line like {line!r} itself"
 
 
 def exercise_numbers(notebook: nbformat.NotebookNode) -> set[int]:

@@ -1,6 +1,5 @@
 """tools/make_student.py (`make student`): practice copies in which the learner writes the lesson's steps."""
 
-import importlib.util
 import os
 import re
 import subprocess
@@ -12,13 +11,9 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 from mnist_tutorial.defaults import SOURCE_ENV
+from tools import make_student
 
-ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = ROOT / "notebooks"
-spec = importlib.util.spec_from_file_location("make_student", ROOT / "tools" / "make_student.py")
-make_student = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(make_student)
-
+ROOT, NOTEBOOKS = make_student.ROOT, make_student.NOTEBOOKS
 LESSONS = sorted(NOTEBOOKS.glob("*.ipynb"))
 # A stub's second line: the notebook's one-line stop, or, in a file that %%writefile saves, Python's own.
 STUB = re.compile(r"raise (?:check\.YourTurn|NotImplementedError)\((.*)\)")
@@ -84,6 +79,7 @@ def test_each_copy_is_its_lesson_with_stubs_and_nothing_else_changed(student: Pa
     for mine, worked in zip(copy.cells, original.cells, strict=True):
         if worked.cell_type == "markdown":  # only links to the solutions, left out, become plain text
             assert mine.source == make_student.SOLUTION_LINK.sub(r"\1 (from your teacher)", worked.source)
+            assert "](solutions/" not in mine.source
             continue
         assert mine.outputs == [] and mine.execution_count is None and "nbgrader" not in mine.metadata
         # Filling each stub with its region gives back the worked cell: the rest of the code is the same.
@@ -99,6 +95,7 @@ def test_each_copy_is_its_lesson_with_stubs_and_nothing_else_changed(student: Pa
         assert filled == without_delimiters
     assert all("execution" not in cell.metadata for cell in copy.cells)
     assert "widgets" not in copy.metadata
+    assert (lesson.name not in STEPS) or "(from your teacher)" in " ".join(cell.source for cell in copy.cells)
 
 
 def test_the_committed_lessons_have_outputs_to_clear() -> None:
@@ -125,26 +122,16 @@ def test_a_region_without_a_comment_naming_its_step_is_refused() -> None:
         make_student.stubbed("x = 1\n### BEGIN SOLUTION\ny = 2\n### END SOLUTION")
 
 
-def test_a_second_run_replaces_its_own_folder(tmp_path: Path) -> None:
+def test_a_second_run_replaces_its_own_folder_and_leaves_any_other_alone(tmp_path: Path) -> None:
+    (tmp_path / "homework.txt").write_text("mine", encoding="utf-8")
+    with pytest.raises(SystemExit, match="not written by make_student"):
+        make_student.make_student(tmp_path)
+    assert (tmp_path / "homework.txt").read_text(encoding="utf-8") == "mine"
     out = tmp_path / "student"
     make_student.make_student(out)
     (out / "stale.ipynb").write_text("{}", encoding="utf-8")
     make_student.make_student(out)
     assert not (out / "stale.ipynb").exists()
-
-
-def test_a_folder_it_did_not_write_is_left_alone(tmp_path: Path) -> None:
-    (tmp_path / "homework.txt").write_text("mine", encoding="utf-8")
-    with pytest.raises(SystemExit, match="not written by make_student"):
-        make_student.make_student(tmp_path)
-    assert (tmp_path / "homework.txt").read_text(encoding="utf-8") == "mine"
-
-
-def test_student_copies_have_no_links_to_the_solutions_they_leave_out(student: Path) -> None:
-    for name in STEPS:
-        text = " ".join(cell.source for cell in nbformat.read(student / name, as_version=4).cells)
-        assert "](solutions/" not in text, name
-        assert "(from your teacher)" in text, name
 
 
 def test_the_room_opens_the_practice_copies_and_never_rewrites_them() -> None:
