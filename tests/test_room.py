@@ -21,16 +21,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 import torch
 import websocket  # websocket-client, a dependency of jupyter_server
 
 from mnist_tutorial import NeuralNetwork, room
 from mnist_tutorial.defaults import ROOM_RECORD_ENV
+from mnist_tutorial.doctor.checks import STUDENT_MEMORY_GB
 from mnist_tutorial.errors import ConfigError
-from mnist_tutorial.room import accounts
-from mnist_tutorial.room.hub_config import SIGN_IN_HINT
-from mnist_tutorial.room.start import OWN_ACCOUNTS, SHARED_ACCOUNT, address, closed_to_others, free_port
+from mnist_tutorial.room import accounts, capacity, cgroups
+from mnist_tutorial.room.hub_config import CULLER, SIGN_IN_HINT
+from mnist_tutorial.room.start import IDLE_MINUTES, OWN_ACCOUNTS, SHARED_ACCOUNT, address, closed_to_others, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 spec = importlib.util.spec_from_file_location("make_student", ROOT / "tools" / "make_student.py")
@@ -88,7 +90,11 @@ def open_room(tmp_path_factory: pytest.TempPathFactory, practice: Path, student_
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PATH", f"{PROXY_BIN}{os.pathsep}{os.environ['PATH']}")
         the_room = room.start(
-            folder=tmp_path_factory.mktemp("room"), practice=practice, port=free_port(), python=student_python
+            folder=tmp_path_factory.mktemp("room"),
+            practice=practice,
+            port=free_port(),
+            python=student_python,
+            students=len(STUDENTS),  # the room is full once they are in
         )
     try:
         yield the_room
@@ -145,8 +151,11 @@ def run_in_kernel(client: httpx.Client, name: str, code: str, notebook: str = "0
     content = {"code": code, "silent": False, "store_history": False, "user_expressions": {}, "allow_stdin": False}
     channel.send(json.dumps({"header": header, "parent_header": {}, "metadata": {}, "content": content}))
     printed = []
-    while True:  # the kernel's answers to this request, until it says it is idle again
+    while True:  # the kernel's answers to this request, until it says it is idle again (or it died)
         message = json.loads(channel.recv())
+        if message["msg_type"] == "status" and message["content"]["execution_state"] in ("restarting", "dead"):
+            printed.append(f"kernel {message['content']['execution_state']}")  # what JupyterLab shows the student
+            break
         if message["parent_header"].get("msg_id") != header["msg_id"]:
             continue
         if message["msg_type"] == "stream":
@@ -254,13 +263,57 @@ def test_the_teacher_signs_in_and_sees_every_student(students, teacher: httpx.Cl
     assert students["ada"].get("hub/api/users", headers=xsrf(students["ada"], "/hub/")).status_code == 403
 
 
+@pytest.mark.slow
+def test_a_student_beyond_the_rooms_seats_reads_that_it_is_full_and_gets_no_server(
+    open_room: room.Room, students, teacher: httpx.Client
+) -> None:
+    with contextlib.closing(sign_in(open_room, "dee", open_room.students_password)) as dee:
+        page = dee.get("hub/spawn")
+    try:
+        assert html.unescape(page.text).count(capacity.full(len(STUDENTS))) >= 1
+        dee_now = teacher.get("hub/api/users/dee", headers=xsrf(teacher, "/hub/")).raise_for_status().json()
+        assert dee_now["server"] is None and dee_now["servers"] == {}
+        assert not any(user.pw_name == accounts.account_name("dee") for user in pwd.getpwall())
+    finally:  # the other tests see the three students only
+        teacher.delete("hub/api/users/dee", headers=xsrf(teacher, "/hub/")).raise_for_status()
+
+
+def test_the_teacher_is_never_refused_and_a_student_only_when_every_seat_is_taken() -> None:
+    assert capacity.refusal(is_admin=True, others_working=5, seats=3) is None
+    assert capacity.refusal(is_admin=False, others_working=2, seats=3) is None
+    assert capacity.refusal(is_admin=False, others_working=3, seats=3) == capacity.full(3)
+    assert "ask your teacher" in capacity.full(3)
+
+
+@pytest.mark.parametrize(
+    ("available_gb", "asked", "students", "words"),
+    [
+        (10.3, None, 10, "This machine holds 10 students: 10.3 GB of memory available, 1 GB per student. One more"),
+        (
+            10.3,
+            4,
+            4,
+            "holds 4 students: 10.3 GB of memory available, 1 GB per student (--students 4; its memory would hold 10)",
+        ),
+        (2.3, 5, 5, "--students 5 is more than its memory holds (2): students' kernels may be killed"),
+        (1.2, None, 0, "This machine holds 0 students"),
+    ],
+)
+def test_capacity_counts_students_from_memory_less_the_rooms_own(
+    available_gb: float, asked: int | None, students: int, words: str
+) -> None:
+    seats = capacity.capacity(round(available_gb * 1e9), 1.0, asked)  # 0.3 GB for the hub, its proxy and page
+    assert seats.students == students and words in seats.line()
+
+
 def space_of(the_room: room.Room, name: str) -> Path:
     return Path("/home", accounts.account_name(name)) if the_room.own_accounts else the_room.folder / "students" / name
 
 
 @pytest.fixture(scope="module")
 def room_at_work(open_room: room.Room, students, practice: Path) -> dict[str, str]:
-    """ada runs two self-checks in 01 and saves it; cy has saved 03's network; bo's build/ is a link to cy's."""
+    """ada runs two self-checks in 01 and saves it; cy has saved 03's network; bo's build/ is a link to cy's; bo saved
+    02 with two errors in it."""
     printed = run_in_kernel(
         students["ada"],
         "ada",
@@ -277,6 +330,15 @@ def room_at_work(open_room: room.Room, students, practice: Path) -> dict[str, st
         json={"type": "notebook", "format": "json", "content": saved},
     )
     answer.raise_for_status()
+    with_errors = json.loads((practice / "02_data.ipynb").read_text())
+    code_cells = [cell for cell in with_errors["cells"] if cell["cell_type"] == "code"]
+    for cell, (name, value) in zip(code_cells, [("NameError", "name 'x' is not defined"), LONG_ERROR], strict=False):
+        cell["outputs"] = [{"output_type": "error", "ename": name, "evalue": value, "traceback": []}]
+    students["bo"].put(
+        "user/bo/api/contents/02_data.ipynb",
+        headers=xsrf(students["bo"], "/user/bo/"),
+        json={"type": "notebook", "format": "json", "content": with_errors},
+    ).raise_for_status()
     checkpoint = space_of(open_room, "cy") / "build" / "03_training" / "model.pt"
     checkpoint.parent.mkdir(parents=True)
     verdict = "above 87% after 10 epochs: as expected with the lesson's settings"
@@ -284,6 +346,9 @@ def room_at_work(open_room: room.Room, students, practice: Path) -> dict[str, st
     torch.save(state, checkpoint)
     (space_of(open_room, "bo") / "build").symlink_to(checkpoint.parent.parent)  # the page reads through no link
     return {"verdict": verdict}
+
+
+LONG_ERROR = ("ValueError", "\x1b[31mshape mismatch\x1b[0m: " + "x" * 200 + "\nthe second line")
 
 
 def page_rows(page: str) -> dict[str, list[str]]:
@@ -305,7 +370,8 @@ def test_the_teachers_page_shows_each_students_saves_self_checks_and_03(
     assert sorted(rows) == list(STUDENTS)
     assert all(server == "running" and re.fullmatch(r"\d\d:\d\d", last) for server, last, *_ in rows.values())
     time = r"at \d\d:\d\d"
-    assert re.fullmatch(f"01_model.ipynb {time}", rows["ada"][2]) and rows["bo"][2] == rows["cy"][2] == "none"
+    assert re.fullmatch(f"01_model.ipynb {time}", rows["ada"][2]) and rows["cy"][2] == "none"
+    assert re.fullmatch(f"02_data.ipynb {time}", rows["bo"][2])
     assert re.fullmatch(
         f"parameter_count in 01_model.ipynb {time}: Correct \\| fc2_output_shape in 01_model.ipynb {time}: Not yet",
         rows["ada"][3],
@@ -313,6 +379,9 @@ def test_the_teachers_page_shows_each_students_saves_self_checks_and_03(
     assert rows["bo"][3] == rows["cy"][3] == "none yet"
     assert rows["cy"][4] == f"89.25% after 10 epochs: {room_at_work['verdict']}"
     assert rows["ada"][4] == rows["bo"][4] == "not saved yet"  # bo's build/ is a link, not followed
+    cut_short = ("ValueError: shape mismatch: " + "x" * 200)[:99] + "…"  # its colours and second line left out
+    assert re.fullmatch(re.escape(cut_short) + f" in 02_data.ipynb {time}", rows["bo"][5])
+    assert rows["ada"][5] == rows["cy"][5] == "none"
 
 
 @pytest.mark.slow
@@ -372,6 +441,46 @@ def test_a_room_that_cannot_open_says_why_and_leaves_nothing_running(
     processes = subprocess.run(["ps", "-eo", "args="], capture_output=True, text=True, check=True).stdout
     assert str(tmp_path / "room") not in processes
     assert "no proxy today" in (tmp_path / "room" / "jupyterhub.log").read_text()
+
+
+@pytest.mark.slow
+def test_each_students_server_runs_in_a_memory_cgroup_of_their_own(open_room: room.Room, students) -> None:
+    if open_room.memory_cgroups is None:
+        pytest.skip(f"memory is not limited here: {open_room.unlimited}")
+    for name in STUDENTS:
+        cgroup = open_room.memory_cgroups / accounts.account_name(name)
+        assert abs(cgroups.limit_of(cgroup) - STUDENT_MEMORY_GB * 1e9) < 4096  # v1 rounds it to a page
+        pids = [int(pid) for pid in (cgroup / "cgroup.procs").read_text().split()]
+        assert any(
+            "jupyterhub.singleuser" in " ".join(psutil.Process(pid).cmdline())
+            and psutil.Process(pid).username() == accounts.account_name(name)
+            for pid in pids
+        )
+
+
+@pytest.mark.slow
+def test_a_kernel_past_its_memory_limit_dies_and_the_other_students_work_on(open_room: room.Room, students) -> None:
+    if open_room.memory_cgroups is None:
+        pytest.skip(f"memory is not limited here: {open_room.unlimited}")
+    too_much = round(STUDENT_MEMORY_GB * 1e9) + 200 * 2**20
+    assert run_in_kernel(students["cy"], "cy", f"held = b'x' * {too_much}\nprint('held')") == "kernel restarting"
+    assert run_in_kernel(students["ada"], "ada", "print(6 * 7)") == "42\n"
+
+
+@pytest.mark.slow
+def test_an_idle_culler_watches_the_room_and_a_stopped_server_keeps_its_files(
+    open_room: room.Room, students, teacher: httpx.Client, room_at_work
+) -> None:
+    services = teacher.get("hub/api/services", headers=xsrf(teacher, "/hub/")).raise_for_status().json()
+    assert services[CULLER]["command"][-1] == f"--timeout={IDLE_MINUTES * 60}"
+    assert services[CULLER]["pid"] > 0 and psutil.pid_exists(services[CULLER]["pid"])
+    # what the culler does to a server idle for IDLE_MINUTES: stop it through the hub's API, keeping its user
+    teacher.delete("hub/api/users/ada/server", headers=xsrf(teacher, "/hub/")).raise_for_status()
+    deadline = time.monotonic() + SERVER_TIMEOUT_S
+    while (row := page_rows(teacher.get("services/room/").text)["ada"])[0] != "stopped":
+        assert time.monotonic() < deadline, f"ada's server did not stop: {row}"
+        time.sleep(0.5)
+    assert "ada's notes" in (space_of(open_room, "ada") / "01_model.ipynb").read_text()
 
 
 @pytest.mark.slow

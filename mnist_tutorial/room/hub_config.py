@@ -12,6 +12,8 @@ STUDENT_ENVIRONMENT = {"MNIST_TUTORIAL_SOURCE": "sample", "MNIST_TUTORIAL_OFFLIN
 
 PAGE = "room"  # the teacher's page is JupyterHub's service of that name, at /services/room/
 PAGE_SCOPES = ["list:users", "read:users", "read:servers"]  # the page's token: who signed in, whose server runs
+CULLER = "idle-culler"  # jupyterhub-idle-culler, as its README configures it: it stops servers, never users
+CULLER_SCOPES = ["list:users", "read:users:activity", "read:servers", "delete:servers"]
 
 # The hub and the teacher's page need the room's modules, not the lesson: an empty package stands in for
 # mnist_tutorial/__init__.py, which loads PyTorch (half a gigabyte of memory otherwise).
@@ -51,13 +53,18 @@ c.SharedAccountSpawner.home_dir_template = {shared_homes!r}
 c.Spawner.cmd = [{python!r}, "-m", "jupyterhub.singleuser"]
 c.Spawner.default_url = "/lab"
 c.Spawner.environment = {environment!r}
-c.Spawner.pre_spawn_hook = spawners.hand_out_from({practice!r})
+c.Spawner.mem_limit = {mem_limit!r}  # bytes: the student's cgroup (spawners.py); MEM_LIMIT in their environment
+c.Spawner.pre_spawn_hook = spawners.prepare_from({practice!r}, {seats!r}, {memory_cgroups!r})
 
 # The teacher's page (teacher_page.py). Only the admin holds access:services, so the hub lets only the teacher in.
 c.JupyterHub.services = [
-    {{"name": {page!r}, "url": "http://127.0.0.1:{page_port}", "command": {page_command!r}, "oauth_no_confirm": True}}
+    {{"name": {page!r}, "url": "http://127.0.0.1:{page_port}", "command": {page_command!r}, "oauth_no_confirm": True}},
+    {{"name": {culler!r}, "command": {culler_command!r}}},
 ]
-c.JupyterHub.load_roles = [{{"name": "room-page", "services": [{page!r}], "scopes": {page_scopes!r}}}]
+c.JupyterHub.load_roles = [
+    {{"name": "room-page", "services": [{page!r}], "scopes": {page_scopes!r}}},
+    {{"name": {culler!r}, "services": [{culler!r}], "scopes": {culler_scopes!r}}},
+]
 """
 
 
@@ -72,10 +79,16 @@ def write_config(
     own_accounts: bool,
     proxy: str,
     python: Path,
+    seats: int,
+    memory_limit: int,
+    memory_cgroups: Path | None,
+    idle_minutes: float,
 ) -> Path:
     """Write `folder`/jupyterhub_config.py, readable by its owner only.
 
     `ports`: the room's (what students open), then on loopback the hub's, the proxy's API and the teacher's page.
+    `seats`: the most students' servers at once; `memory_limit`: each one's, in bytes, enforced in a cgroup of its
+    own under `memory_cgroups` (None: not enforced); `idle_minutes`: a server unused that long is stopped.
     """
     port, hub_port, proxy_api_port, page_port = ports
     light_package = LIGHT_PACKAGE.format(package=str(Path(__file__).resolve().parent.parent))
@@ -102,6 +115,12 @@ def write_config(
         python=str(python),
         environment=STUDENT_ENVIRONMENT,
         practice=str(practice),
+        mem_limit=memory_limit,
+        seats=seats,
+        memory_cgroups=str(memory_cgroups or ""),
+        culler=CULLER,
+        culler_command=[sys.executable, "-m", "jupyterhub_idle_culler", f"--timeout={round(idle_minutes * 60)}"],
+        culler_scopes=CULLER_SCOPES,
         page=PAGE,
         page_port=page_port,
         page_command=page_command,
