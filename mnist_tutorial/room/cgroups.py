@@ -65,7 +65,7 @@ def make_room_cgroup(port: int) -> tuple[Path | None, str]:
 def make_student_cgroup(room_cgroup: Path, name: str, limit_bytes: int) -> Path:
     """The student's cgroup, with its memory limit: every process started in it (their server, kernels) shares it."""
     cgroup = room_cgroup / name
-    cgroup.mkdir(exist_ok=True)
+    cgroup.mkdir(parents=True, exist_ok=True)  # parents: a --clean run while the room was open removed an empty one
     (cgroup / files_of(cgroup)[0]).write_text(str(limit_bytes))
     return cgroup
 
@@ -104,3 +104,12 @@ def remove_room_cgroups() -> list[Path]:
     """Delete every room's cgroups under this process's cgroup (`--clean`); return those still in use."""
     own = own_memory_cgroup()
     return [cgroup for room_cgroup in (own.glob(f"{PREFIX}*") if own else ()) for cgroup in remove(room_cgroup)]
+
+
+def reset_peak(cgroup: Path) -> bool:
+    """Start the cgroup's peak afresh (v1 only; benchmarks/bench_room.py); False where it cannot."""
+    try:
+        (cgroup / V1_FILES[1]).write_text("0")
+    except OSError:
+        return False
+    return True

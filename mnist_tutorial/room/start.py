@@ -14,6 +14,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterable
 from pathlib import Path
 
 from ..defaults import PRACTICE_MARKER
@@ -200,13 +201,14 @@ def start(
     return room
 
 
-def clean() -> list[str]:
-    """Remove every student account a room made, with its home, and its memory cgroups (as root); return the names."""
+def clean(students: Iterable[str] | None = None) -> list[str]:
+    """Remove the student accounts a room made (every one, or `students`'), with their homes, and the memory cgroups
+    no process uses (as root); return the accounts' names."""
     if os.geteuid() != 0:
         return []  # without root the room created no account
     cgroups.remove_room_cgroups()
     try:
-        return accounts.remove_accounts()
+        return accounts.remove_accounts(students)
     except subprocess.CalledProcessError as error:  # userdel refuses an account whose programs still run
         said = error.stderr.decode(errors="replace").strip()
         raise RoomError(f"Could not remove the students' accounts ({said}): close the room first") from error
