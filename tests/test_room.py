@@ -1,4 +1,4 @@
-"""mnist_tutorial.room: a real JupyterHub and proxy on loopback; three students and the teacher sign in over HTTP."""
+"""mnist_tutorial.room: a real JupyterHub and proxy on loopback; three students and the teacher use Chromium."""
 
 import contextlib
 import html
@@ -44,6 +44,7 @@ AS_ROOT = os.geteuid() == 0
 PROXY_BIN = ROOT / "build" / "room-proxy" / "node_modules" / ".bin"  # `npm install configurable-http-proxy` there
 CHROMIUM = Path(os.environ.get("MNIST_TUTORIAL_CHROMIUM", "/usr/bin/chromium"))  # as tests/test_accessibility.py
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"]
 SERVER_TIMEOUT_S = 60  # only catches a server that never starts; one starts in a few seconds
 
 
@@ -103,11 +104,35 @@ def open_room(tmp_path_factory: pytest.TempPathFactory, practice: Path, student_
         room.clean(STUDENTS)  # only this room's: another room may be open on this machine
 
 
-def sign_in(the_room: room.Room, name: str, password: str) -> httpx.Client:
-    """A browser's session: the hub's login form, as a person fills it in."""
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """One headless Chromium for the room's tests; each person signs in in a context (a profile) of their own."""
+    if not CHROMIUM.is_file():
+        pytest.fail(f"Chromium is not at {CHROMIUM}: apt-get install chromium, or set MNIST_TUTORIAL_CHROMIUM")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def sign_in_with_chromium(browser, the_room: room.Room, name: str, password: str):
+    """A person's own browser profile, on the hub's sign-in page, the form filled in and sent; returns the tab."""
+    tab = browser.new_context().new_page()
+    tab.set_default_timeout(SERVER_TIMEOUT_S * 1000)
+    tab.goto(f"{the_room.url}hub/login")
+    tab.fill("#username_input", name)
+    tab.fill("#password_input", password)
+    tab.click("#login_submit")
+    return tab
+
+
+def session_of(tab, the_room: room.Room) -> httpx.Client:
+    """An HTTP client holding the browser's cookies: the API calls of the tests, as this person's browser makes them."""
     client = httpx.Client(base_url=the_room.url, follow_redirects=True, timeout=SERVER_TIMEOUT_S)
-    client.get("hub/login")
-    client.post("hub/login", data={"username": name, "password": password, "_xsrf": client.cookies["_xsrf"]})
+    for cookie in tab.context.cookies():
+        client.cookies.set(cookie["name"], cookie["value"], domain=cookie["domain"], path=cookie["path"])
     return client
 
 
@@ -116,27 +141,30 @@ def xsrf(client: httpx.Client, prefix: str) -> dict[str, str]:
     return {"X-XSRFToken": client.cookies.get("_xsrf", path=prefix) or ""}
 
 
-def open_lab(client: httpx.Client, name: str) -> None:
-    """Wait until the student's server (started on sign-in) opens JupyterLab for them, as their browser does."""
-    deadline = time.monotonic() + SERVER_TIMEOUT_S
-    while (page := client.get(f"user/{name}/lab")).url.path != f"/user/{name}/lab":  # the hub's "starting" page
-        assert time.monotonic() < deadline, f"{name}'s server did not start: {page.status_code} {page.url}"
-        time.sleep(0.5)
-
-
 def files_of(client: httpx.Client, name: str) -> list[str]:
     contents = client.get(f"user/{name}/api/contents", headers=xsrf(client, f"/user/{name}/")).raise_for_status()
     return sorted(item["name"] for item in contents.json()["content"])
 
 
 @pytest.fixture(scope="module")
-def students(open_room: room.Room) -> Iterator[dict[str, httpx.Client]]:
-    clients = {name: sign_in(open_room, name, open_room.students_password) for name in STUDENTS}
-    for name, client in clients.items():
-        open_lab(client, name)
-    yield clients
-    for client in clients.values():
+def in_lab(open_room: room.Room, browser) -> Iterator[dict[str, tuple[httpx.Client, list[str]]]]:
+    """Each student signs in with Chromium and waits for JupyterLab: their session, and what its file browser lists."""
+    tabs = {name: sign_in_with_chromium(browser, open_room, name, open_room.students_password) for name in STUDENTS}
+    signed_in = {}
+    for name, tab in tabs.items():  # their servers start side by side
+        tab.wait_for_url(f"**/user/{name}/lab**")  # the hub's "starting" page, then JupyterLab
+        tab.locator(".jp-DirListing-itemText", has_text="01_model.ipynb").wait_for()
+        listed = tab.locator(".jp-DirListing-itemText").all_inner_texts()
+        signed_in[name] = (session_of(tab, open_room), listed)
+        tab.context.close()  # one browser profile at a time stays open: the teacher's
+    yield signed_in
+    for client, _ in signed_in.values():
         client.close()
+
+
+@pytest.fixture(scope="module")
+def students(in_lab: dict[str, tuple[httpx.Client, list[str]]]) -> dict[str, httpx.Client]:
+    return {name: client for name, (client, _) in in_lab.items()}
 
 
 def run_in_kernel(client: httpx.Client, name: str, code: str, notebook: str = "01_model.ipynb") -> str:
@@ -170,10 +198,12 @@ def run_in_kernel(client: httpx.Client, name: str, code: str, notebook: str = "0
 
 
 @pytest.mark.slow
-def test_each_student_gets_their_own_practice_copies_and_never_the_solutions(students, practice: Path) -> None:
+def test_each_student_sees_their_own_practice_copies_in_jupyterlab_and_never_the_solutions(
+    in_lab, practice: Path
+) -> None:
     expected = sorted(path.name for path in practice.iterdir() if path.name != make_student.MARKER)
-    for name, client in students.items():
-        assert files_of(client, name) == expected
+    for name, (client, listed) in in_lab.items():
+        assert sorted(listed) == files_of(client, name) == expected
         notebook = client.get(f"user/{name}/api/contents/01_model.ipynb", headers=xsrf(client, f"/user/{name}/"))
         sources = "\n".join(cell["source"] for cell in notebook.json()["content"]["cells"])
         assert "# YOUR CODE HERE" in sources and make_student.BEGIN not in sources
@@ -250,31 +280,40 @@ def test_the_room_listens_on_loopback_only(open_room: room.Room) -> None:
 
 
 @pytest.fixture(scope="module")
-def teacher(open_room: room.Room) -> Iterator[httpx.Client]:
-    with contextlib.closing(sign_in(open_room, "teacher", open_room.teacher_password)) as client:
+def teacher_tab(open_room: room.Room, browser) -> Iterator[object]:
+    """The teacher signed in with Chromium: they land on their page, with no server of their own."""
+    tab = sign_in_with_chromium(browser, open_room, "teacher", open_room.teacher_password)
+    tab.wait_for_url(f"{open_room.url}services/room/")
+    yield tab
+    tab.context.close()
+
+
+@pytest.fixture(scope="module")
+def teacher(open_room: room.Room, teacher_tab) -> Iterator[httpx.Client]:
+    with contextlib.closing(session_of(teacher_tab, open_room)) as client:
         yield client
 
 
 @pytest.mark.slow
 def test_the_teacher_signs_in_and_sees_every_student(students, teacher: httpx.Client) -> None:
     listed = teacher.get("hub/api/users", headers=xsrf(teacher, "/hub/")).raise_for_status().json()
-    users = {user["name"]: user["admin"] for user in listed}
-    assert users == {"ada": False, "bo": False, "cy": False, "teacher": True}
+    users = {user["name"]: (user["admin"], user["server"] is not None) for user in listed}
+    assert users == {"ada": (False, True), "bo": (False, True), "cy": (False, True), "teacher": (True, False)}
     assert students["ada"].get("hub/api/users", headers=xsrf(students["ada"], "/hub/")).status_code == 403
 
 
 @pytest.mark.slow
 def test_a_student_beyond_the_rooms_seats_reads_that_it_is_full_and_gets_no_server(
-    open_room: room.Room, students, teacher: httpx.Client
+    open_room: room.Room, students, teacher: httpx.Client, browser
 ) -> None:
-    with contextlib.closing(sign_in(open_room, "dee", open_room.students_password)) as dee:
-        page = dee.get("hub/spawn")
+    tab = sign_in_with_chromium(browser, open_room, "dee", open_room.students_password)
     try:
-        assert html.unescape(page.text).count(capacity.full(len(STUDENTS))) >= 1
-        dee_now = teacher.get("hub/api/users/dee", headers=xsrf(teacher, "/hub/")).raise_for_status().json()
-        assert dee_now["server"] is None and dee_now["servers"] == {}
+        tab.get_by_text(capacity.full(len(STUDENTS))).wait_for()
+        dee = teacher.get("hub/api/users/dee", headers=xsrf(teacher, "/hub/")).raise_for_status().json()
+        assert dee["server"] is None and dee["servers"] == {}
         assert not any(user.pw_name == accounts.account_name("dee") for user in pwd.getpwall())
     finally:  # the other tests see the three students only
+        tab.context.close()
         teacher.delete("hub/api/users/dee", headers=xsrf(teacher, "/hub/")).raise_for_status()
 
 
@@ -398,22 +437,12 @@ def test_the_teacher_downloads_everyones_notebooks_as_one_zip(
 
 
 @pytest.mark.slow
-def test_the_teachers_page_passes_axe_core_in_chromium(open_room: room.Room, teacher: httpx.Client, room_at_work):
+def test_the_teachers_page_passes_axe_core_in_chromium(teacher_tab, room_at_work) -> None:
     from axe_playwright_python.sync_playwright import Axe
-    from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"])
-        context = browser.new_context()  # signed in as the teacher: the session's cookies
-        context.add_cookies(
-            [{"name": c.name, "value": c.value, "url": open_room.url.rstrip("/") + c.path} for c in teacher.cookies.jar]
-        )
-        tab = context.new_page()
-        tab.goto(f"{open_room.url}services/room/")
-        title = tab.title()
-        found = Axe().run(tab, options={"runOnly": {"type": "tag", "values": WCAG_TAGS}}).response["violations"]
-        browser.close()
-    assert title == "The room"
+    teacher_tab.reload()  # every student's row filled in
+    found = Axe().run(teacher_tab, options={"runOnly": {"type": "tag", "values": WCAG_TAGS}}).response["violations"]
+    assert teacher_tab.title() == "The room"
     assert [f"{rule['id']}: {rule['help']}" for rule in found] == []
 
 

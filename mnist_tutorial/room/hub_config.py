@@ -39,6 +39,7 @@ c.Authenticator.admin_users = {{{teacher!r}}}
 c.Authenticator.allow_all = True
 c.Authenticator.username_pattern = {username_pattern!r}
 c.JupyterHub.template_vars = {{"announcement_login": {hint!r}}}
+c.JupyterHub.default_url = spawners.landing
 
 c.JupyterHub.ip = {ip!r}
 c.JupyterHub.port = {port!r}

@@ -15,6 +15,7 @@ from ..defaults import ROOM_RECORD_ENV
 from . import cgroups
 from .accounts import RECORD_FILE, account_name, ensure_account, hand_out
 from .capacity import refusal
+from .hub_config import PAGE
 
 
 class RoomFull(web.HTTPError):
@@ -35,6 +36,12 @@ def others_working(spawner) -> int:
         for server in user.spawners.values()
         if server.active
     )
+
+
+def landing(handler) -> str | None:
+    """Where a person lands once signed in: the teacher on their page, with no server; a student (None) on theirs."""
+    user = handler.current_user
+    return f"{handler.base_url}services/{PAGE}/" if user is not None and user.admin else None
 
 
 def prepare_from(practice: str, seats: int, memory_cgroups: str = "") -> Callable:
