@@ -249,6 +249,7 @@ def main() -> None:
     parser.add_argument("--students", type=int, help="how many (default: as many as this machine holds)")
     parser.add_argument("--limit-gb", type=float, default=3.0, help="each student's memory limit while measured")
     parser.add_argument("--kernel-threads", choices=("one", "default"), default="one", help="OMP_NUM_THREADS=1 or not")
+    parser.add_argument("--load-only", action="store_true", help="leave out the one student running 03 then 05 alone")
     parser.add_argument("--out", type=Path, help="the JSON written (default: benchmarks/results/room-DATE.json)")
     args = parser.parse_args()
     if os.geteuid() != 0:
@@ -302,8 +303,8 @@ def main() -> None:
                 for name in names
             }
             facts["machine_used_peak"] = sampler.used_peak
-            facts["alone_closing_03"] = alone(the_room, clients[names[0]], names[0], sampler, close_03=True)
-            facts["alone_keeping_03"] = alone(the_room, clients[names[0]], names[0], sampler, close_03=False)
+            for key, close_03 in [("alone_closing_03", True), ("alone_keeping_03", False)] * (not args.load_only):
+                facts[key] = alone(the_room, clients[names[0]], names[0], sampler, close_03)
         finally:
             sampler.halt.set()
             the_room.stop()
@@ -331,7 +332,7 @@ def report(facts: dict) -> None:
     grown = (facts["machine_used_peak"] - facts["machine_used_before"]) / facts["students"]
     most = max(run["uss_peak"] for run in runs.values())
     print(f"unique memory per student, max: {gb(most)}; the machine's memory in use grew by {gb(grown)} per student")
-    for key in ("alone_closing_03", "alone_keeping_03"):
+    for key in ("alone_closing_03", "alone_keeping_03") if "alone_closing_03" in facts else ():
         run = facts[key]
         times = ", ".join(
             f"{notebook} {done['seconds']:.1f} s {done['error'] or ''}" for notebook, done in run["runs"].items()

@@ -543,14 +543,39 @@ def test_hand_out_keeps_the_students_work_and_never_writes_through_a_link(practi
 
 
 @pytest.mark.parametrize("own_accounts", [True, False])
-def test_the_announcement_says_whether_students_share_one_account(own_accounts: bool, tmp_path: Path) -> None:
-    the_room = room.Room("http://127.0.0.1:8000/", "students1", "t" * 32, tmp_path, own_accounts, False, None, 0)
+def test_the_announcement_says_whether_students_share_one_account_how_many_it_holds_and_their_memory(
+    own_accounts: bool, tmp_path: Path
+) -> None:
+    seats = capacity.capacity(round(6.3e9), 1.5)
+    unlimited = "" if own_accounts else "the room is not run as root, and only root may limit each student's memory"
+    cgroup = tmp_path / "cgroup" if own_accounts else None
+    the_room = room.Room(
+        "http://127.0.0.1:8000/",
+        "students1",
+        "t" * 32,
+        tmp_path,
+        own_accounts,
+        False,
+        None,
+        0,
+        seats,
+        cgroup,
+        unlimited,
+    )
     lines = the_room.announcement().splitlines()
     assert (
         "Students open http://127.0.0.1:8000/ and sign in with a name of their own and the room password: students1"
         in lines
     )
     assert (OWN_ACCOUNTS if own_accounts else SHARED_ACCOUNT) in lines
+    assert seats.line().startswith("This machine holds 4 students: 6.3 GB of memory available, 1.5 GB per student")
+    assert seats.line() in lines
+    memory = "Each student's server and kernels may use 1.5 GB of memory: a kernel that needs more is stopped"
+    assert any(
+        line.startswith(memory if own_accounts else f"Memory is not limited per student: {unlimited}.")
+        for line in lines
+    )
+    assert "A server nobody used for 30 minutes is stopped; the student's files stay." in lines
 
 
 @pytest.mark.parametrize(
@@ -582,3 +607,14 @@ def test_in_the_room_a_students_files_go_into_their_own_folder_even_from_a_check
     code = "from mnist_tutorial.defaults import BUILD_DIR, DATA_DIR; print(BUILD_DIR); print(DATA_DIR)"
     shown = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert shown.stdout.split() == [str(tmp_path / "build"), str(tmp_path / "data")]
+
+
+def test_the_last_error_column_reads_any_file_a_student_left_without_failing() -> None:
+    from mnist_tutorial.room.teacher_page import errors_in
+
+    error = {"output_type": "error", "ename": "KeyError", "evalue": "'a'", "traceback": []}
+    assert errors_in(json.dumps({"cells": [{"outputs": [error]}, {"cell_type": "markdown"}]}).encode()) == [
+        "KeyError: 'a'"
+    ]
+    for mangled in (b"not json", b"[]", b'{"cells": 3}', b'{"cells": [{"outputs": [7]}]}', b"[" * 100_000):
+        assert errors_in(mangled) == []
