@@ -110,9 +110,13 @@ class Kernel:
         wanted = {"path": notebook, "type": "notebook", "kernel": {"name": "python3"}}
         answer = client.post(f"user/{name}/api/sessions", headers=headers(client, name), json=wanted)
         self.session = answer.raise_for_status().json()
-        cookies = "; ".join(f"{cookie.name}={cookie.value}" for cookie in client.cookies.jar)
-        base = str(client.base_url.copy_with(scheme="ws"))
-        url = f"{base}user/{name}/api/kernels/{self.session['kernel']['id']}/channels"
+        self.reconnects = 0
+        self.connect()
+
+    def connect(self) -> None:
+        cookies = "; ".join(f"{cookie.name}={cookie.value}" for cookie in self.client.cookies.jar)
+        base = str(self.client.base_url.copy_with(scheme="ws"))
+        url = f"{base}user/{self.name}/api/kernels/{self.session['kernel']['id']}/channels"
         self.channel = websocket.create_connection(url, cookie=cookies, timeout=CELL_TIMEOUT_S)
 
     def run(self, code: str) -> str | None:
@@ -122,8 +126,19 @@ class Kernel:
         self.channel.send(
             json.dumps({"header": header | {"version": "5.3"}, "parent_header": {}, "metadata": {}, "content": content})
         )
+        answered = False
         while True:
-            frame = self.channel.recv()  # raises after CELL_TIMEOUT_S of silence
+            try:
+                frame = self.channel.recv()  # raises after CELL_TIMEOUT_S of silence
+            except websocket.WebSocketConnectionClosedException:
+                if answered or self.reconnects:
+                    raise
+                # Lost before the kernel said anything about this cell: reconnect and send it again, as
+                # JupyterLab reconnects (counted in the results).
+                self.reconnects += 1
+                self.connect()
+                return self.run(code)
+            answered = answered or (not isinstance(frame, bytes) and header["msg_id"] in frame)
             if isinstance(frame, bytes):  # a message with binary buffers (05's widgets): never the reply
                 continue
             message = json.loads(frame)
@@ -139,8 +154,8 @@ class Kernel:
         began = time.monotonic()
         for cell in json.loads(notebook.read_text())["cells"]:
             if cell["cell_type"] == "code" and (error := self.run("".join(cell["source"]))):
-                return {"seconds": time.monotonic() - began, "error": error}
-        return {"seconds": time.monotonic() - began, "error": None}
+                return {"seconds": time.monotonic() - began, "error": error, "reconnects": self.reconnects}
+        return {"seconds": time.monotonic() - began, "error": None, "reconnects": self.reconnects}
 
     def close(self) -> None:
         self.channel.close()

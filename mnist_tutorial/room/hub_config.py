@@ -8,8 +8,8 @@ TEACHER = "teacher"  # the name the teacher signs in with; JupyterHub's admin
 STUDENT_NAME = r"[a-z][a-z0-9_-]{0,26}"  # an OS user name once prefixed with accounts.PREFIX (32 characters at most)
 SIGN_IN_HINT = "Sign in with a name of your own (small letters, digits, - or _) and the room password."
 # What every student's kernel sees: the course's embedded sample, never a download (as `make lab ROOM=1`), and one
-# thread for PyTorch: with more kernels than cores, each kernel's extra threads wait for a core another holds
-# (benchmarks/bench_room.py --kernel-threads measures both).
+# thread for PyTorch, as defaults.CPU_THREADS: the same numbers whatever the server's cores; a full room ran 03 as
+# fast as with a thread per core (benchmarks/README.md, bench_room.py --kernel-threads).
 STUDENT_ENVIRONMENT = {"MNIST_TUTORIAL_SOURCE": "sample", "MNIST_TUTORIAL_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
 
 PAGE = "room"  # the teacher's page is JupyterHub's service of that name, at /services/room/
