@@ -516,16 +516,22 @@ def test_an_idle_culler_watches_the_room_and_a_stopped_server_keeps_its_files(
 def test_stopping_leaves_nothing_running_and_clean_removes_the_accounts(open_room: room.Room, students) -> None:
     open_room.stop()
     assert open_room.process.returncode is not None
-    processes = subprocess.run(["ps", "-eo", "user:32=,args="], capture_output=True, text=True, check=True).stdout
     proxy = f"--port {httpx.URL(open_room.url).port} "
-    left = [
-        line
-        for line in processes.splitlines()
-        if line.startswith(accounts.PREFIX)  # a student's account
-        # the hub, the proxy, the students' servers, the teacher's page
-        or any(mark in line for mark in (str(open_room.folder), proxy, "jupyterhub.singleuser", "teacher_page"))
-    ]
-    assert left == []
+
+    def left() -> list[str]:
+        processes = subprocess.run(["ps", "-eo", "user:32=,args="], capture_output=True, text=True, check=True).stdout
+        return [
+            line
+            for line in processes.splitlines()
+            if line.startswith(accounts.PREFIX)  # a student's account
+            # the hub, the proxy, the students' servers, the teacher's page
+            or any(mark in line for mark in (str(open_room.folder), proxy, "jupyterhub.singleuser", "teacher_page"))
+        ]
+
+    deadline = time.monotonic() + SERVER_TIMEOUT_S  # a kernel killed for its memory may wait a moment to be reaped
+    while (still := left()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert still == []
     if open_room.own_accounts:
         assert set(room.clean(STUDENTS)) == {accounts.account_name(name) for name in STUDENTS}
         assert not {user.pw_name for user in pwd.getpwall()} & {accounts.account_name(name) for name in STUDENTS}
