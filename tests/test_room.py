@@ -591,6 +591,8 @@ def test_the_announcement_says_whether_students_share_one_account_how_many_it_ho
         ({"students_password": "short"}, "`students_password` needs at least 8 characters"),
         ({"teacher_password": "short"}, "`teacher_password` needs at least 32 characters"),
         ({"students_password": "x" * 32, "teacher_password": "x" * 32}, "must differ"),
+        ({"students": 0}, "`students` must be at least 1, not 0"),
+        ({"idle_minutes": 0}, "`idle_minutes` must be more than 0, not 0"),
     ],
 )
 def test_start_refuses_bad_settings_in_words(settings: dict, words: str, practice: Path, tmp_path: Path) -> None:

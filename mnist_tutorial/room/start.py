@@ -133,12 +133,12 @@ def start(
     students_password = students_password or "".join(secrets.choice(READABLE) for _ in range(10))
     teacher_password = teacher_password or secrets.token_urlsafe(24)  # 32 characters
     check_passwords(students_password, teacher_password)
-    if not port_is_free(port):
-        raise ConfigError(f"`port` {port} is taken on this machine: choose another")
     if students is not None and students < 1:
         raise ConfigError(f"`students` must be at least 1, not {students}")
     if not idle_minutes > 0:
         raise ConfigError(f"`idle_minutes` must be more than 0, not {idle_minutes}")
+    if not port_is_free(port):
+        raise ConfigError(f"`port` {port} is taken on this machine: choose another")
     import psutil
 
     seats = capacity(psutil.virtual_memory().available, STUDENT_MEMORY_GB, students)
