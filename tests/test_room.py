@@ -25,6 +25,7 @@ import psutil
 import pytest
 import torch
 import websocket  # websocket-client, a dependency of jupyter_server
+from helpers import axe_violations, chromium
 
 from mnist_tutorial import NeuralNetwork, room
 from mnist_tutorial.defaults import ROOM_RECORD_ENV
@@ -42,9 +43,6 @@ spec.loader.exec_module(make_student)
 STUDENTS = ("ada", "bo", "cy")
 AS_ROOT = os.geteuid() == 0
 PROXY_BIN = ROOT / "build" / "room-proxy" / "node_modules" / ".bin"  # `npm install configurable-http-proxy` there
-CHROMIUM = Path(os.environ.get("MNIST_TUTORIAL_CHROMIUM", "/usr/bin/chromium"))  # as tests/test_accessibility.py
-WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"]
 SERVER_TIMEOUT_S = 60  # only catches a server that never starts; one starts in a few seconds
 
 
@@ -107,14 +105,8 @@ def open_room(tmp_path_factory: pytest.TempPathFactory, practice: Path, student_
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     """One headless Chromium for the room's tests; each person signs in in a context (a profile) of their own."""
-    if not CHROMIUM.is_file():
-        pytest.fail(f"Chromium is not at {CHROMIUM}: apt-get install chromium, or set MNIST_TUTORIAL_CHROMIUM")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 def sign_in_with_chromium(browser, the_room: room.Room, name: str, password: str):
@@ -438,12 +430,9 @@ def test_the_teacher_downloads_everyones_notebooks_as_one_zip(
 
 @pytest.mark.slow
 def test_the_teachers_page_passes_axe_core_in_chromium(teacher_tab, room_at_work) -> None:
-    from axe_playwright_python.sync_playwright import Axe
-
     teacher_tab.reload()  # every student's row filled in
-    found = Axe().run(teacher_tab, options={"runOnly": {"type": "tag", "values": WCAG_TAGS}}).response["violations"]
     assert teacher_tab.title() == "The room"
-    assert [f"{rule['id']}: {rule['help']}" for rule in found] == []
+    assert axe_violations(teacher_tab) == []
 
 
 @pytest.mark.slow
