@@ -1,4 +1,4 @@
-"""mnist_tutorial.room: a real JupyterHub and proxy on loopback; three students and the teacher sign in over HTTP."""
+"""mnist_tutorial.room: a real JupyterHub and proxy on loopback; three students and the teacher use Chromium."""
 
 import contextlib
 import html
@@ -21,16 +21,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 import torch
 import websocket  # websocket-client, a dependency of jupyter_server
+from helpers import axe_violations, chromium
 
 from mnist_tutorial import NeuralNetwork, room
 from mnist_tutorial.defaults import ROOM_RECORD_ENV
+from mnist_tutorial.doctor.checks import STUDENT_MEMORY_GB
 from mnist_tutorial.errors import ConfigError
-from mnist_tutorial.room import accounts
-from mnist_tutorial.room.hub_config import SIGN_IN_HINT
-from mnist_tutorial.room.start import OWN_ACCOUNTS, SHARED_ACCOUNT, address, closed_to_others, free_port
+from mnist_tutorial.room import accounts, capacity, cgroups
+from mnist_tutorial.room.hub_config import CULLER, SIGN_IN_HINT
+from mnist_tutorial.room.start import IDLE_MINUTES, OWN_ACCOUNTS, SHARED_ACCOUNT, address, closed_to_others, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 spec = importlib.util.spec_from_file_location("make_student", ROOT / "tools" / "make_student.py")
@@ -40,8 +43,6 @@ spec.loader.exec_module(make_student)
 STUDENTS = ("ada", "bo", "cy")
 AS_ROOT = os.geteuid() == 0
 PROXY_BIN = ROOT / "build" / "room-proxy" / "node_modules" / ".bin"  # `npm install configurable-http-proxy` there
-CHROMIUM = Path(os.environ.get("MNIST_TUTORIAL_CHROMIUM", "/usr/bin/chromium"))  # as tests/test_accessibility.py
-WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 SERVER_TIMEOUT_S = 60  # only catches a server that never starts; one starts in a few seconds
 
 
@@ -88,20 +89,42 @@ def open_room(tmp_path_factory: pytest.TempPathFactory, practice: Path, student_
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PATH", f"{PROXY_BIN}{os.pathsep}{os.environ['PATH']}")
         the_room = room.start(
-            folder=tmp_path_factory.mktemp("room"), practice=practice, port=free_port(), python=student_python
+            folder=tmp_path_factory.mktemp("room"),
+            practice=practice,
+            port=free_port(),
+            python=student_python,
+            students=len(STUDENTS),  # the room is full once they are in
         )
     try:
         yield the_room
     finally:
         the_room.stop()
-        room.clean()
+        room.clean(STUDENTS)  # only this room's: another room may be open on this machine
 
 
-def sign_in(the_room: room.Room, name: str, password: str) -> httpx.Client:
-    """A browser's session: the hub's login form, as a person fills it in."""
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """One headless Chromium for the room's tests; each person signs in in a context (a profile) of their own."""
+    with chromium() as launched:
+        yield launched
+
+
+def sign_in_with_chromium(browser, the_room: room.Room, name: str, password: str):
+    """A person's own browser profile, on the hub's sign-in page, the form filled in and sent; returns the tab."""
+    tab = browser.new_context().new_page()
+    tab.set_default_timeout(SERVER_TIMEOUT_S * 1000)
+    tab.goto(f"{the_room.url}hub/login")
+    tab.fill("#username_input", name)
+    tab.fill("#password_input", password)
+    tab.click("#login_submit")
+    return tab
+
+
+def session_of(tab, the_room: room.Room) -> httpx.Client:
+    """An HTTP client holding the browser's cookies: the API calls of the tests, as this person's browser makes them."""
     client = httpx.Client(base_url=the_room.url, follow_redirects=True, timeout=SERVER_TIMEOUT_S)
-    client.get("hub/login")
-    client.post("hub/login", data={"username": name, "password": password, "_xsrf": client.cookies["_xsrf"]})
+    for cookie in tab.context.cookies():
+        client.cookies.set(cookie["name"], cookie["value"], domain=cookie["domain"], path=cookie["path"])
     return client
 
 
@@ -110,27 +133,30 @@ def xsrf(client: httpx.Client, prefix: str) -> dict[str, str]:
     return {"X-XSRFToken": client.cookies.get("_xsrf", path=prefix) or ""}
 
 
-def open_lab(client: httpx.Client, name: str) -> None:
-    """Wait until the student's server (started on sign-in) opens JupyterLab for them, as their browser does."""
-    deadline = time.monotonic() + SERVER_TIMEOUT_S
-    while (page := client.get(f"user/{name}/lab")).url.path != f"/user/{name}/lab":  # the hub's "starting" page
-        assert time.monotonic() < deadline, f"{name}'s server did not start: {page.status_code} {page.url}"
-        time.sleep(0.5)
-
-
 def files_of(client: httpx.Client, name: str) -> list[str]:
     contents = client.get(f"user/{name}/api/contents", headers=xsrf(client, f"/user/{name}/")).raise_for_status()
     return sorted(item["name"] for item in contents.json()["content"])
 
 
 @pytest.fixture(scope="module")
-def students(open_room: room.Room) -> Iterator[dict[str, httpx.Client]]:
-    clients = {name: sign_in(open_room, name, open_room.students_password) for name in STUDENTS}
-    for name, client in clients.items():
-        open_lab(client, name)
-    yield clients
-    for client in clients.values():
+def in_lab(open_room: room.Room, browser) -> Iterator[dict[str, tuple[httpx.Client, list[str]]]]:
+    """Each student signs in with Chromium and waits for JupyterLab: their session, and what its file browser lists."""
+    tabs = {name: sign_in_with_chromium(browser, open_room, name, open_room.students_password) for name in STUDENTS}
+    signed_in = {}
+    for name, tab in tabs.items():  # their servers start side by side
+        tab.wait_for_url(f"**/user/{name}/lab**")  # the hub's "starting" page, then JupyterLab
+        tab.locator(".jp-DirListing-itemText", has_text="01_model.ipynb").wait_for()
+        listed = tab.locator(".jp-DirListing-itemText").all_inner_texts()
+        signed_in[name] = (session_of(tab, open_room), listed)
+        tab.context.close()  # one browser profile at a time stays open: the teacher's
+    yield signed_in
+    for client, _ in signed_in.values():
         client.close()
+
+
+@pytest.fixture(scope="module")
+def students(in_lab: dict[str, tuple[httpx.Client, list[str]]]) -> dict[str, httpx.Client]:
+    return {name: client for name, (client, _) in in_lab.items()}
 
 
 def run_in_kernel(client: httpx.Client, name: str, code: str, notebook: str = "01_model.ipynb") -> str:
@@ -145,8 +171,11 @@ def run_in_kernel(client: httpx.Client, name: str, code: str, notebook: str = "0
     content = {"code": code, "silent": False, "store_history": False, "user_expressions": {}, "allow_stdin": False}
     channel.send(json.dumps({"header": header, "parent_header": {}, "metadata": {}, "content": content}))
     printed = []
-    while True:  # the kernel's answers to this request, until it says it is idle again
+    while True:  # the kernel's answers to this request, until it says it is idle again (or it died)
         message = json.loads(channel.recv())
+        if message["msg_type"] == "status" and message["content"]["execution_state"] in ("restarting", "dead"):
+            printed.append(f"kernel {message['content']['execution_state']}")  # what JupyterLab shows the student
+            break
         if message["parent_header"].get("msg_id") != header["msg_id"]:
             continue
         if message["msg_type"] == "stream":
@@ -161,10 +190,12 @@ def run_in_kernel(client: httpx.Client, name: str, code: str, notebook: str = "0
 
 
 @pytest.mark.slow
-def test_each_student_gets_their_own_practice_copies_and_never_the_solutions(students, practice: Path) -> None:
+def test_each_student_sees_their_own_practice_copies_in_jupyterlab_and_never_the_solutions(
+    in_lab, practice: Path
+) -> None:
     expected = sorted(path.name for path in practice.iterdir() if path.name != make_student.MARKER)
-    for name, client in students.items():
-        assert files_of(client, name) == expected
+    for name, (client, listed) in in_lab.items():
+        assert sorted(listed) == files_of(client, name) == expected
         notebook = client.get(f"user/{name}/api/contents/01_model.ipynb", headers=xsrf(client, f"/user/{name}/"))
         sources = "\n".join(cell["source"] for cell in notebook.json()["content"]["cells"])
         assert "# YOUR CODE HERE" in sources and make_student.BEGIN not in sources
@@ -241,17 +272,69 @@ def test_the_room_listens_on_loopback_only(open_room: room.Room) -> None:
 
 
 @pytest.fixture(scope="module")
-def teacher(open_room: room.Room) -> Iterator[httpx.Client]:
-    with contextlib.closing(sign_in(open_room, "teacher", open_room.teacher_password)) as client:
+def teacher_tab(open_room: room.Room, browser) -> Iterator[object]:
+    """The teacher signed in with Chromium: they land on their page, with no server of their own."""
+    tab = sign_in_with_chromium(browser, open_room, "teacher", open_room.teacher_password)
+    tab.wait_for_url(f"{open_room.url}services/room/")
+    yield tab
+    tab.context.close()
+
+
+@pytest.fixture(scope="module")
+def teacher(open_room: room.Room, teacher_tab) -> Iterator[httpx.Client]:
+    with contextlib.closing(session_of(teacher_tab, open_room)) as client:
         yield client
 
 
 @pytest.mark.slow
 def test_the_teacher_signs_in_and_sees_every_student(students, teacher: httpx.Client) -> None:
     listed = teacher.get("hub/api/users", headers=xsrf(teacher, "/hub/")).raise_for_status().json()
-    users = {user["name"]: user["admin"] for user in listed}
-    assert users == {"ada": False, "bo": False, "cy": False, "teacher": True}
+    users = {user["name"]: (user["admin"], user["server"] is not None) for user in listed}
+    assert users == {"ada": (False, True), "bo": (False, True), "cy": (False, True), "teacher": (True, False)}
     assert students["ada"].get("hub/api/users", headers=xsrf(students["ada"], "/hub/")).status_code == 403
+
+
+@pytest.mark.slow
+def test_a_student_beyond_the_rooms_seats_reads_that_it_is_full_and_gets_no_server(
+    open_room: room.Room, students, teacher: httpx.Client, browser
+) -> None:
+    tab = sign_in_with_chromium(browser, open_room, "dee", open_room.students_password)
+    try:
+        tab.get_by_text(capacity.full(len(STUDENTS))).wait_for()
+        dee = teacher.get("hub/api/users/dee", headers=xsrf(teacher, "/hub/")).raise_for_status().json()
+        assert dee["server"] is None and dee["servers"] == {}
+        assert not any(user.pw_name == accounts.account_name("dee") for user in pwd.getpwall())
+    finally:  # the other tests see the three students only
+        tab.context.close()
+        teacher.delete("hub/api/users/dee", headers=xsrf(teacher, "/hub/")).raise_for_status()
+
+
+def test_the_teacher_is_never_refused_and_a_student_only_when_every_seat_is_taken() -> None:
+    assert capacity.refusal(is_admin=True, others_working=5, seats=3) is None
+    assert capacity.refusal(is_admin=False, others_working=2, seats=3) is None
+    assert capacity.refusal(is_admin=False, others_working=3, seats=3) == capacity.full(3)
+    assert "ask your teacher" in capacity.full(3)
+
+
+@pytest.mark.parametrize(
+    ("available_gb", "asked", "students", "words"),
+    [
+        (10.3, None, 10, "This machine holds 10 students: 10.3 GB of memory available, 1 GB per student. One more"),
+        (
+            10.3,
+            4,
+            4,
+            "holds 4 students: 10.3 GB of memory available, 1 GB per student (--students 4; its memory would hold 10)",
+        ),
+        (2.3, 5, 5, "--students 5 is more than its memory holds (2): students' kernels may be killed"),
+        (1.2, None, 0, "This machine holds 0 students"),
+    ],
+)
+def test_capacity_counts_students_from_memory_less_the_rooms_own(
+    available_gb: float, asked: int | None, students: int, words: str
+) -> None:
+    seats = capacity.capacity(round(available_gb * 1e9), 1.0, asked)  # 0.3 GB for the hub, its proxy and page
+    assert seats.students == students and words in seats.line()
 
 
 def space_of(the_room: room.Room, name: str) -> Path:
@@ -260,7 +343,8 @@ def space_of(the_room: room.Room, name: str) -> Path:
 
 @pytest.fixture(scope="module")
 def room_at_work(open_room: room.Room, students, practice: Path) -> dict[str, str]:
-    """ada runs two self-checks in 01 and saves it; cy has saved 03's network; bo's build/ is a link to cy's."""
+    """ada runs two self-checks in 01 and saves it; cy has saved 03's network; bo's build/ is a link to cy's; bo saved
+    02 with two errors in it."""
     printed = run_in_kernel(
         students["ada"],
         "ada",
@@ -277,6 +361,15 @@ def room_at_work(open_room: room.Room, students, practice: Path) -> dict[str, st
         json={"type": "notebook", "format": "json", "content": saved},
     )
     answer.raise_for_status()
+    with_errors = json.loads((practice / "02_data.ipynb").read_text())
+    code_cells = [cell for cell in with_errors["cells"] if cell["cell_type"] == "code"]
+    for cell, (name, value) in zip(code_cells, [("NameError", "name 'x' is not defined"), LONG_ERROR], strict=False):
+        cell["outputs"] = [{"output_type": "error", "ename": name, "evalue": value, "traceback": []}]
+    students["bo"].put(
+        "user/bo/api/contents/02_data.ipynb",
+        headers=xsrf(students["bo"], "/user/bo/"),
+        json={"type": "notebook", "format": "json", "content": with_errors},
+    ).raise_for_status()
     checkpoint = space_of(open_room, "cy") / "build" / "03_training" / "model.pt"
     checkpoint.parent.mkdir(parents=True)
     verdict = "above 87% after 10 epochs: as expected with the lesson's settings"
@@ -284,6 +377,9 @@ def room_at_work(open_room: room.Room, students, practice: Path) -> dict[str, st
     torch.save(state, checkpoint)
     (space_of(open_room, "bo") / "build").symlink_to(checkpoint.parent.parent)  # the page reads through no link
     return {"verdict": verdict}
+
+
+LONG_ERROR = ("ValueError", "\x1b[31mshape mismatch\x1b[0m: " + "x" * 200 + "\nthe second line")
 
 
 def page_rows(page: str) -> dict[str, list[str]]:
@@ -305,7 +401,8 @@ def test_the_teachers_page_shows_each_students_saves_self_checks_and_03(
     assert sorted(rows) == list(STUDENTS)
     assert all(server == "running" and re.fullmatch(r"\d\d:\d\d", last) for server, last, *_ in rows.values())
     time = r"at \d\d:\d\d"
-    assert re.fullmatch(f"01_model.ipynb {time}", rows["ada"][2]) and rows["bo"][2] == rows["cy"][2] == "none"
+    assert re.fullmatch(f"01_model.ipynb {time}", rows["ada"][2]) and rows["cy"][2] == "none"
+    assert re.fullmatch(f"02_data.ipynb {time}", rows["bo"][2])
     assert re.fullmatch(
         f"parameter_count in 01_model.ipynb {time}: Correct \\| fc2_output_shape in 01_model.ipynb {time}: Not yet",
         rows["ada"][3],
@@ -313,6 +410,9 @@ def test_the_teachers_page_shows_each_students_saves_self_checks_and_03(
     assert rows["bo"][3] == rows["cy"][3] == "none yet"
     assert rows["cy"][4] == f"89.25% after 10 epochs: {room_at_work['verdict']}"
     assert rows["ada"][4] == rows["bo"][4] == "not saved yet"  # bo's build/ is a link, not followed
+    cut_short = ("ValueError: shape mismatch: " + "x" * 200)[:99] + "…"  # its colours and second line left out
+    assert re.fullmatch(re.escape(cut_short) + f" in 02_data.ipynb {time}", rows["bo"][5])
+    assert rows["ada"][5] == rows["cy"][5] == "none"
 
 
 @pytest.mark.slow
@@ -329,23 +429,10 @@ def test_the_teacher_downloads_everyones_notebooks_as_one_zip(
 
 
 @pytest.mark.slow
-def test_the_teachers_page_passes_axe_core_in_chromium(open_room: room.Room, teacher: httpx.Client, room_at_work):
-    from axe_playwright_python.sync_playwright import Axe
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"])
-        context = browser.new_context()  # signed in as the teacher: the session's cookies
-        context.add_cookies(
-            [{"name": c.name, "value": c.value, "url": open_room.url.rstrip("/") + c.path} for c in teacher.cookies.jar]
-        )
-        tab = context.new_page()
-        tab.goto(f"{open_room.url}services/room/")
-        title = tab.title()
-        found = Axe().run(tab, options={"runOnly": {"type": "tag", "values": WCAG_TAGS}}).response["violations"]
-        browser.close()
-    assert title == "The room"
-    assert [f"{rule['id']}: {rule['help']}" for rule in found] == []
+def test_the_teachers_page_passes_axe_core_in_chromium(teacher_tab, room_at_work) -> None:
+    teacher_tab.reload()  # every student's row filled in
+    assert teacher_tab.title() == "The room"
+    assert axe_violations(teacher_tab) == []
 
 
 @pytest.mark.slow
@@ -375,22 +462,68 @@ def test_a_room_that_cannot_open_says_why_and_leaves_nothing_running(
 
 
 @pytest.mark.slow
+def test_each_students_server_runs_in_a_memory_cgroup_of_their_own(open_room: room.Room, students) -> None:
+    if open_room.memory_cgroups is None:
+        pytest.skip(f"memory is not limited here: {open_room.unlimited}")
+    for name in STUDENTS:
+        cgroup = open_room.memory_cgroups / accounts.account_name(name)
+        assert abs(cgroups.limit_of(cgroup) - STUDENT_MEMORY_GB * 1e9) < 4096  # v1 rounds it to a page
+        pids = [int(pid) for pid in (cgroup / "cgroup.procs").read_text().split()]
+        assert any(
+            "jupyterhub.singleuser" in " ".join(psutil.Process(pid).cmdline())
+            and psutil.Process(pid).username() == accounts.account_name(name)
+            for pid in pids
+        )
+
+
+@pytest.mark.slow
+def test_a_kernel_past_its_memory_limit_dies_and_the_other_students_work_on(open_room: room.Room, students) -> None:
+    if open_room.memory_cgroups is None:
+        pytest.skip(f"memory is not limited here: {open_room.unlimited}")
+    too_much = round(STUDENT_MEMORY_GB * 1e9) + 200 * 2**20
+    assert run_in_kernel(students["cy"], "cy", f"held = b'x' * {too_much}\nprint('held')") == "kernel restarting"
+    assert run_in_kernel(students["ada"], "ada", "print(6 * 7)") == "42\n"
+
+
+@pytest.mark.slow
+def test_an_idle_culler_watches_the_room_and_a_stopped_server_keeps_its_files(
+    open_room: room.Room, students, teacher: httpx.Client, room_at_work
+) -> None:
+    services = teacher.get("hub/api/services", headers=xsrf(teacher, "/hub/")).raise_for_status().json()
+    assert services[CULLER]["command"][-1] == f"--timeout={IDLE_MINUTES * 60}"
+    assert services[CULLER]["pid"] > 0 and psutil.pid_exists(services[CULLER]["pid"])
+    # what the culler does to a server idle for IDLE_MINUTES: stop it through the hub's API, keeping its user
+    teacher.delete("hub/api/users/ada/server", headers=xsrf(teacher, "/hub/")).raise_for_status()
+    deadline = time.monotonic() + SERVER_TIMEOUT_S
+    while (row := page_rows(teacher.get("services/room/").text)["ada"])[0] != "stopped":
+        assert time.monotonic() < deadline, f"ada's server did not stop: {row}"
+        time.sleep(0.5)
+    assert "ada's notes" in (space_of(open_room, "ada") / "01_model.ipynb").read_text()
+
+
+@pytest.mark.slow
 def test_stopping_leaves_nothing_running_and_clean_removes_the_accounts(open_room: room.Room, students) -> None:
     open_room.stop()
     assert open_room.process.returncode is not None
-    processes = subprocess.run(["ps", "-eo", "user:32=,args="], capture_output=True, text=True, check=True).stdout
     proxy = f"--port {httpx.URL(open_room.url).port} "
-    left = [
-        line
-        for line in processes.splitlines()
-        if line.startswith(accounts.PREFIX)  # a student's account
-        # the hub, the proxy, the students' servers, the teacher's page
-        or any(mark in line for mark in (str(open_room.folder), proxy, "jupyterhub.singleuser", "teacher_page"))
-    ]
-    assert left == []
+
+    def left() -> list[str]:
+        processes = subprocess.run(["ps", "-eo", "user:32=,args="], capture_output=True, text=True, check=True).stdout
+        return [
+            line
+            for line in processes.splitlines()
+            if line.startswith(accounts.PREFIX)  # a student's account
+            # the hub, the proxy, the students' servers, the teacher's page
+            or any(mark in line for mark in (str(open_room.folder), proxy, "jupyterhub.singleuser", "teacher_page"))
+        ]
+
+    deadline = time.monotonic() + SERVER_TIMEOUT_S  # a kernel killed for its memory may wait a moment to be reaped
+    while (still := left()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert still == []
     if open_room.own_accounts:
-        assert {accounts.account_name(name) for name in STUDENTS} <= set(room.clean())
-        assert [user.pw_name for user in pwd.getpwall() if user.pw_name.startswith(accounts.PREFIX)] == []
+        assert set(room.clean(STUDENTS)) == {accounts.account_name(name) for name in STUDENTS}
+        assert not {user.pw_name for user in pwd.getpwall()} & {accounts.account_name(name) for name in STUDENTS}
         assert not any(Path("/home", accounts.account_name(name)).exists() for name in STUDENTS)
 
 
@@ -405,14 +538,39 @@ def test_hand_out_keeps_the_students_work_and_never_writes_through_a_link(practi
 
 
 @pytest.mark.parametrize("own_accounts", [True, False])
-def test_the_announcement_says_whether_students_share_one_account(own_accounts: bool, tmp_path: Path) -> None:
-    the_room = room.Room("http://127.0.0.1:8000/", "students1", "t" * 32, tmp_path, own_accounts, False, None, 0)
+def test_the_announcement_says_whether_students_share_one_account_how_many_it_holds_and_their_memory(
+    own_accounts: bool, tmp_path: Path
+) -> None:
+    seats = capacity.capacity(round(6.3e9), 1.5)
+    unlimited = "" if own_accounts else "the room is not run as root, and only root may limit each student's memory"
+    cgroup = tmp_path / "cgroup" if own_accounts else None
+    the_room = room.Room(
+        "http://127.0.0.1:8000/",
+        "students1",
+        "t" * 32,
+        tmp_path,
+        own_accounts,
+        False,
+        None,
+        0,
+        seats,
+        cgroup,
+        unlimited,
+    )
     lines = the_room.announcement().splitlines()
     assert (
         "Students open http://127.0.0.1:8000/ and sign in with a name of their own and the room password: students1"
         in lines
     )
     assert (OWN_ACCOUNTS if own_accounts else SHARED_ACCOUNT) in lines
+    assert seats.line().startswith("This machine holds 4 students: 6.3 GB of memory available, 1.5 GB per student")
+    assert seats.line() in lines
+    memory = "Each student's server and kernels may use 1.5 GB of memory: a kernel that needs more is stopped"
+    assert any(
+        line.startswith(memory if own_accounts else f"Memory is not limited per student: {unlimited}.")
+        for line in lines
+    )
+    assert "A server nobody used for 30 minutes is stopped; the student's files stay." in lines
 
 
 @pytest.mark.parametrize(
@@ -422,6 +580,8 @@ def test_the_announcement_says_whether_students_share_one_account(own_accounts: 
         ({"students_password": "short"}, "`students_password` needs at least 8 characters"),
         ({"teacher_password": "short"}, "`teacher_password` needs at least 32 characters"),
         ({"students_password": "x" * 32, "teacher_password": "x" * 32}, "must differ"),
+        ({"students": 0}, "`students` must be at least 1, not 0"),
+        ({"idle_minutes": 0}, "`idle_minutes` must be more than 0, not 0"),
     ],
 )
 def test_start_refuses_bad_settings_in_words(settings: dict, words: str, practice: Path, tmp_path: Path) -> None:
@@ -444,3 +604,14 @@ def test_in_the_room_a_students_files_go_into_their_own_folder_even_from_a_check
     code = "from mnist_tutorial.defaults import BUILD_DIR, DATA_DIR; print(BUILD_DIR); print(DATA_DIR)"
     shown = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert shown.stdout.split() == [str(tmp_path / "build"), str(tmp_path / "data")]
+
+
+def test_the_last_error_column_reads_any_file_a_student_left_without_failing() -> None:
+    from mnist_tutorial.room.teacher_page import errors_in
+
+    error = {"output_type": "error", "ename": "KeyError", "evalue": "'a'", "traceback": []}
+    assert errors_in(json.dumps({"cells": [{"outputs": [error]}, {"cell_type": "markdown"}]}).encode()) == [
+        "KeyError: 'a'"
+    ]
+    for mangled in (b"not json", b"[]", b'{"cells": 3}', b'{"cells": [{"outputs": [7]}]}', b"[" * 100_000):
+        assert errors_in(mangled) == []

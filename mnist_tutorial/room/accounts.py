@@ -10,6 +10,7 @@ import os
 import pwd
 import subprocess
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 PREFIX = "room-"  # never a student's bare name: a student signing in as `root` must not become root
@@ -41,16 +42,18 @@ def ensure_account(student: str) -> pwd.struct_passwd:
     return account
 
 
-def remove_accounts() -> list[str]:
-    """Delete every account the room created, with its home; return their names."""
+def remove_accounts(students: Iterable[str] | None = None) -> list[str]:
+    """Delete the accounts the room created (only `students`' if given), with their homes; return their names."""
     try:
         members = grp.getgrnam(GROUP).gr_mem
     except KeyError:
         return []
-    removed = [name for name in members if name.startswith(PREFIX)]
+    wanted = members if students is None else [account_name(student) for student in students]
+    removed = [name for name in wanted if name.startswith(PREFIX) and name in members]
     for name in removed:
         subprocess.run(["userdel", "--remove", name], check=True, capture_output=True)
-    subprocess.run(["groupdel", GROUP], check=True, capture_output=True)
+    if set(members) <= set(removed):
+        subprocess.run(["groupdel", GROUP], check=True, capture_output=True)
     return removed
 
 

@@ -7,11 +7,15 @@ from pathlib import Path
 TEACHER = "teacher"  # the name the teacher signs in with; JupyterHub's admin
 STUDENT_NAME = r"[a-z][a-z0-9_-]{0,26}"  # an OS user name once prefixed with accounts.PREFIX (32 characters at most)
 SIGN_IN_HINT = "Sign in with a name of your own (small letters, digits, - or _) and the room password."
-# What every student's kernel sees: the course's embedded sample, never a download (as `make lab ROOM=1`).
-STUDENT_ENVIRONMENT = {"MNIST_TUTORIAL_SOURCE": "sample", "MNIST_TUTORIAL_OFFLINE": "1"}
+# What every student's kernel sees: the course's embedded sample, never a download (as `make lab ROOM=1`), and one
+# thread for PyTorch, as defaults.CPU_THREADS: the same numbers whatever the server's cores; a full room ran 03 as
+# fast as with a thread per core (benchmarks/README.md, bench_room.py --kernel-threads).
+STUDENT_ENVIRONMENT = {"MNIST_TUTORIAL_SOURCE": "sample", "MNIST_TUTORIAL_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
 
 PAGE = "room"  # the teacher's page is JupyterHub's service of that name, at /services/room/
 PAGE_SCOPES = ["list:users", "read:users", "read:servers"]  # the page's token: who signed in, whose server runs
+CULLER = "idle-culler"  # jupyterhub-idle-culler, as its README configures it: it stops servers, never users
+CULLER_SCOPES = ["list:users", "read:users:activity", "read:servers", "delete:servers"]
 
 # The hub and the teacher's page need the room's modules, not the lesson: an empty package stands in for
 # mnist_tutorial/__init__.py, which loads PyTorch (half a gigabyte of memory otherwise).
@@ -35,6 +39,7 @@ c.Authenticator.admin_users = {{{teacher!r}}}
 c.Authenticator.allow_all = True
 c.Authenticator.username_pattern = {username_pattern!r}
 c.JupyterHub.template_vars = {{"announcement_login": {hint!r}}}
+c.JupyterHub.default_url = spawners.landing
 
 c.JupyterHub.ip = {ip!r}
 c.JupyterHub.port = {port!r}
@@ -51,13 +56,18 @@ c.SharedAccountSpawner.home_dir_template = {shared_homes!r}
 c.Spawner.cmd = [{python!r}, "-m", "jupyterhub.singleuser"]
 c.Spawner.default_url = "/lab"
 c.Spawner.environment = {environment!r}
-c.Spawner.pre_spawn_hook = spawners.hand_out_from({practice!r})
+c.Spawner.mem_limit = {mem_limit!r}  # bytes: the student's cgroup (spawners.py); MEM_LIMIT in their environment
+c.Spawner.pre_spawn_hook = spawners.prepare_from({practice!r}, {seats!r}, {memory_cgroups!r})
 
 # The teacher's page (teacher_page.py). Only the admin holds access:services, so the hub lets only the teacher in.
 c.JupyterHub.services = [
-    {{"name": {page!r}, "url": "http://127.0.0.1:{page_port}", "command": {page_command!r}, "oauth_no_confirm": True}}
+    {{"name": {page!r}, "url": "http://127.0.0.1:{page_port}", "command": {page_command!r}, "oauth_no_confirm": True}},
+    {{"name": {culler!r}, "command": {culler_command!r}}},
 ]
-c.JupyterHub.load_roles = [{{"name": "room-page", "services": [{page!r}], "scopes": {page_scopes!r}}}]
+c.JupyterHub.load_roles = [
+    {{"name": "room-page", "services": [{page!r}], "scopes": {page_scopes!r}}},
+    {{"name": {culler!r}, "services": [{culler!r}], "scopes": {culler_scopes!r}}},
+]
 """
 
 
@@ -72,10 +82,16 @@ def write_config(
     own_accounts: bool,
     proxy: str,
     python: Path,
+    seats: int,
+    memory_limit: int,
+    memory_cgroups: Path | None,
+    idle_minutes: float,
 ) -> Path:
     """Write `folder`/jupyterhub_config.py, readable by its owner only.
 
     `ports`: the room's (what students open), then on loopback the hub's, the proxy's API and the teacher's page.
+    `seats`: the most students' servers at once; `memory_limit`: each one's, in bytes, enforced in a cgroup of its
+    own under `memory_cgroups` (None: not enforced); `idle_minutes`: a server unused that long is stopped.
     """
     port, hub_port, proxy_api_port, page_port = ports
     light_package = LIGHT_PACKAGE.format(package=str(Path(__file__).resolve().parent.parent))
@@ -102,6 +118,12 @@ def write_config(
         python=str(python),
         environment=STUDENT_ENVIRONMENT,
         practice=str(practice),
+        mem_limit=memory_limit,
+        seats=seats,
+        memory_cgroups=str(memory_cgroups or ""),
+        culler=CULLER,
+        culler_command=[sys.executable, "-m", "jupyterhub_idle_culler", f"--timeout={round(idle_minutes * 60)}"],
+        culler_scopes=CULLER_SCOPES,
         page=PAGE,
         page_port=page_port,
         page_command=page_command,

@@ -14,16 +14,23 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterable
 from pathlib import Path
 
 from ..defaults import PRACTICE_MARKER
+from ..doctor.checks import STUDENT_MEMORY_GB
 from ..errors import ConfigError, TutorialError
-from . import accounts
+from . import accounts, cgroups
+from .capacity import Capacity, capacity
 from .hub_config import PAGE, TEACHER, write_config
 
 STUDENT_PASSWORD_MIN, TEACHER_PASSWORD_MIN = 8, 32  # JupyterHub's SharedPasswordAuthenticator requires these
 READABLE = "abcdefghjkmnpqrstuvwxyz23456789"  # a room password read aloud: no 0/o, 1/l/i
 START_TIMEOUT_S = 60  # a hub not answering by then has failed; it usually answers in a few seconds
+# A server nobody used for this long is stopped (its files stay; signing in again starts it). An open JupyterLab tab
+# keeps its server in use (it asks the server every few seconds), so this counts from a closed tab or laptop: long
+# enough for a break, short enough that a student who left frees their seat and memory before the session ends.
+IDLE_MINUTES = 30
 OWN_ACCOUNTS = (
     "Each student's server runs as an account of their own, so one student's code cannot open another's files "
     "(the room password still lets anyone sign in under any name: students keep to their own)."
@@ -50,6 +57,10 @@ class Room:
     public: bool
     process: subprocess.Popen
     started_in_s: float
+    capacity: Capacity | None = None
+    memory_cgroups: Path | None = None  # each student's cgroup is in it; None: memory not limited, for `unlimited`
+    unlimited: str = ""  # why memory is not limited per student
+    idle_minutes: float = IDLE_MINUTES
 
     def announcement(self) -> str:
         """What the teacher reads once the room is open, in plain words."""
@@ -60,6 +71,14 @@ class Room:
             f"{self.students_password}",
             f"The teacher signs in at {self.url}hub/admin as {TEACHER} with the password: {self.teacher_password}",
             f"The teacher's page, who is where and everyone's notebooks as one zip: {self.url}services/{PAGE}/",
+            *([self.capacity.line()] if self.capacity else []),
+            (
+                f"Each student's server and kernels may use {self.capacity.per_student_gb:g} GB of memory: a kernel "
+                "that needs more is stopped, and the student sees it restart."
+                if self.memory_cgroups and self.capacity
+                else f"Memory is not limited per student: {self.unlimited or 'not asked'}."
+            ),
+            f"A server nobody used for {self.idle_minutes:g} minutes is stopped; the student's files stay.",
             OWN_ACCOUNTS if self.own_accounts else SHARED_ACCOUNT,
             "Ctrl-C closes the room; "
             + (
@@ -80,6 +99,8 @@ class Room:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
+        if self.memory_cgroups is not None:
+            cgroups.remove(self.memory_cgroups)  # what is still in use (a stray process) goes at --clean
 
     def __enter__(self) -> "Room":
         return self
@@ -97,19 +118,30 @@ def start(
     public: bool = False,
     port: int = 8000,
     python: Path = Path(sys.executable),
+    students: int | None = None,
+    idle_minutes: float = IDLE_MINUTES,
 ) -> Room:
     """Start a room whose state (configuration, database, log) lives in `folder`, handing out `practice`'s copies.
 
     `practice`: a folder of practice copies written by tools/make_student.py (`make student`), never the solutions.
     `python`: the Python (with the course and JupyterHub) that students' servers run. Passwords left out are generated.
+    `students`: the most students at once (default: what this machine's memory holds, STUDENT_MEMORY_GB each).
+    `idle_minutes`: a student's server unused for that long is stopped, their files kept.
     """
     if not (practice / PRACTICE_MARKER).is_file():
         raise ConfigError(f"`practice` must be a folder written by `make student`; {practice} is not one")
     students_password = students_password or "".join(secrets.choice(READABLE) for _ in range(10))
     teacher_password = teacher_password or secrets.token_urlsafe(24)  # 32 characters
     check_passwords(students_password, teacher_password)
+    if students is not None and students < 1:
+        raise ConfigError(f"`students` must be at least 1, not {students}")
+    if not idle_minutes > 0:
+        raise ConfigError(f"`idle_minutes` must be more than 0, not {idle_minutes}")
     if not port_is_free(port):
         raise ConfigError(f"`port` {port} is taken on this machine: choose another")
+    import psutil
+
+    seats = capacity(psutil.virtual_memory().available, STUDENT_MEMORY_GB, students)
     own_accounts = os.geteuid() == 0
     closed = closed_to_others(Path(python)) if own_accounts else None
     if closed is not None:
@@ -120,6 +152,7 @@ def start(
     proxy = required_programs()
     folder = Path(folder).resolve()
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    memory_cgroups, unlimited = cgroups.make_room_cgroup(port)
     config = write_config(
         folder,
         students_password=students_password,
@@ -130,6 +163,10 @@ def start(
         own_accounts=own_accounts,
         proxy=proxy,
         python=Path(python),
+        seats=seats.students,
+        memory_limit=round(STUDENT_MEMORY_GB * 1e9),
+        memory_cgroups=memory_cgroups,
+        idle_minutes=idle_minutes,
     )
     began = time.monotonic()
     with open(folder / "jupyterhub.log", "ab") as log:
@@ -141,7 +178,20 @@ def start(
             start_new_session=True,  # its own process group: stop() can end whatever it leaves behind
         )
     host = address() if public else "127.0.0.1"
-    room = Room(f"http://{host}:{port}/", students_password, teacher_password, folder, own_accounts, public, process, 0)
+    room = Room(
+        f"http://{host}:{port}/",
+        students_password,
+        teacher_password,
+        folder,
+        own_accounts,
+        public,
+        process,
+        0,
+        seats,
+        memory_cgroups,
+        unlimited,
+        idle_minutes,
+    )
     try:
         wait_until_ready(room, port)
     except BaseException:  # Ctrl-C too: a room that did not open leaves nothing running
@@ -151,12 +201,14 @@ def start(
     return room
 
 
-def clean() -> list[str]:
-    """Remove every student account a room created, with its home (run as root); return their names."""
+def clean(students: Iterable[str] | None = None) -> list[str]:
+    """Remove the student accounts a room made (every one, or `students`'), with their homes, and the memory cgroups
+    no process uses (as root); return the accounts' names."""
     if os.geteuid() != 0:
         return []  # without root the room created no account
+    cgroups.remove_room_cgroups()
     try:
-        return accounts.remove_accounts()
+        return accounts.remove_accounts(students)
     except subprocess.CalledProcessError as error:  # userdel refuses an account whose programs still run
         said = error.stderr.decode(errors="replace").strip()
         raise RoomError(f"Could not remove the students' accounts ({said}): close the room first") from error

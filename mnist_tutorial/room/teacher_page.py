@@ -10,6 +10,7 @@ import contextlib
 import html
 import json
 import os
+import re
 import stat
 import tempfile
 import urllib.request
@@ -30,6 +31,9 @@ CHECKPOINT = ("build", "03_training", "model.pt")  # where 03 saves the network,
 STYLE = "body{font-family:sans-serif;margin:1.5rem}table{border-collapse:collapse}ul{margin:0;padding-left:1rem}"
 STYLE += "th,td{border:1px solid #767676;padding:.3rem .6rem;text-align:left;vertical-align:top}"
 COLUMNS = ("Student", "Server", "Last active", "Notebooks saved", "Self-checks, latest result", "03: test accuracy")
+COLUMNS += ("Last error",)
+ERROR_LENGTH = 100  # characters of an error's "name: value" on the page: enough to see what went wrong
+ESCAPES = re.compile(r"\x1b\[[0-9;]*[A-Za-z]|[\x00-\x1f\x7f]")  # colours and control characters in a message
 
 
 def read_no_links(space: Path, *parts: str) -> bytes | None:
@@ -86,6 +90,31 @@ def recorded(line: str) -> dict | None:
     return entry if well_formed and isinstance(entry.get("notebook"), str | None) else None
 
 
+def errors_in(notebook: bytes) -> list[str]:
+    """Each error output saved in a notebook, as "name: value", in the order of its cells; [] if it is not one."""
+    try:
+        cells = json.loads(notebook).get("cells", [])
+        found = [
+            f"{output.get('ename')}: {output.get('evalue')}"
+            for cell in cells
+            for output in cell.get("outputs") or []
+            if output.get("output_type") == "error"
+        ]
+    except (ValueError, RecursionError, AttributeError, TypeError):  # not a notebook, or one the student mangled
+        return []
+    return found
+
+
+def last_error(space: Path, saved: dict[str, int]) -> str:
+    """The error output of the notebook saved last that shows one: one line, cut short, with notebook and time."""
+    for notebook, time in sorted(saved.items(), key=lambda item: item[1], reverse=True):
+        if errors := errors_in(read_no_links(space, notebook) or b""):
+            said = ESCAPES.sub("", errors[-1].splitlines()[0])  # "name: value" is never empty
+            said = said if len(said) <= ERROR_LENGTH else said[: ERROR_LENGTH - 1] + "…"
+            return f"{said} in {notebook} at {at(datetime.fromtimestamp(time / 1e9))}"
+    return "none"
+
+
 def training_of(space: Path) -> str:
     """03's test accuracy and verdict, from the model.pt in the student's folder, read with the course's checks."""
     saved = read_no_links(space, *CHECKPOINT)
@@ -132,19 +161,17 @@ def row(user: dict, practice_times: dict[str, int], shared_homes: str | None) ->
     server = "running" if user.get("server") else "stopped"
     space = existing_space(name, shared_homes)
     if space is None:
-        return [name, server, last, "no folder yet", "", ""]
-    notebooks = notebooks_in(space)
-    saved = [
-        f"{notebook} at {at(datetime.fromtimestamp(time / 1e9))}"
-        for notebook, time in notebooks.items()
-        if time != practice_times.get(notebook)  # hand_out kept the practice file's time: another one is a save
-    ]
+        return [name, server, last, "no folder yet", "", "", ""]
+    saved = {  # hand_out kept the practice file's time: another one is a save
+        notebook: time for notebook, time in notebooks_in(space).items() if time != practice_times.get(notebook)
+    }
     checks = [
         f"{entry['check']} in {entry['notebook'] or 'a kernel'} at {at(entry['time'])}: "
         + ("Correct" if entry["ok"] else "Not yet")
         for entry in sorted(latest_checks(space).values(), key=lambda entry: entry["time"])
     ]
-    return [name, server, last, saved or ["none"], checks or ["none yet"], training_of(space)]
+    saves = [f"{notebook} at {at(datetime.fromtimestamp(time / 1e9))}" for notebook, time in saved.items()]
+    return [name, server, last, saves or ["none"], checks or ["none yet"], training_of(space), last_error(space, saved)]
 
 
 def render(rows: list[list]) -> str:
