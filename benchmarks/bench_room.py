@@ -37,7 +37,7 @@ import psutil
 import websocket  # websocket-client, a dependency of jupyter_server
 
 from mnist_tutorial import room
-from mnist_tutorial.doctor.checks import STUDENT_MEMORY_GB
+from mnist_tutorial.defaults import STUDENT_MEMORY_GB
 from mnist_tutorial.room import accounts, cgroups, hub_config
 from mnist_tutorial.room.capacity import capacity
 from mnist_tutorial.room.start import closed_to_others, free_port

@@ -25,6 +25,15 @@ EVAL_BATCH_SIZE = 10_000  # evaluation has no gradients to keep, so one large ba
 # numbers whatever the core count, which changes how sums split.
 CPU_THREADS = 1
 
+# The workshop's room (docs/room.md). What one student needs: a kernel running 03 and then 05 with 03's kernel left
+# open peaked at 1.09 GB in its cgroup (benchmarks/results/room-2026-12-06.json), rounded up with headroom. doctor
+# warns a laptop below it; the room seats (available memory) / this many students and limits each to it.
+STUDENT_MEMORY_GB = 1.5
+# A room's server nobody used for this long is stopped (its files stay; signing in again starts it). An open
+# JupyterLab tab keeps its server in use (it asks every few seconds), so this counts from a closed tab or laptop:
+# long enough for a break, short enough that a student who left frees their seat before the session ends.
+IDLE_MINUTES = 30
+
 # Where files go: data/ and build/ in the checkout (pyproject.toml beside the package), else in the current folder;
 # in the room (its spawner sets ROOM_RECORD_ENV) the current folder, each student's own, however it was installed.
 ROOM_RECORD_ENV = "MNIST_TUTORIAL_ROOM_RECORD"  # set by the room only: the file a student's self-checks append to

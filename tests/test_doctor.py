@@ -126,7 +126,7 @@ PROBLEMS = [
      "fix: device cuda:99: a training step failed (…): use --device cpu (or $MNIST_TUTORIAL_DEVICE=cpu), or update "
      "the GPU driver"),
     ("low-memory", lambda mp: mp.setattr(psutil, "virtual_memory", lambda: LOW_MEMORY),  # a note: it still runs
-     "note: memory: 0.8 GB available of 3.9 GB, below the 1 GB one student's notebooks need: close other programs "
+     "note: memory: 0.8 GB available of 3.9 GB, below the 1.5 GB one student's notebooks need: close other programs "
      "and keep one notebook running at a time (Kernel > Shut Down Kernel before opening the next), or work in the "
      "room (docs/room.md)"),
     ("full-data-absent", lambda mp: mp.setenv(SOURCE_ENV, "full"),

@@ -18,7 +18,7 @@ import jsonschema
 import pytest
 import yaml
 
-from mnist_tutorial.defaults import ROOM_RECORD_ENV
+from mnist_tutorial.defaults import IDLE_MINUTES, ROOM_RECORD_ENV, STUDENT_MEMORY_GB
 from mnist_tutorial.room.accounts import PRACTICE_FILES, RECORD_FILE
 from mnist_tutorial.room.hub_config import SIGN_IN_HINT, STUDENT_ENVIRONMENT, STUDENT_NAME, TEACHER
 
@@ -104,9 +104,12 @@ def test_students_sign_in_and_work_as_in_the_room(config):
     }
     home = merged(load(CHART / "values.yaml"), config)["singleuser"]["storage"]["homeMountPath"]
     assert config["singleuser"]["extraEnv"] == {**STUDENT_ENVIRONMENT, ROOM_RECORD_ENV: f"{home}/{RECORD_FILE}"}
-    assert config["cull"]["enabled"] is True
-    sizing = {key: config["singleuser"][key] for key in ("memory", "cpu")}
-    assert set(sizing["memory"]) == set(sizing["cpu"]) == {"limit", "guarantee"}  # named for the lead to fill
+    assert (config["cull"]["enabled"], config["cull"]["timeout"]) == (True, IDLE_MINUTES * 60)
+    # a pod gets what the room gives a student (the load test's figure), all of it reserved on its node
+    assert config["singleuser"]["memory"] == {
+        "limit": f"{STUDENT_MEMORY_GB:g}G",
+        "guarantee": f"{STUDENT_MEMORY_GB:g}G",
+    }
 
 
 def hand_out_command(config: dict) -> list[str]:

@@ -28,12 +28,11 @@ import websocket  # websocket-client, a dependency of jupyter_server
 from helpers import axe_violations, chromium
 
 from mnist_tutorial import NeuralNetwork, room
-from mnist_tutorial.defaults import ROOM_RECORD_ENV
-from mnist_tutorial.doctor.checks import STUDENT_MEMORY_GB
+from mnist_tutorial.defaults import IDLE_MINUTES, ROOM_RECORD_ENV, STUDENT_MEMORY_GB
 from mnist_tutorial.errors import ConfigError
 from mnist_tutorial.room import accounts, capacity, cgroups
 from mnist_tutorial.room.hub_config import CULLER, SIGN_IN_HINT
-from mnist_tutorial.room.start import IDLE_MINUTES, OWN_ACCOUNTS, SHARED_ACCOUNT, address, closed_to_others, free_port
+from mnist_tutorial.room.start import OWN_ACCOUNTS, SHARED_ACCOUNT, address, closed_to_others, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 spec = importlib.util.spec_from_file_location("make_student", ROOT / "tools" / "make_student.py")

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..datasets.specs import DATASETS
+from ..defaults import IDLE_MINUTES
 from ..doctor import doctor
 from ..run import RunConfig, evaluate_checkpoint, train
 from ..settings import KEPT_ON_RESUME, SETTINGS, Setting
@@ -135,6 +136,8 @@ def add_room(commands: argparse._SubParsersAction) -> None:
     add("--teacher-password", metavar="PASSWORD", help="the teacher's password (32+ characters; or made up)")
     add("--public", action="store_true", help="open the room to the room's network, not this machine only")
     add("--port", type=int, default=8000, help="the port students open (default: 8000)")
+    add("--students", type=int, metavar="N", help="the most students at once (default: what the memory holds)")
+    add("--idle-minutes", type=float, default=IDLE_MINUTES, help=f"stop servers unused this long ({IDLE_MINUTES})")
     add("--clean", action="store_true", help="remove every student account a room created, and their folders")
     parser.set_defaults(run=run_room)
 
@@ -157,6 +160,8 @@ def run_room(args: argparse.Namespace) -> int:
         teacher_password=args.teacher_password,
         public=args.public,
         port=args.port,
+        students=args.students,
+        idle_minutes=args.idle_minutes,
     )
     print(room.announcement(), flush=True)
     try:

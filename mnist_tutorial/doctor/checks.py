@@ -23,9 +23,6 @@ from ..datasets.checksums import md5_of_file, verify_full
 from ..errors import DataError, TutorialError
 
 DISTRIBUTION = "mnist-tutorial"
-# What one student's notebooks need free: a kernel running 03 and then 05 peaked at 0.94-0.96 GB (issue 29's
-# measurement, the default torch on Linux).
-STUDENT_MEMORY_GB = 1.0
 SAMPLE_MANIFEST = sources.SAMPLE_DIR.parents[1] / "MD5SUMS"  # `md5sum -c` lines, beside the sample
 MIN_FREE_GIB = 1  # full MNIST takes ~65 MB and a run's outputs ~1 MB; below 1 GiB saving soon fails
 MIRROR_TIMEOUT_S = 3.0
@@ -159,12 +156,12 @@ def check_memory() -> Check:
 
     memory = psutil.virtual_memory()
     found = f"{memory.available / 1e9:.1f} GB available of {memory.total / 1e9:.1f} GB"
-    if memory.available >= STUDENT_MEMORY_GB * 1e9:
+    if memory.available >= defaults.STUDENT_MEMORY_GB * 1e9:
         return ok("memory", found)
     return note(
         "memory",
-        f"{found}, below the {STUDENT_MEMORY_GB:g} GB one student's notebooks need: close other programs and keep one "
-        "notebook running at a time (Kernel > Shut Down Kernel before opening the next), or work in the room "
+        f"{found}, below the {defaults.STUDENT_MEMORY_GB:g} GB one student's notebooks need: close other programs and "
+        "keep one notebook running at a time (Kernel > Shut Down Kernel before opening the next), or work in the room "
         "(docs/room.md)",
     )
 

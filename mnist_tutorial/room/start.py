@@ -17,8 +17,7 @@ import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
 
-from ..defaults import PRACTICE_MARKER
-from ..doctor.checks import STUDENT_MEMORY_GB
+from ..defaults import IDLE_MINUTES, PRACTICE_MARKER, STUDENT_MEMORY_GB
 from ..errors import ConfigError, TutorialError
 from . import accounts, cgroups
 from .capacity import Capacity, capacity
@@ -27,10 +26,6 @@ from .hub_config import PAGE, TEACHER, write_config
 STUDENT_PASSWORD_MIN, TEACHER_PASSWORD_MIN = 8, 32  # JupyterHub's SharedPasswordAuthenticator requires these
 READABLE = "abcdefghjkmnpqrstuvwxyz23456789"  # a room password read aloud: no 0/o, 1/l/i
 START_TIMEOUT_S = 60  # a hub not answering by then has failed; it usually answers in a few seconds
-# A server nobody used for this long is stopped (its files stay; signing in again starts it). An open JupyterLab tab
-# keeps its server in use (it asks the server every few seconds), so this counts from a closed tab or laptop: long
-# enough for a break, short enough that a student who left frees their seat and memory before the session ends.
-IDLE_MINUTES = 30
 OWN_ACCOUNTS = (
     "Each student's server runs as an account of their own, so one student's code cannot open another's files "
     "(the room password still lets anyone sign in under any name: students keep to their own)."
