@@ -26,7 +26,7 @@ EVAL_BATCH_SIZE = 10_000  # evaluation has no gradients to keep, so one large ba
 CPU_THREADS = 1
 
 # The workshop's room (docs/room.md). What one student needs: a kernel running 03 and then 05 with 03's kernel left
-# open peaked at 1.09 GB in its cgroup (benchmarks/results/room-2026-12-06.json), rounded up with headroom. doctor
+# open peaked at 1.11 GB in its cgroup (benchmarks/results/room-2026-12-06-quiet.json), rounded up with headroom. doctor
 # warns a laptop below it; the room seats (available memory) / this many students and limits each to it.
 STUDENT_MEMORY_GB = 1.5
 # A room's server nobody used for this long is stopped (its files stay; signing in again starts it). An open
