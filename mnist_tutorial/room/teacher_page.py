@@ -30,6 +30,7 @@ MAX_NOTEBOOKS = 100  # per student, on the page and in the zip
 CHECKPOINT = ("build", "03_training", "model.pt")  # where 03 saves the network, from the student's folder
 STYLE = "body{font-family:sans-serif;margin:1.5rem}table{border-collapse:collapse}ul{margin:0;padding-left:1rem}"
 STYLE += "th,td{border:1px solid #767676;padding:.3rem .6rem;text-align:left;vertical-align:top}"
+STYLE += "td:last-child{max-width:30rem;overflow-wrap:anywhere}"  # an error with no spaces must not widen the table
 COLUMNS = ("Student", "Server", "Last active", "Notebooks saved", "Self-checks, latest result", "03: test accuracy")
 COLUMNS += ("Last error",)
 ERROR_LENGTH = 100  # characters of an error's "name: value" on the page: enough to see what went wrong
