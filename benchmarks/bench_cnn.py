@@ -41,11 +41,13 @@ class SmallCNN(nn.Module):
         self.fc = nn.Linear(channels2 * 7 * 7, 10)
         self.relu = nn.ReLU()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def pooled(self, x: torch.Tensor) -> torch.Tensor:
+        """The feature maps after the second pooling: (N, 1, 28, 28) -> (N, channels2, 7, 7)."""
         x = self.pool(self.relu(self.conv1(x)))
-        x = self.pool(self.relu(self.conv2(x)))
-        x = x.flatten(1)
-        return self.fc(x)
+        return self.pool(self.relu(self.conv2(x)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.pooled(x).flatten(1))
 
 
 NETWORKS = {"MLP": NeuralNetwork, "CNN": SmallCNN}

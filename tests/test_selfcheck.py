@@ -14,6 +14,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 from torchvision import transforms
 
+from benchmarks.bench_cnn import SmallCNN  # 09's network, as the notebook writes it (tests/test_bench_cnn.py)
 from mnist_tutorial import NeuralNetwork, TensorLoader
 from mnist_tutorial.defaults import ROOM_RECORD_ENV
 from mnist_tutorial.selfcheck import data, evaluation, model, next_steps, training
@@ -22,22 +23,6 @@ from mnist_tutorial.selfcheck.verdicts import RECORD_LIMIT
 
 def said(capsys: pytest.CaptureFixture[str]) -> str:
     return capsys.readouterr().out.strip()
-
-
-class SmallCNN(nn.Module):
-    """09's network, as the notebook writes it."""
-
-    def __init__(self, channels1: int = 8, channels2: int = 16) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, channels1, kernel_size=3, padding=1)
-        self.conv2 = nn.Conv2d(channels1, channels2, kernel_size=3, padding=1)
-        self.pool = nn.MaxPool2d(2)
-        self.fc = nn.Linear(channels2 * 7 * 7, 10)
-        self.relu = nn.ReLU()
-
-    def pooled(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.pool(self.relu(self.conv1(x)))
-        return self.pool(self.relu(self.conv2(x)))
 
 
 def images_with_mean_a_quarter() -> torch.Tensor:
