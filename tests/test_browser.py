@@ -117,6 +117,7 @@ def stop(server: subprocess.Popen, runtime_dir: Path) -> None:
         server.wait(timeout=15)
     except subprocess.TimeoutExpired:
         os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
     for process in psutil.process_iter(["cmdline"]):  # kernels start in sessions of their own; ours name runtime_dir
         if str(runtime_dir) in " ".join(process.info["cmdline"] or ()):
             with contextlib.suppress(psutil.Error):

@@ -23,6 +23,7 @@ from mnist_tutorial.cli import main
 from mnist_tutorial.datasets.idx import write_idx
 from mnist_tutorial.run.outputs import OUTPUTS
 from mnist_tutorial.settings import KEPT_ON_RESUME, SETTINGS, fraction, layer_size, positive, positive_count, seed_range
+from tools import make_student
 
 SCRIPT = Path(sys.executable).parent / "mnist-tutorial"
 ACCURACY = re.compile(r"^Test Accuracy: (\d+\.\d\d)%$", re.MULTILINE)
@@ -108,6 +109,17 @@ def test_every_checked_flag_refuses_a_bad_value_before_any_work(tmp_path, capsys
     line = refused(["train", "--out", tmp_path / "out", setting.flag, value], capsys)
     assert line == f"mnist-tutorial: error: {setting.flag} {value} {tail}"
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("flags", "said"),
+    [(["--students", "0"], "--students must be at least 1, not 0"), (["--idle-minutes", "0"], "--idle-minutes must")],
+)
+def test_the_rooms_numbers_are_refused_in_the_words_of_their_flags(tmp_path, capsys, flags, said):
+    make_student.make_student(tmp_path / "practice")
+    line = refused(["room", "--practice", tmp_path / "practice", "--folder", tmp_path / "room", *flags], capsys)
+    assert line.startswith(f"mnist-tutorial: error: {said}")
+    assert not (tmp_path / "room").exists()  # refused before the room's folder is made
 
 
 TYPED = [setting for setting in SETTINGS if setting.choices or setting.type in (int, float)]

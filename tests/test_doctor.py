@@ -64,7 +64,7 @@ def run_doctor(capsys, *argv: str) -> tuple[int, str]:
 
 def test_passes_here_with_one_ok_line_per_check_on_full_data_that_matches(capsys, monkeypatch, data_dir):
     monkeypatch.setattr(checks, "tiny_training_step", REAL_STEP)
-    # Damaged full data: the doctor says what training says, test_checksums.py.
+    # Full data whose md5s match (damaged full data: test_checksums.py).
     raw = write_dataset(data_dir / "MNIST" / "raw", checked=None)
     names = [name for name, _ in datasets.MNIST.resources]
     monkeypatch.setattr(datasets.MNIST, "resources", [(name, md5(raw / name)) for name in names])

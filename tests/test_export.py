@@ -10,7 +10,6 @@ command and the writing of the set stub the ONNX exporter (seconds a call): `fas
 import base64
 import errno
 import json
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +19,7 @@ import onnx
 import onnxruntime
 import pytest
 import torch
+from helpers import chromium
 
 import mnist_tutorial.cli as cli
 from mnist_tutorial import NeuralNetwork, load_data, load_model, normalize, save_checkpoint
@@ -28,7 +28,6 @@ from mnist_tutorial.deploy.drawing import preprocess, rasterize, to_mnist_bytes
 from mnist_tutorial.deploy.export import PAGE_FILES, export_model
 
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "build" / "screenshots"
-CHROMIUM = Path(os.environ.get("MNIST_TUTORIAL_CHROMIUM", "/usr/bin/chromium"))
 PEN, SIZE = 18, 280  # the page's pen width and canvas size, as in the JupyterLab pad
 TOLERANCE = 1e-4
 
@@ -195,14 +194,7 @@ def test_the_command_writes_a_set_a_full_disk_mid_export_leaves_whole_and_a_plan
 @pytest.fixture(scope="module")
 def page(exported: Path) -> Iterator[object]:
     """The exported page open in Chromium; page.requests lists every URL it asked for, page.errors its errors."""
-    if not CHROMIUM.is_file():
-        pytest.fail(f"Chromium is not at {CHROMIUM}: apt-get install chromium, or set MNIST_TUTORIAL_CHROMIUM")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
-        )
+    with chromium() as browser:
         tab = browser.new_page(viewport={"width": 900, "height": 700}, device_scale_factor=2)  # as on a phone
         tab.requests, tab.errors, tab.folder = [], [], exported
         tab.on("request", lambda request: tab.requests.append(request.url))
@@ -210,7 +202,6 @@ def page(exported: Path) -> Iterator[object]:
         tab.on("console", lambda message: message.type == "error" and tab.errors.append(message.text))
         tab.goto(exported.joinpath("index.html").as_uri())
         yield tab
-        browser.close()
 
 
 def draw(tab, strokes: list[list[tuple[float, float]]]) -> dict:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
+from helpers import execute
 
 from mnist_tutorial.defaults import SOURCE_ENV
 
@@ -20,9 +20,7 @@ def test_the_batch_size_setting_feeds_the_loaders_and_no_data_folder_appears(tmp
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     settings = next(cell for cell in notebook.cells if cell.cell_type == "code" and SETTING.search(cell.source))
     settings.source = SETTING.sub("batch_size = 100", settings.source)
-    NotebookClient(notebook, timeout=300, resources={"metadata": {"path": str(tmp_path)}}).execute()
-
-    out = "".join(output.get("text", "") for cell in notebook.cells for output in cell.get("outputs", []))
+    out = "\n".join(execute(notebook, tmp_path))
     assert "80 batches per epoch, 20 test batches" in out  # the sample's 8,000 and 2,000 images in batches of 100
     assert "inputs: (100, 1, 28, 28) torch.float32" in out
     assert list(tmp_path.iterdir()) == []  # the lesson's root='./data' would have made a data/ folder here

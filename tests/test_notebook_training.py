@@ -7,7 +7,6 @@ import nbformat
 import pytest
 import torch
 from helpers import code_cells, cut_after, execute, printed, same_weights, tiny_data, writing_into
-from nbclient import NotebookClient
 from torch import nn, optim
 
 from mnist_tutorial import NeuralNetwork, cpu_threads, load_data, make_loaders, train_one_epoch
@@ -124,8 +123,7 @@ def edited_copy(*, whole: bool = False, **settings: object) -> nbformat.Notebook
 def test_the_settings_cell_feeds_the_run(tmp_path, monkeypatch, capsys):
     notebook_env(monkeypatch)
     notebook = edited_copy(lr=0.01, batch_size=32, num_epochs=1)
-    NotebookClient(notebook, timeout=300, resources={"metadata": {"path": str(tmp_path)}}).execute()
-    lines = printed(notebook)
+    lines = execute(notebook, tmp_path)
     assert "250 batches of 32 images per epoch" in lines  # 8,000 sample images
     running = [line for line in lines if line.startswith("[Epoch")]
 

@@ -2,7 +2,6 @@
 
 import contextlib
 import html
-import importlib.util
 import io
 import json
 import os
@@ -33,11 +32,9 @@ from mnist_tutorial.errors import ConfigError
 from mnist_tutorial.room import accounts, capacity, cgroups
 from mnist_tutorial.room.hub_config import CULLER, SIGN_IN_HINT
 from mnist_tutorial.room.start import OWN_ACCOUNTS, SHARED_ACCOUNT, address, closed_to_others, free_port
+from tools import make_student
 
 ROOT = Path(__file__).resolve().parent.parent
-spec = importlib.util.spec_from_file_location("make_student", ROOT / "tools" / "make_student.py")
-make_student = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(make_student)
 
 STUDENTS = ("ada", "bo", "cy")
 AS_ROOT = os.geteuid() == 0
@@ -165,12 +162,20 @@ def run_in_kernel(client: httpx.Client, name: str, code: str, notebook: str = "0
     session = client.post(f"user/{name}/api/sessions", headers=headers, json=wanted).raise_for_status().json()
     cookies = "; ".join(f"{cookie.name}={cookie.value}" for cookie in client.cookies.jar)
     url = str(client.base_url.copy_with(scheme="ws")) + f"user/{name}/api/kernels/{session['kernel']['id']}/channels"
-    channel = websocket.create_connection(url, cookie=cookies, timeout=SERVER_TIMEOUT_S)
+    try:  # the kernel goes with its session whatever happens: the room is shared by every test
+        with contextlib.closing(websocket.create_connection(url, cookie=cookies, timeout=SERVER_TIMEOUT_S)) as channel:
+            return printed_by(channel, code)
+    finally:
+        client.delete(f"user/{name}/api/sessions/{session['id']}", headers=headers)
+
+
+def printed_by(channel: websocket.WebSocket, code: str) -> str:
+    """Send `code` to the kernel on `channel`; what it prints, until it is idle again (or it died)."""
     header = {"msg_id": uuid.uuid4().hex, "msg_type": "execute_request", "session": uuid.uuid4().hex, "version": "5.3"}
     content = {"code": code, "silent": False, "store_history": False, "user_expressions": {}, "allow_stdin": False}
     channel.send(json.dumps({"header": header, "parent_header": {}, "metadata": {}, "content": content}))
     printed = []
-    while True:  # the kernel's answers to this request, until it says it is idle again (or it died)
+    while True:
         message = json.loads(channel.recv())
         if message["msg_type"] == "status" and message["content"]["execution_state"] in ("restarting", "dead"):
             printed.append(f"kernel {message['content']['execution_state']}")  # what JupyterLab shows the student
@@ -183,8 +188,6 @@ def run_in_kernel(client: httpx.Client, name: str, code: str, notebook: str = "0
             printed.append("\n".join(message["content"]["traceback"]))
         elif message["msg_type"] == "status" and message["content"]["execution_state"] == "idle":
             break
-    channel.close()
-    client.delete(f"user/{name}/api/sessions/{session['id']}", headers=headers)
     return "".join(printed)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
+from helpers import code_cells, execute
 from nbclient.exceptions import CellExecutionError
 
 from mnist_tutorial.defaults import SOURCE_ENV
@@ -33,8 +33,8 @@ def student(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def code_cells(path: Path) -> list[nbformat.NotebookNode]:
-    return [cell for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "code"]
+def cells_of(path: Path) -> list[nbformat.NotebookNode]:
+    return code_cells(nbformat.read(path, as_version=4))
 
 
 def regions(source: str) -> list[list[str]]:
@@ -57,7 +57,7 @@ def test_every_lesson_notebook_and_the_glossary_and_nothing_else(student: Path) 
 
 @pytest.mark.parametrize("name", STEPS)
 def test_the_worked_notebook_marks_each_step_as_nbgrader_reads_it(name: str) -> None:
-    cells = code_cells(NOTEBOOKS / name)
+    cells = cells_of(NOTEBOOKS / name)
     marked = [cell for cell in cells if make_student.BEGIN in cell.source]
     # nbgrader refuses a region outside a solution cell, and needs a grade_id unique in the notebook
     assert all(cell.metadata.get("nbgrader", {}).get("solution") is True for cell in marked)
@@ -99,7 +99,7 @@ def test_each_copy_is_its_lesson_with_stubs_and_nothing_else_changed(student: Pa
 
 
 def test_the_committed_lessons_have_outputs_to_clear() -> None:
-    assert any(cell.outputs for path in LESSONS for cell in code_cells(path))  # else the clearing proves nothing
+    assert any(cell.outputs for path in LESSONS for cell in cells_of(path))  # else the clearing proves nothing
 
 
 @pytest.mark.slow
@@ -110,7 +110,7 @@ def test_an_untouched_practice_copy_stops_at_its_first_step_with_one_line(
     monkeypatch.setenv(SOURCE_ENV, "sample")
     notebook = nbformat.read(student / name, as_version=4)
     with pytest.raises(CellExecutionError):
-        NotebookClient(notebook, timeout=300, resources={"metadata": {"path": str(tmp_path)}}).execute()
+        execute(notebook, tmp_path)
     errors = [output for cell in notebook.cells for output in cell.get("outputs", []) if output.output_type == "error"]
     assert [error.traceback for error in errors] == [
         [f"Your turn: write {STEPS[name][0]} where this notebook says YOUR CODE HERE, then run on from that cell."]

@@ -111,21 +111,23 @@ def default_torch() -> str:
     return "cpu" if (platform.system(), platform.machine()) in CPU_INDEX_SYSTEMS else "default"
 
 
-def requirements_of(wheel: Path) -> list[str]:
-    """The wheel's Requires-Dist lines without extras: what a learner installs (no [dev] tools)."""
+def requires_dist(wheel: Path) -> list[str]:
+    """The wheel's Requires-Dist lines, read from its METADATA."""
     with zipfile.ZipFile(wheel) as archive:
         name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
         metadata = Parser().parsestr(archive.read(name).decode())
-    return [line for line in metadata.get_all("Requires-Dist") or [] if "extra ==" not in line]
+    return metadata.get_all("Requires-Dist") or []
+
+
+def requirements_of(wheel: Path) -> list[str]:
+    """The wheel's Requires-Dist lines without extras: what a learner installs (no [dev] tools)."""
+    return [line for line in requires_dist(wheel) if "extra ==" not in line]
 
 
 def extra_requirements_of(wheel: Path, extra: str) -> list[str]:
     """The wheel's requirements for `extra` on this machine, without their markers (jupyterhub>=5.3, ...)."""
-    with zipfile.ZipFile(wheel) as archive:
-        name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
-        metadata = Parser().parsestr(archive.read(name).decode())
     found = []
-    for requirement in map(Requirement, metadata.get_all("Requires-Dist") or []):
+    for requirement in map(Requirement, requires_dist(wheel)):
         marker = requirement.marker
         if marker is None or "extra" not in str(marker) or not marker.evaluate({"extra": extra}):
             continue

@@ -38,7 +38,9 @@ def stubbed(source: str) -> str:
         indent = line[: len(line) - len(line.lstrip())]
         if line.strip() == BEGIN:
             step = lines[-1].strip().removeprefix("#").strip() if lines and lines[-1].strip().startswith("#") else ""
-            if not step or inside:
+            if inside:
+                raise SystemExit(f"a solution region opened inside another ({END!r} missing): {line!r}")
+            if not step:
                 raise SystemExit(f"a solution region needs a comment right above it naming the step: {line!r}")
             lines += [f"{indent}# YOUR CODE HERE", f"{indent}raise {stop}({step.partition(':')[0]!r})"]
             inside = True

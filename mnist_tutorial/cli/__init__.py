@@ -20,7 +20,7 @@ PROG = "mnist-tutorial"
 # Library argument -> flag, the one place the two vocabularies meet: a message's `num_epochs=3` reads --epochs 3.
 FLAGS = {**{setting.name: setting.flag for setting in SETTINGS}, "checkpoint": "--checkpoint"}
 FLAGS |= {"students_password": "--password", "teacher_password": "--teacher-password", "port": "--port"}
-FLAGS |= {"practice": "--practice"}
+FLAGS |= {"practice": "--practice", "students": "--students", "idle_minutes": "--idle-minutes"}
 
 
 class WholeFlags(argparse.HelpFormatter):

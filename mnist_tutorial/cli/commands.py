@@ -164,12 +164,13 @@ def run_room(args: argparse.Namespace) -> int:
         idle_minutes=args.idle_minutes,
     )
     print(room.announcement(), flush=True)
-    try:
-        room.process.wait()
-    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (main turns it into one): how a teacher closes the room
-        room.stop()
-        print("The room is closed.")
-        return 0
+    with room:  # stopped either way: its memory cgroups go even when JupyterHub ends by itself
+        try:
+            room.process.wait()
+        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (main turns it into one): how a teacher closes the room
+            room.stop()
+            print("The room is closed.")
+            return 0
     print(f"JupyterHub stopped by itself: see {room.folder / 'jupyterhub.log'}", file=sys.stderr)
     return 1
 

@@ -58,7 +58,7 @@ def check_kernel(deadline_s: float = KERNEL_DEADLINE_S) -> Check:
 def run_one_cell(deadline_s: float) -> Check:
     """Start a python3 kernel as JupyterLab does, run KERNEL_CELL in it, shut it down."""
     import nbformat
-    from nbclient.exceptions import CellExecutionError, CellTimeoutError
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     started = time.perf_counter()
     try:
@@ -70,7 +70,8 @@ def run_one_cell(deadline_s: float) -> Check:
             f"{sys.executable} -m ipykernel install --user, then restart JupyterLab",
         )
     except Exception as error:  # a dead kernel, a deadline passed, a port that cannot be bound
-        step = f"run `{KERNEL_CELL}`" if isinstance(error, CellTimeoutError) else "start"
+        ran = isinstance(error, (CellTimeoutError, DeadKernelError))  # it started, then hung or died in the cell
+        step = f"run `{KERNEL_CELL}`" if ran else "start"
         failure = one_line(f"{type(error).__name__}: {error}")
         return fix("kernel", f"a python3 kernel did not {step} within {deadline_s:g} s ({failure}): {cause()}")
     return ok("kernel", f"a python3 kernel started and ran `{KERNEL_CELL}` in {time.perf_counter() - started:.1f} s")

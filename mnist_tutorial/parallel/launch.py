@@ -19,7 +19,6 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-import psutil
 import torch.distributed as dist
 import torch.multiprocessing as torch_mp
 from torch.multiprocessing.spawn import ProcessException, ProcessExitedException
@@ -158,4 +157,8 @@ def watch(launcher: int) -> None:
 def parent_alive(launcher: int) -> bool:
     """Whether `launcher` is still this process's parent: an orphan gets another parent, so its ppid changes (Windows
     keeps an orphan's ppid, so there the process itself is asked about)."""
-    return psutil.pid_exists(launcher) if sys.platform == "win32" else os.getppid() == launcher
+    if sys.platform != "win32":
+        return os.getppid() == launcher
+    import psutil  # only here: every rank would pay its import (a tenth of a second) on the other systems
+
+    return psutil.pid_exists(launcher)

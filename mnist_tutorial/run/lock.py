@@ -41,8 +41,12 @@ class OutputLock:
             except FileNotFoundError:  # (before BUSY, which on Windows is any OSError)
                 pass
             except BUSY:
-                holder = os.pread(fd, 200, 0).decode(errors="replace").strip() if fcntl else ""  # Windows: no pread
-                os.close(fd)
+                try:
+                    holder = os.pread(fd, 200, 0).decode(errors="replace").strip() if fcntl else ""  # Windows: no pread
+                except OSError:
+                    holder = ""
+                finally:
+                    os.close(fd)
                 raise OutputError(
                     f"`out={self.out}` is in use by another run ({holder or 'process unknown'}): wait for it to end, "
                     "or choose another `out`"

@@ -24,7 +24,7 @@ import torch.distributed as dist
 from ..checkpoint import load_checkpoint, model_from_checkpoint
 from ..data import Data, load_data, make_loaders
 from ..errors import CheckpointError, ConfigError, OutputError, keywords_only
-from ..history import History
+from ..history import METRICS, History
 from ..model import NeuralNetwork
 from ..parallel.ddp import ShardedRun, backend_for, per_rank_batch, train_shard
 from ..parallel.launch import launch, tie_to
@@ -90,13 +90,14 @@ def train_one_process(config: RunConfig, state: dict[str, Any] | None) -> dict[s
 class WholeRun(ShardedRun):
     """The hooks of ShardedRun (parallel/ddp.py) for a settled run (`state`: the checkpoint it resumes, or None).
 
-    loader: the single-process run's training loader, whose shuffle state is restored and saved (None: shards).
+    loader: the single-process run's training loader, whose shuffle state is restored and saved (None: shards; a
+    single-process run sets it once its loaders are made).
     """
 
-    def __init__(self, config: RunConfig, state: dict[str, Any] | None, loader=None) -> None:
+    def __init__(self, config: RunConfig, state: dict[str, Any] | None) -> None:
         shared = {f.name: getattr(config, f.name) for f in dataclasses.fields(ShardedRun) if hasattr(config, f.name)}
         super().__init__(**shared, silent=False)
-        self.config, self.state, self.loader = config, state, loader
+        self.config, self.state, self.loader = config, state, None
 
     def start(self, data: Data) -> NeuralNetwork:
         """The network to train: fresh at the run's sizes, or the checkpoint's once it is shown to fit this data."""
@@ -138,8 +139,8 @@ class WholeRun(ShardedRun):
             self.saver(history)
         except KeyboardInterrupt:
             kept = self.saver.saved_epochs(history) or 0
-            for values in (history.train_loss, history.test_loss, history.test_accuracy, history.seconds):
-                del values[kept:]
+            for name in METRICS:
+                del getattr(history, name)[kept:]
             raise
 
     def report(self, rank: int, model: NeuralNetwork, history: History, *, train_loader, **done: Any) -> Any:

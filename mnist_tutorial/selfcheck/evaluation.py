@@ -121,7 +121,9 @@ def train_like_03(network: type[nn.Module], data: Data, *, seed: int, path: Path
     train_loader, test_loader = make_loaders(data, seed=seed)
     optimizer = make_optimizer(model)
     with contextlib.redirect_stdout(io.StringIO()):
-        fit(model, train_loader, test_loader, num_epochs=NUM_EPOCHS, optimizer=optimizer, progress=False)
+        history = fit(model, train_loader, test_loader, num_epochs=NUM_EPOCHS, optimizer=optimizer, progress=False)
+    if history.interrupted:  # fit returns on Ctrl-C: a part-trained network must not be saved as 03's whole run
+        raise KeyboardInterrupt
     settings = {"lr": LR, "momentum": MOMENTUM, "batch_size": BATCH_SIZE, "dataset": data.source.dataset}
     state = {
         "model": model.state_dict(),
